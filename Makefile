@@ -1,0 +1,40 @@
+# Two commands on a fresh machine:
+#   make demo   — create .venv, install bimo, pull the embedded default model, write a poem in Chinese
+#   make test   — install bimo with everything the tests need and run the whole suite
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test install install-dev lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade "pip>=24"
+
+$(VENV)/.base: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q "torch==2.13.0"
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@ $(VENV)/.base
+
+install: $(VENV)/.base
+install-dev: $(VENV)/.dev
+
+demo: install
+	$(BIN)/bimo models pull default
+	$(BIN)/bimo write "请写一首关于长江的现代诗"
+
+test: install-dev
+	$(BIN)/python -m pytest
+
+lint: install-dev
+	$(BIN)/ruff check src tests benchmarks
+
+bench: install-dev
+	$(BIN)/python benchmarks/backend_overhead.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,101 @@
+"""The `bimo` command line: parses arguments and calls into the library, nothing more.
+
+Every stage has its own Typer app in `bimo/<stage>/cli.py`, mounted here. Errors a user
+can cause are `BimoError`s and print as one line with exit code 2; set BIMO_DEBUG=1
+to see a traceback for anything unexpected.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+
+import click
+import typer
+
+from bimo.errors import BimoError
+from bimo.llm.cli import models_app
+from bimo.write.cli import write_command
+
+app = typer.Typer(
+    help="笔墨 bimo — build, run and judge writing-specialist LLMs (Chinese first, English too).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command("write", help="Write with a model: every writing task, and long-form that hits the asked length.")(
+    write_command
+)
+app.add_typer(models_app, name="models")
+
+# (command name, module, attribute): stages mount their own Typer apps.
+_STAGES = [
+    ("curate", "bimo.curate.cli", "app"),
+    ("synth", "bimo.synth.cli", "app"),
+    ("train", "bimo.train.cli", "app"),
+    ("eval", "bimo.evaluate.cli", "app"),
+    ("bench", "bimo.write.bench_cli", "app"),
+    ("serve", "bimo.serve.cli", "app"),
+    ("pipeline", "bimo.pipeline.cli", "app"),
+]
+
+
+def _exists(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+for _name, _module, _attr in _STAGES:
+    if _exists(_module):
+        _sub = getattr(importlib.import_module(_module), _attr)
+        if isinstance(_sub, typer.Typer):
+            app.add_typer(_sub, name=_name)
+        else:
+            app.command(_name)(_sub)
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", help="Print the version and exit.")) -> None:
+    if version:
+        from bimo import __version__
+
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+def fail(message: str, code: int = 2) -> None:
+    sys.stderr.write(f"bimo: error: {message}\n")
+    sys.stderr.flush()
+    sys.exit(code)
+
+
+def main() -> None:
+    try:
+        rv = app(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        fail("aborted", 130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except BimoError as exc:
+        fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, exc.exit_code)
+    except KeyboardInterrupt:
+        fail("interrupted", 130)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as exc:  # a bug: still one line unless asked for details
+        if os.environ.get("BIMO_DEBUG"):
+            raise
+        fail(f"internal error: {type(exc).__name__}: {str(exc)[:200]} (set BIMO_DEBUG=1 for a traceback)", 1)
+    sys.exit(rv if isinstance(rv, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""Files: atomic writes and JSON Lines, shared by every stage.
+
+Writes go to a temporary file in the same folder and are renamed into place,
+so a crash never leaves a half-written file that looks complete.
+"""
+
+import gzip
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from bimo.errors import BimoError
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_jsonl(path: str | Path, records: Iterable[dict[str, Any]]) -> None:
+    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+
+
+def read_text(path: str | Path) -> str:
+    """Read a UTF-8 text file, with one-line errors for missing or non-UTF-8 files."""
+    path = Path(path)
+    if not path.exists():
+        raise BimoError(f"file not found: {path}")
+    if path.is_dir():
+        raise BimoError(f"expected a file, got a folder: {path}")
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BimoError(f"{path} is not valid UTF-8 (byte {exc.start}); convert it first, e.g. iconv -f GBK -t UTF-8") from None
+
+
+def _open_text(path: Path):
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8")
+    return open(path, encoding="utf-8")
+
+
+def iter_jsonl(path: str | Path, errors: list[str] | None = None) -> Iterator[dict[str, Any]]:
+    """Yield JSON objects from a .jsonl(.gz) file.
+
+    Malformed lines raise a one-line `BimoError`, unless an `errors` list is given,
+    in which case a description of each bad line is appended there and reading goes on.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise BimoError(f"file not found: {path}")
+    with _open_text(path) as fh:
+        lineno = 0
+        while True:
+            try:
+                line = fh.readline()
+            except UnicodeDecodeError:
+                msg = f"{path}:{lineno + 1}: not valid UTF-8"
+                if errors is None:
+                    raise BimoError(msg) from None
+                errors.append(msg)
+                return
+            if not line:
+                return
+            lineno += 1
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                msg = f"{path}:{lineno}: invalid JSON ({exc.msg})"
+                if errors is None:
+                    raise BimoError(msg) from None
+                errors.append(msg)
+                continue
+            if not isinstance(obj, dict):
+                msg = f"{path}:{lineno}: expected a JSON object"
+                if errors is None:
+                    raise BimoError(msg)
+                errors.append(msg)
+                continue
+            yield obj
+
+
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    return list(iter_jsonl(path))
+
+
+class JsonlAppender:
+    """Append records to a JSONL file, flushed and fsynced per record.
+
+    Used by resumable jobs: a record is either fully on disk or not at all
+    (a torn last line from a crash is dropped by `repair`).
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        repair_jsonl(self.path)
+        self._fh = open(self.path, "a", encoding="utf-8")
+
+    def write(self, record: dict[str, Any]) -> None:
+        self._fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> "JsonlAppender":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def repair_jsonl(path: Path) -> None:
+    """Drop a torn (unterminated or unparseable) last line left by a crash."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with open(path, "rb+") as fh:
+        data = fh.read()
+        if data.endswith(b"\n"):
+            last = data.rstrip(b"\n").rsplit(b"\n", 1)[-1]
+            try:
+                json.loads(last)
+                return
+            except ValueError:
+                cut = len(data.rstrip(b"\n")) - len(last)
+        else:
+            cut = data.rfind(b"\n") + 1
+        fh.truncate(cut)

@@ -1,0 +1,66 @@
+"""LLM backends behind one interface, chosen by a model URI.
+
+    local:NAME          a registry model run in-process by llama.cpp (default: local:default)
+    gguf:PATH           any GGUF file, in-process
+    openai:URL[#MODEL]  any OpenAI-compatible server (vLLM, llama.cpp, Ollama, bimo serve)
+    hf:PATH             a transformers checkpoint (needs the [train] extra)
+
+`BIMO_MODEL` sets the default URI. Plugins may add schemes through the
+`bimo.backends` entry-point group: a callable taking the text after the colon.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from bimo.errors import BimoError
+from bimo.llm.base import Backend, Completion, GenParams, Stream, parse_json
+
+__all__ = ["Backend", "Completion", "GenParams", "Stream", "get_backend", "parse_json", "default_uri", "SCHEMES"]
+
+SCHEMES = ("local", "gguf", "openai", "hf")
+
+
+def default_uri() -> str:
+    return os.environ.get("BIMO_MODEL") or "local:default"
+
+
+def get_backend(uri: str | None = None, *, n_ctx: int | None = None, parallel: int | None = None,
+                threads: int | None = None) -> Backend:
+    """Open the backend a model URI names. One-line errors for anything wrong."""
+    uri = (uri or default_uri()).strip()
+    scheme, sep, rest = uri.partition(":")
+    if not sep or not rest:
+        raise BimoError(f"bad model URI '{uri}'; use one of: local:NAME, gguf:PATH, openai:URL[#MODEL], hf:PATH")
+    if scheme == "local":
+        from bimo.llm import registry
+        from bimo.llm.local import LocalBackend
+
+        entry = registry.get_entry(rest)
+        path = registry.resolve_path(rest)
+        ctx = n_ctx or int(os.environ.get("BIMO_N_CTX", 0)) or min(entry.n_ctx_train, 16384)
+        return LocalBackend(path, uri=uri, n_ctx=ctx, parallel=parallel or 4, threads=threads)
+    if scheme == "gguf":
+        from bimo.llm.local import LocalBackend
+
+        path = Path(rest).expanduser()
+        if not path.exists():
+            raise BimoError(f"no GGUF file at {path}")
+        ctx = n_ctx or int(os.environ.get("BIMO_N_CTX", 0)) or 8192
+        return LocalBackend(path, uri=uri, n_ctx=ctx, parallel=parallel or 4, threads=threads)
+    if scheme == "openai":
+        from bimo.llm.openai_backend import OpenAIBackend
+
+        url, _, model = rest.partition("#")
+        return OpenAIBackend(url, model or os.environ.get("BIMO_OPENAI_MODEL") or None,
+                             parallel=parallel or 8, n_ctx=n_ctx)
+    if scheme == "hf":
+        from bimo.llm.hf import HFBackend
+
+        return HFBackend(Path(rest).expanduser(), uri=uri, threads=threads)
+    for ep in entry_points(group="bimo.backends"):
+        if ep.name == scheme:
+            return ep.load()(rest)
+    raise BimoError(f"unknown model scheme '{scheme}' in '{uri}'; valid: {', '.join(SCHEMES)}")

@@ -1,0 +1,377 @@
+"""The one chat interface every backend implements.
+
+A backend speaks OpenAI-style request dicts (`messages`, `max_tokens`, `stop`,
+`response_format`, `tools`...) and returns OpenAI-style response dicts. Everything
+else — caching, retries, JSON-schema parsing, streaming as an iterator — lives here
+once, so `local:`, `gguf:`, `openai:` and `hf:` behave the same.
+
+Subclasses implement two methods:
+  `_complete(request) -> response dict`
+  `_stream(request, on_chunk) -> None`, calling `on_chunk(chunk_dict)`; when
+  `on_chunk` returns True the backend stops generating (client went away).
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from bimo.errors import BackendError, BimoError, ContextOverflow
+
+Message = dict[str, Any]
+
+
+class GenParams(BaseModel):
+    """Sampling and output settings shared by all backends."""
+
+    temperature: float = Field(0.7, ge=0.0, le=2.0)
+    top_p: float = Field(0.95, gt=0.0, le=1.0)
+    max_tokens: int = Field(1024, ge=1)
+    stop: list[str] = Field(default_factory=list)
+    seed: int | None = None
+    presence_penalty: float = Field(0.0, ge=-2.0, le=2.0)
+    #: llama.cpp-style repetition penalty; sent only when set (OpenAI servers may reject it)
+    repeat_penalty: float | None = Field(None, ge=0.5, le=2.0)
+    json_schema: dict[str, Any] | None = None
+    timeout: float | None = Field(None, gt=0)
+
+    def to_request(self, messages: list[Message]) -> dict[str, Any]:
+        req: dict[str, Any] = {
+            "messages": messages,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_tokens": self.max_tokens,
+        }
+        if self.stop:
+            req["stop"] = list(self.stop)
+        if self.seed is not None:
+            req["seed"] = self.seed
+        if self.presence_penalty:
+            req["presence_penalty"] = self.presence_penalty
+        if self.repeat_penalty is not None:
+            req["repeat_penalty"] = self.repeat_penalty
+        if self.json_schema is not None:
+            req["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "output", "strict": True, "schema": self.json_schema},
+            }
+        return req
+
+
+@dataclass
+class Completion:
+    text: str
+    finish_reason: str = "stop"
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached: bool = False
+    seconds: float = 0.0
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def json(self) -> Any:
+        """The text parsed as JSON, or a one-line BackendError."""
+        return parse_json(self.text)
+
+    @classmethod
+    def from_response(cls, resp: dict[str, Any], seconds: float = 0.0, cached: bool = False) -> Completion:
+        try:
+            choice = resp["choices"][0]
+            msg = choice.get("message") or {}
+            text = msg.get("content") or ""
+        except (KeyError, IndexError, TypeError):
+            raise BackendError(f"backend returned a malformed response: {str(resp)[:200]}") from None
+        usage = resp.get("usage") or {}
+        return cls(
+            text=text,
+            finish_reason=choice.get("finish_reason") or "stop",
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+            cached=cached,
+            seconds=seconds,
+            raw=resp,
+        )
+
+
+def parse_json(text: str) -> Any:
+    """Parse model output as JSON, tolerating a Markdown code fence around it."""
+    s = text.strip()
+    if s.startswith("```"):
+        s = s.split("\n", 1)[1] if "\n" in s else s[3:]
+        if s.rstrip().endswith("```"):
+            s = s.rstrip()[:-3]
+    try:
+        return json.loads(s)
+    except json.JSONDecodeError:
+        start, end = s.find("{"), s.rfind("}")
+        if 0 <= start < end:
+            try:
+                return json.loads(s[start : end + 1])
+            except json.JSONDecodeError:
+                pass
+    raise BackendError(f"model output is not valid JSON: {text[:120]!r}")
+
+
+class TransientError(Exception):
+    """A failure worth retrying (connection refused, timeout, 5xx, overloaded)."""
+
+
+class Stream:
+    """Iterate to get text deltas; `.completion` holds the whole answer afterwards.
+
+    Generation runs in a worker thread; `close()` (or leaving a `with` block early)
+    tells the backend to stop, which frees its slot.
+    """
+
+    def __init__(self, start: Callable[[Callable[[dict], bool]], Completion]):
+        self._q: queue.Queue = queue.Queue()
+        self._closed = threading.Event()
+        self.completion: Completion | None = None
+        self._error: BaseException | None = None
+
+        def on_chunk(chunk: dict) -> bool:
+            self._q.put(("chunk", chunk))
+            return self._closed.is_set()
+
+        def run() -> None:
+            try:
+                self.completion = start(on_chunk)
+            except BaseException as exc:  # handed to the consumer thread
+                self._error = exc
+            finally:
+                self._q.put(("end", None))
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+
+    def __iter__(self) -> Iterator[str]:
+        while True:
+            kind, item = self._q.get()
+            if kind == "end":
+                break
+            for choice in item.get("choices") or []:
+                delta = (choice.get("delta") or {}).get("content")
+                if delta:
+                    yield delta
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def close(self) -> None:
+        self._closed.set()
+
+    def __enter__(self) -> Stream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Backend:
+    """Base class: caching, retries, streaming and JSON handling around `_complete`/`_stream`."""
+
+    uri: str = ""
+    #: how many requests the backend serves at once (slots / client concurrency)
+    parallel: int = 1
+    #: context window per request in tokens, when known
+    n_ctx: int | None = None
+    max_retries: int = 3
+    backoff: float = 0.5
+
+    def __init__(self) -> None:
+        from bimo.llm.cache import RequestCache
+
+        self.cache: RequestCache | None = RequestCache.default()
+
+    # --- to implement -------------------------------------------------------
+    def _complete(self, request: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _stream(self, request: dict[str, Any], on_chunk: Callable[[dict], bool]) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release resources (model memory, connections)."""
+
+    # --- public API ---------------------------------------------------------
+    def chat(self, messages: list[Message] | str, params: GenParams | None = None, *,
+             cache: bool | None = None, **overrides: Any) -> Completion:
+        """One answer to a conversation (or a single user prompt)."""
+        params = _params(params, overrides)
+        request = params.to_request(_as_messages(messages))
+        return self.complete_request(request, timeout=params.timeout, cache=cache)
+
+    def stream(self, messages: list[Message] | str, params: GenParams | None = None, *,
+               cache: bool | None = None, **overrides: Any) -> Stream:
+        params = _params(params, overrides)
+        request = params.to_request(_as_messages(messages))
+        return self.stream_request(request, timeout=params.timeout, cache=cache)
+
+    def chat_json(self, messages: list[Message] | str, schema: dict[str, Any],
+                  params: GenParams | None = None, **overrides: Any) -> Any:
+        """An answer constrained to a JSON schema, parsed."""
+        overrides["json_schema"] = schema
+        return self.chat(messages, params, **overrides).json()
+
+    def complete_request(self, request: dict[str, Any], *, timeout: float | None = None,
+                         cache: bool | None = None) -> Completion:
+        """Run an OpenAI-style request dict; cached when reproducible (seeded or greedy)."""
+        use_cache = self._cacheable(request, cache)
+        if use_cache:
+            hit = self.cache.get(self.uri, request)
+            if hit is not None:
+                return Completion.from_response(hit, cached=True)
+        t0 = time.perf_counter()
+        resp = self._with_retries(lambda: self._complete_checked(request, timeout))
+        comp = Completion.from_response(resp, seconds=time.perf_counter() - t0)
+        if use_cache:
+            self.cache.put(self.uri, request, resp)
+        return comp
+
+    def stream_request(self, request: dict[str, Any], *, timeout: float | None = None,
+                       cache: bool | None = None) -> Stream:
+        use_cache = self._cacheable(request, cache)
+        if use_cache:
+            hit = self.cache.get(self.uri, request)
+            if hit is not None:
+                comp = Completion.from_response(hit, cached=True)
+
+                def replay(on_chunk: Callable[[dict], bool]) -> Completion:
+                    on_chunk({"choices": [{"index": 0, "delta": {"content": comp.text}}]})
+                    return comp
+
+                return Stream(replay)
+
+        def start(on_chunk: Callable[[dict], bool]) -> Completion:
+            t0 = time.perf_counter()
+            parts: list[str] = []
+            state: dict[str, Any] = {"finish": "stop", "usage": {}}
+            deadline = None if timeout is None else time.monotonic() + timeout
+
+            def collect(chunk: dict) -> bool:
+                if isinstance(chunk, dict) and chunk.get("error"):
+                    state["error"] = chunk["error"]
+                    return True
+                for choice in chunk.get("choices") or []:
+                    delta = (choice.get("delta") or {}).get("content")
+                    if delta:
+                        parts.append(delta)
+                    if choice.get("finish_reason"):
+                        state["finish"] = choice["finish_reason"]
+                if chunk.get("usage"):
+                    state["usage"] = chunk["usage"]
+                if chunk.get("timings"):
+                    state["timings"] = chunk["timings"]
+                stop = on_chunk(chunk)
+                if deadline is not None and time.monotonic() > deadline:
+                    state["timed_out"] = True
+                    return True
+                return bool(stop)
+
+            # Retry only while nothing has been streamed yet.
+            def attempt() -> None:
+                if parts:
+                    raise BackendError("stream broke after output had started")
+                self._stream({**request, "stream": True}, collect)
+                if "error" in state:
+                    self._raise_error(state.pop("error"))
+
+            self._with_retries(attempt)
+            if state.get("timed_out"):
+                raise BackendError(f"{self.uri}: no complete answer within {timeout:g} s (timeout)")
+            timings = state.get("timings") or {}
+            usage = state["usage"] or {
+                "prompt_tokens": timings.get("prompt_n", 0) + timings.get("cache_n", 0),
+                "completion_tokens": timings.get("predicted_n", 0),
+            }
+            resp = {
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(parts)},
+                             "finish_reason": state["finish"]}],
+                "usage": usage,
+            }
+            if use_cache and state["finish"] in ("stop", "length"):
+                self.cache.put(self.uri, request, resp)
+            return Completion.from_response(resp, seconds=time.perf_counter() - t0)
+
+        return Stream(start)
+
+    # --- helpers --------------------------------------------------------------
+    def _complete_checked(self, request: dict[str, Any], timeout: float | None) -> dict[str, Any]:
+        resp = self._complete_with_timeout(request, timeout)
+        if not isinstance(resp, dict):
+            raise BackendError(f"{self.uri}: backend returned garbage: {str(resp)[:120]!r}")
+        if resp.get("error"):
+            self._raise_error(resp["error"])
+        return resp
+
+    def _complete_with_timeout(self, request: dict[str, Any], timeout: float | None) -> dict[str, Any]:
+        """Default: plain `_complete`; backends without native timeouts override."""
+        return self._complete(request)
+
+    def _raise_error(self, err: Any) -> None:
+        msg = err.get("message", str(err)) if isinstance(err, dict) else str(err)
+        etype = err.get("type", "") if isinstance(err, dict) else ""
+        if "exceed_context" in etype or "context" in msg.lower() and ("exceed" in msg.lower() or "too long" in msg.lower()):
+            n_prompt = err.get("n_prompt_tokens") if isinstance(err, dict) else None
+            n_ctx = err.get("n_ctx") if isinstance(err, dict) else None
+            detail = f" ({n_prompt} tokens; the limit is {n_ctx})" if n_prompt and n_ctx else f" ({msg})"
+            raise ContextOverflow(f"input is longer than the context of {self.uri}{detail}", n_prompt, n_ctx)
+        code = err.get("code") if isinstance(err, dict) else None
+        if isinstance(code, int) and code >= 500 or etype in ("unavailable_error", "server_error"):
+            raise TransientError(f"{self.uri}: {msg}")
+        raise BackendError(f"{self.uri}: {msg}")
+
+    def _with_retries(self, fn: Callable[[], Any]) -> Any:
+        delay = self.backoff
+        for attempt in range(self.max_retries + 1):
+            try:
+                return fn()
+            except TransientError as exc:
+                if attempt == self.max_retries:
+                    raise BackendError(f"{exc} (gave up after {self.max_retries + 1} attempts)") from None
+                time.sleep(delay * (1 + random.random() * 0.25))
+                delay *= 2
+        raise AssertionError("unreachable")
+
+    def _cacheable(self, request: dict[str, Any], cache: bool | None) -> bool:
+        if self.cache is None or cache is False:
+            return False
+        if cache is True:
+            return True
+        return request.get("seed") is not None or request.get("temperature", 1.0) == 0
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.uri}>"
+
+
+def _as_messages(messages: list[Message] | str) -> list[Message]:
+    if isinstance(messages, str):
+        return [{"role": "user", "content": messages}]
+    return messages
+
+
+def _params(params: GenParams | None, overrides: dict[str, Any]) -> GenParams:
+    base = params or GenParams()
+    if not overrides:
+        return base
+    try:
+        return base.model_copy(update=overrides) if not _needs_validation(overrides) else GenParams(**{**base.model_dump(), **overrides})
+    except Exception as exc:  # pydantic ValidationError
+        raise BimoError(f"bad generation settings: {str(exc).splitlines()[0]}") from None
+
+
+def _needs_validation(overrides: dict[str, Any]) -> bool:
+    return any(k in overrides for k in ("temperature", "top_p", "max_tokens", "timeout"))

@@ -1,0 +1,114 @@
+"""A transformers checkpoint run with torch: `hf:PATH` (needs the `[train]` extra).
+
+Used for models trained here before they are exported to GGUF. transformers has no
+grammar-constrained decoding, so a JSON schema is enforced by instruction plus
+validation (a parse failure raises, and callers retry), not by a grammar.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bimo.errors import BimoError
+from bimo.llm.base import Backend
+
+
+class HFBackend(Backend):
+    def __init__(self, path: str | Path, *, uri: str | None = None, threads: int | None = None) -> None:
+        super().__init__()
+        try:
+            import torch
+            import transformers
+        except ImportError:
+            raise BimoError("hf: models need the training extra: pip install 'bimo[train]'") from None
+        path = Path(path)
+        if not (path / "config.json").exists():
+            raise BimoError(f"no transformers checkpoint (config.json) in {path}")
+        if threads:
+            torch.set_num_threads(threads)
+        self.torch = torch
+        self.uri = uri or f"hf:{path}"
+        self.tok = transformers.AutoTokenizer.from_pretrained(path)
+        self.model = transformers.AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+        self.model.eval()
+        self.n_ctx = int(getattr(self.model.config, "max_position_embeddings", 2048) or 2048)
+        self.parallel = 1
+        self._lock = threading.Lock()
+
+    def _prompt_ids(self, request: dict[str, Any]):
+        messages = list(request["messages"])
+        fmt = request.get("response_format") or {}
+        schema = (fmt.get("json_schema") or {}).get("schema")
+        if schema:
+            hint = "Answer with JSON only, matching this JSON schema:\n" + json.dumps(schema, ensure_ascii=False)
+            messages = [{"role": "system", "content": hint}, *messages]
+        ids = self.tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
+                                           return_dict=True)
+        n = int(ids["input_ids"].shape[1])
+        if n >= self.n_ctx:
+            return ids, n, {"message": "prompt exceeds the context", "type": "exceed_context_size_error",
+                            "n_prompt_tokens": n, "n_ctx": self.n_ctx}
+        return ids, n, None
+
+    def _generate(self, request: dict[str, Any], streamer=None) -> tuple[str, int, int, str]:
+        torch = self.torch
+        ids, n_prompt, err = self._prompt_ids(request)
+        if err:
+            return "", n_prompt, 0, json.dumps(err)
+        temperature = float(request.get("temperature", 0.7))
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": min(int(request.get("max_tokens", 256)), self.n_ctx - n_prompt),
+            "do_sample": temperature > 0,
+            "pad_token_id": self.tok.pad_token_id if self.tok.pad_token_id is not None else self.tok.eos_token_id,
+        }
+        if temperature > 0:
+            kwargs.update(temperature=temperature, top_p=float(request.get("top_p", 1.0)))
+        if request.get("stop"):
+            kwargs.update(stop_strings=list(request["stop"]), tokenizer=self.tok)
+        if streamer is not None:
+            kwargs["streamer"] = streamer
+        with self._lock, torch.no_grad():
+            if request.get("seed") is not None:
+                torch.manual_seed(int(request["seed"]))
+            out = self.model.generate(**ids, **kwargs)
+        new = out[0, n_prompt:]
+        text = self.tok.decode(new, skip_special_tokens=True)
+        for s in request.get("stop") or []:
+            if s in text:
+                text = text[: text.index(s)]
+        finish = "length" if len(new) >= kwargs["max_new_tokens"] else "stop"
+        return text, n_prompt, int(len(new)), finish
+
+    def _complete(self, request: dict[str, Any]) -> dict[str, Any]:
+        text, n_prompt, n_new, finish = self._generate(request)
+        if finish.startswith("{"):
+            return {"error": json.loads(finish)}
+        return {"choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}],
+                "usage": {"prompt_tokens": n_prompt, "completion_tokens": n_new}}
+
+    def _stream(self, request: dict[str, Any], on_chunk: Callable[[dict], bool]) -> None:
+        from transformers import TextIteratorStreamer
+
+        streamer = TextIteratorStreamer(self.tok, skip_prompt=True, skip_special_tokens=True)
+        result: dict[str, Any] = {}
+
+        def run() -> None:
+            result["out"] = self._generate(request, streamer)
+
+        worker = threading.Thread(target=run, daemon=True)
+        worker.start()
+        stopped = False
+        for piece in streamer:
+            if not stopped and piece and on_chunk({"choices": [{"index": 0, "delta": {"content": piece}}]}):
+                stopped = True  # keep draining; generate cannot be interrupted mid-call
+        worker.join()
+        text, n_prompt, n_new, finish = result["out"]
+        if finish.startswith("{"):
+            on_chunk({"error": json.loads(finish)})
+            return
+        on_chunk({"choices": [{"index": 0, "delta": {}, "finish_reason": finish}],
+                  "usage": {"prompt_tokens": n_prompt, "completion_tokens": n_new}})

@@ -1,0 +1,74 @@
+"""Shared text utilities: the one length counter and the one language detector.
+
+Length is counted the way LongBench-Write counts it: every CJK unified ideograph
+(U+4E00–U+9FFF) plus every run of ASCII letters (`[a-zA-Z]+`) as one English word.
+Every stage that talks about "length" (long-form writing, evaluation, synthesis,
+curation) uses `count_length`, so their numbers agree.
+"""
+
+import re
+import unicodedata
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_WORD = re.compile(r"[a-zA-Z]+")
+# Broader CJK range for script detection (extension A, compatibility ideographs, kana).
+_CJK_ANY = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_HANGUL = re.compile(r"[\uac00-\ud7af]")
+_LATIN_LETTER = re.compile(r"[A-Za-z]")
+
+
+def count_length(text: str) -> int:
+    """LongBench-Write length: CJK characters + English words."""
+    return len(_CJK.findall(text)) + len(_WORD.findall(text))
+
+
+def count_cjk(text: str) -> int:
+    return len(_CJK.findall(text))
+
+
+def count_words(text: str) -> int:
+    return len(_WORD.findall(text))
+
+
+def script_counts(text: str) -> dict[str, int]:
+    """Counts of Han characters, Latin letters, kana, hangul and other letters."""
+    han = len(_CJK_ANY.findall(text))
+    latin = len(_LATIN_LETTER.findall(text))
+    kana = len(_KANA.findall(text))
+    hangul = len(_HANGUL.findall(text))
+    letters = sum(1 for ch in text if ch.isalpha())
+    return {"han": han, "latin": latin, "kana": kana, "hangul": hangul,
+            "other": max(0, letters - han - latin - kana - hangul)}
+
+
+def detect_lang(text: str) -> str:
+    """'zh', 'en' or 'other', by a documented rule on scripts.
+
+    Han characters carry about as much as an English word, so the rule compares
+    Han characters with Latin *words*: Chinese when Han ≥ words (and no kana or
+    hangul dominate), English when Latin words dominate, 'other' otherwise.
+    """
+    c = script_counts(text)
+    words = count_words(text)
+    if c["kana"] + c["hangul"] > max(c["han"], words) * 0.3 and c["kana"] + c["hangul"] > 0:
+        return "other"
+    if c["han"] == 0 and words == 0:
+        return "other"
+    if c["other"] > (c["han"] + c["latin"]):
+        return "other"
+    return "zh" if c["han"] >= words else "en"
+
+
+def mixed_script_ratio(text: str) -> float:
+    """Share of the minority script between Han and Latin letters (0 = pure)."""
+    c = script_counts(text)
+    total = c["han"] + c["latin"]
+    return 0.0 if total == 0 else min(c["han"], c["latin"]) / total
+
+
+def normalize(text: str) -> str:
+    """NFKC (folds full-width forms to half-width) and tidy whitespace per line."""
+    text = unicodedata.normalize("NFKC", text)
+    lines = [re.sub(r"[ \t\u3000]+", " ", ln).strip() for ln in text.splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()

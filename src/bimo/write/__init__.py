@@ -1,0 +1,1 @@
+"""Writing: the task templates and (for long requests) the plan-then-write engine."""

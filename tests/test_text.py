@@ -1,0 +1,23 @@
+from bimo.text import count_length, detect_lang, mixed_script_ratio, normalize
+
+
+def test_count_length_counts_cjk_chars_and_english_words():
+    assert count_length("你好，世界") == 4
+    assert count_length("Hello, world! It's fine.") == 5  # It's → "It" + "s"
+    assert count_length("我爱 Python 和 AI") == 3 + 2
+    assert count_length("12345 ，。！") == 0
+    assert count_length("") == 0
+
+
+def test_detect_lang():
+    assert detect_lang("床前明月光，疑是地上霜。") == "zh"
+    assert detect_lang("The quick brown fox jumps over the lazy dog.") == "en"
+    assert detect_lang("这是一个关于 machine learning 的介绍，内容很长。") == "zh"
+    assert detect_lang("これは日本語のテキストです") == "other"
+    assert detect_lang("1234 !!!") == "other"
+
+
+def test_mixed_script_ratio_and_normalize():
+    assert mixed_script_ratio("中文") == 0.0
+    assert 0 < mixed_script_ratio("中文 abc") < 0.5
+    assert normalize("ＡＢＣ　１２３\n\n\n\nx  y") == "ABC 123\n\nx y"
