@@ -1,0 +1,102 @@
+"""Judge self-consistency: the same items judged twice, and in both orders.
+
+A judge worth trusting gives the same verdict when asked again (repeat agreement)
+and when the answers are shown the other way round (order consistency). Small
+judges usually fail the second test, preferring whichever answer comes first.
+The repeat run bypasses the answer cache and uses other seeds; at temperature 0 a
+deterministic backend agrees with itself by construction, so the order test is the
+informative one there.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bimo.evaluate import rubric as rb
+from bimo.evaluate.runner import (
+    JudgeFailure,
+    JudgeSettings,
+    ask,
+    backend_parallel,
+    item_key,
+    load_predictions,
+    parallel_map,
+)
+
+REPEAT_OFFSET = 1000  # seeds of the repeat run, far from the first run's retry seeds
+
+
+def pairwise_agreement(backend: Any, path_a: str | Path, path_b: str | Path, settings: JudgeSettings,
+                       n: int = 20) -> dict[str, Any]:
+    """Order consistency, repeat agreement and position bias of a pairwise judge on n shared prompts."""
+    pa = {item_key(r): r for r in load_predictions(path_a)}
+    pb = {item_key(r): r for r in load_predictions(path_b)}
+    keys = [k for k in pa if k in pb][:n]
+
+    def run(k: str):
+        ra, rb_ = pa[k], pb[k]
+        ab = ask(backend, rb.pair_messages(ra, ra["response"], rb_["response"]), rb.PAIR_SCHEMA, rb.parse_pair, settings)[0]
+        ab2 = ask(backend, rb.pair_messages(ra, ra["response"], rb_["response"]), rb.PAIR_SCHEMA, rb.parse_pair,
+                  settings, cache=False, seed_offset=REPEAT_OFFSET)[0]
+        ba = ask(backend, rb.pair_messages(ra, rb_["response"], ra["response"]), rb.PAIR_SCHEMA, rb.parse_pair, settings)[0]
+        return ab, ab2, ba
+
+    swap = {"A": "B", "B": "A", "tie": "tie"}
+    rows, failed = [], 0
+    for _, res in parallel_map(run, keys, backend_parallel(backend)):
+        if isinstance(res, JudgeFailure):
+            failed += 1
+            continue
+        if isinstance(res, BaseException):
+            raise res
+        rows.append(res)
+    n_ok = len(rows)
+    shown = [v for ab, _, ba in rows for v in (ab, ba) if v != "tie"]
+    return {
+        "kind": "pairwise", "judge": settings.judge, "temperature": settings.temperature,
+        "items": len(keys), "judged": n_ok, "failed": failed,
+        "repeat_agreement": _rate(sum(ab == ab2 for ab, ab2, _ in rows), n_ok),
+        "order_consistency": _rate(sum(ab == swap[ba] for ab, _, ba in rows), n_ok),
+        # share of decisive verdicts that picked whatever was shown first (0.5 = no position bias)
+        "first_position_rate": _rate(sum(v == "A" for v in shown), len(shown)),
+    }
+
+
+def pointwise_agreement(backend: Any, path: str | Path, rubric_name: str, settings: JudgeSettings,
+                        n: int = 20) -> dict[str, Any]:
+    """How far two judgments of the same items differ: mean absolute difference, exact agreement, correlation."""
+    import numpy as np
+
+    rubric = rb.load_rubric("writebench" if rubric_name == "criteria" else rubric_name)
+    recs = load_predictions(path)[:n]
+
+    def run(rec: dict[str, Any]):
+        msgs = rb.score_messages(rubric, rec, rec["response"])
+        schema, parse = rb.score_schema(rubric), (lambda t: rb.parse_scores(rubric, t))
+        first = ask(backend, msgs, schema, parse, settings)[0]
+        second = ask(backend, msgs, schema, parse, settings, cache=False, seed_offset=REPEAT_OFFSET)[0]
+        return first, second
+
+    pairs, failed = [], 0
+    for _, res in parallel_map(run, recs, backend_parallel(backend)):
+        if isinstance(res, JudgeFailure):
+            failed += 1
+            continue
+        if isinstance(res, BaseException):
+            raise res
+        pairs.append(res)
+    x = np.array([p[0]["overall"] for p in pairs], dtype=float)
+    y = np.array([p[1]["overall"] for p in pairs], dtype=float)
+    corr = float(np.corrcoef(x, y)[0, 1]) if len(x) > 2 and x.std() > 0 and y.std() > 0 else None
+    return {
+        "kind": "pointwise", "rubric": rubric.name, "judge": settings.judge, "temperature": settings.temperature,
+        "items": len(recs), "judged": len(pairs), "failed": failed,
+        "mean_abs_diff": float(np.mean(np.abs(x - y))) if len(x) else None,
+        "exact_agreement": _rate(int(np.sum(x == y)), len(x)),
+        "pearson_r": corr,
+    }
+
+
+def _rate(k: int, n: int) -> float | None:
+    return k / n if n else None

@@ -1,0 +1,243 @@
+"""`bimo eval report RUN_DIR`: one self-contained HTML page plus PNG charts.
+
+The run folder is read by content, not by file name: a JSONL whose records have
+`winner` holds battles, one with `rubric` and `scores` holds judgments, one with
+`response` and `length` holds predictions for the length score; `*.sqlite` files
+are battle stores and `agreement*.json` are judge self-consistency checks. Charts
+are written as PNG next to `index.html` and also embedded in it, so the page works
+when mailed alone.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from bimo.evaluate.battles import Battle
+
+_SIZE = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*([bm])\b", re.I)
+
+
+def small_judge_warning(judge: str) -> str | None:
+    """A warning when the judge is a small model (embedded default, or a name saying < 7B)."""
+    low = judge.lower()
+    sizes = [float(n) / (1000 if u.lower() == "m" else 1) for n, u in _SIZE.findall(low)]
+    if low.startswith("local:") or "tiny" in low or any(s < 7 for s in sizes):
+        return (f"judge {judge} is a small model: its verdicts are weak and often position-biased; "
+                "use them for smoke tests, and a strong judge for real comparisons")
+    return None
+
+
+def collect(run_dir: Path) -> dict[str, Any]:
+    """Everything in a run folder, sorted into battles, judgments, predictions, agreement, errors."""
+    from bimo.errors import BimoError
+    from bimo.evaluate.battles import load_battles, parse_battles
+    from bimo.io import iter_jsonl
+
+    found: dict[str, Any] = {"battles": [], "judgments": [], "predictions": {}, "agreement": [], "errors": {}}
+    for path in sorted(run_dir.iterdir()):
+        if path.name.endswith(".errors.jsonl"):
+            found["errors"][path.name] = sum(1 for _ in iter_jsonl(path, errors=[]))
+        elif path.suffix == ".jsonl" and path.name != "criteria.jsonl":
+            recs = list(iter_jsonl(path, errors=[]))
+            if not recs:
+                continue
+            first = recs[0]
+            if "winner" in first and "model_a" in first:
+                found["battles"] += parse_battles(recs, str(path))
+            elif "rubric" in first and "scores" in first:
+                found["judgments"] += recs
+            elif "response" in first and "length" in first:
+                found["predictions"][path.stem] = recs
+        elif path.suffix in (".sqlite", ".db"):
+            try:
+                found["battles"] += load_battles(path)
+            except BimoError:
+                continue
+        elif path.name.startswith("agreement") and path.suffix == ".json":
+            found["agreement"].append(json.loads(path.read_text(encoding="utf-8")))
+    return found
+
+
+def build_report(run_dir: str | Path, out_dir: str | Path, baseline: str | None = None, rounds: int = 1000) -> Path:
+    """Write out_dir/index.html and the PNGs; returns the HTML path."""
+    from bimo.errors import BimoError
+
+    try:
+        import matplotlib
+    except ImportError:
+        raise BimoError("the report needs matplotlib: pip install 'bimo[plots]'") from None
+    matplotlib.use("Agg")
+    from bimo.evaluate import charts
+    from bimo.io import atomic_write_text
+
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    data = collect(run_dir)
+    if not (data["battles"] or data["judgments"] or data["predictions"] or data["agreement"]):
+        raise BimoError(f"{run_dir}: nothing to report (no battles, judgments, predictions with length, or agreement.json)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sections: list[str] = []
+    images: dict[str, Path] = {}
+
+    judges = sorted({b.judge for b in data["battles"] if b.judge} | {j.get("judge") for j in data["judgments"] if j.get("judge")}
+                    | {a.get("judge") for a in data["agreement"] if a.get("judge")})
+    sections.append(_judges_html(judges))
+
+    if data["battles"]:
+        from bimo.evaluate.ratings import compute_ratings
+        from bimo.evaluate.winrate import models_of, win_rate_matrix
+
+        res = compute_ratings(data["battles"], baseline=baseline, rounds=rounds)
+        images["ratings"] = charts.ratings_chart(res, out_dir / "ratings.png")
+        models = [r["model"] for r in res["ratings"]]
+        names, mat = win_rate_matrix(data["battles"], models or models_of(data["battles"]))
+        images["winrate"] = charts.winrate_heatmap(names, mat, out_dir / "winrate.png")
+        sections.append(_ratings_html(res, images))
+        sections.append(_examples_html(data["battles"]))
+    if data["judgments"]:
+        sections.append(_scores_html(data["judgments"], out_dir, images))
+    if data["predictions"]:
+        from bimo.evaluate.length import score_records
+
+        by_model = {name: score_records(recs, source=name) for name, recs in data["predictions"].items()}
+        images["length"] = charts.length_chart(by_model, out_dir / "length.png")
+        sections.append(_length_html(by_model, images))
+    if data["agreement"]:
+        sections.append(_agreement_html(data["agreement"]))
+    if data["errors"]:
+        rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in data["errors"].items())
+        sections.append(f"<h2>Failed judgments</h2><p>Recorded with reasons, never scored by default.</p>"
+                        f"<table><tr><th>file</th><th>failures</th></tr>{rows}</table>")
+
+    page = _PAGE.format(title=html.escape(f"bimo eval report: {run_dir.name}"), body="\n".join(sections))
+    page = re.sub(r'src="file:([^"]+)"', lambda m: f'src="{_data_uri(out_dir / m.group(1))}"', page)
+    out = out_dir / "index.html"
+    atomic_write_text(out, page)
+    return out
+
+
+def _data_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
+
+
+def _img(images: dict[str, Path], key: str, alt: str) -> str:
+    return f'<img src="file:{images[key].name}" alt="{html.escape(alt)}">' if key in images else ""
+
+
+def _judges_html(judges: list[str]) -> str:
+    if not judges:
+        return "<h2>Judge</h2><p>No judge recorded.</p>"
+    items = "".join(f"<li><code>{html.escape(j)}</code></li>" for j in judges)
+    warns = "".join(f'<p class="warn">⚠ {html.escape(w)}</p>' for j in judges if (w := small_judge_warning(j)))
+    return f"<h2>Judge</h2><ul>{items}</ul>{warns}"
+
+
+def _ratings_html(res: dict[str, Any], images: dict[str, Path]) -> str:
+    rows = "".join(
+        f"<tr><td>{k}</td><td>{html.escape(r['model'])}</td><td>{r['rating']:.1f}</td>"
+        f"<td>[{r['lower']:.1f}, {r['upper']:.1f}]</td><td>{r['battles']}</td>"
+        f"<td>{_pct(r['win_rate'])}</td></tr>"
+        for k, r in enumerate(res["ratings"], 1))
+    return (f"<h2>Ratings</h2><p>Bradley-Terry on the Elo scale, {res['baseline']} = 1000, "
+            f"95% bootstrap intervals ({res['bootstrap_rounds']} rounds) over {res['n_battles']} battles.</p>"
+            f"<table><tr><th>#</th><th>model</th><th>rating</th><th>95% CI</th><th>battles</th><th>win rate</th></tr>{rows}</table>"
+            f"{_img(images, 'ratings', 'ratings')}<h2>Win rates</h2>"
+            f"<p>Row model's win rate against column model (ties as half). Above 55% clearly better, below 45% clearly worse.</p>"
+            f"{_img(images, 'winrate', 'win-rate matrix')}")
+
+
+def _pct(v: float | None) -> str:
+    return "" if v is None else f"{v:.1%}"
+
+
+def _examples_html(battles: list[Battle], k: int = 3) -> str:
+    shown = [b for b in battles if b.response_a and b.response_b][:k]
+    if not shown:
+        return ""
+    parts = ["<h2>Side-by-side examples</h2>"]
+    for b in shown:
+        verdict = {"model_a": b.model_a, "model_b": b.model_b, "tie": "tie"}[b.winner]
+        parts.append(
+            f"<div class='ex'><p><b>Prompt:</b> {html.escape(_cut(b.prompt, 600))}</p>"
+            f"<p><b>Verdict:</b> {html.escape(verdict)} <small>{html.escape(str(b.meta.get('verdicts', '')))}</small></p>"
+            f"<div class='sbs'><div><h4>{html.escape(b.model_a)}</h4><pre>{html.escape(_cut(b.response_a, 1500))}</pre></div>"
+            f"<div><h4>{html.escape(b.model_b)}</h4><pre>{html.escape(_cut(b.response_b, 1500))}</pre></div></div></div>")
+    return "".join(parts)
+
+
+def _cut(text: str | None, n: int) -> str:
+    text = text or ""
+    return text if len(text) <= n else text[:n] + " …"
+
+
+def _scores_html(judgments: list[dict[str, Any]], out_dir: Path, images: dict[str, Path]) -> str:
+    from bimo.evaluate import charts
+    from bimo.evaluate.judge import summarize_judgments
+
+    summary = summarize_judgments(judgments)
+    parts = ["<h2>Judge scores</h2>"]
+    for rubric in sorted({r["rubric"] for r in summary["models"]}):
+        rows = [r for r in summary["models"] if r["rubric"] == rubric]
+        table = "".join(f"<tr><td>{html.escape(r['model'])}</td><td>{r['n']}</td><td>{r['overall']:.2f}</td>"
+                        + "".join(f"<td>{v:.2f}</td>" for v in r["dimensions"].values()) + "</tr>" for r in rows)
+        heads = "".join(f"<th>{html.escape(k)}</th>" for k in rows[0]["dimensions"])
+        parts.append(f"<h3>{html.escape(rubric)}</h3><table><tr><th>model</th><th>n</th><th>overall</th>{heads}</tr>{table}</table>")
+        if rows[0]["dimensions"]:
+            images[f"dims_{rubric}"] = charts.dimension_chart(rows, rubric, out_dir / f"scores_{rubric}_dimensions.png")
+            parts.append(_img(images, f"dims_{rubric}", f"{rubric} per dimension"))
+        subset = [j for j in judgments if j["rubric"] == rubric]
+        for field in ("domain", "task"):
+            if any(field in j for j in subset):
+                key = f"{field}_{rubric}"
+                images[key] = charts.group_heatmap(subset, field, f"{rubric}: overall by {field}",
+                                                   out_dir / f"scores_{rubric}_by_{field}.png")
+                parts.append(_img(images, key, f"{rubric} by {field}"))
+    return "".join(parts)
+
+
+def _length_html(by_model: dict[str, dict[str, Any]], images: dict[str, Path]) -> str:
+    buckets = sorted({b for r in by_model.values() for b in r["buckets"]}, key=_bucket_order)
+    heads = "".join(f"<th>{html.escape(b)}</th>" for b in buckets)
+    rows = "".join(
+        f"<tr><td>{html.escape(m)}</td><td>{r['n']}</td><td>{r['s_l']:.1f}</td>"
+        + "".join(f"<td>{r['buckets'][b]['s_l']:.1f}</td>" if b in r["buckets"] else "<td>-</td>" for b in buckets)
+        + "</tr>" for m, r in by_model.items())
+    return (f"<h2>Length score S_l</h2><p>LongBench-Write S_l by required-length bucket.</p>"
+            f"<table><tr><th>model</th><th>n</th><th>S_l</th>{heads}</tr>{rows}</table>{_img(images, 'length', 'S_l')}")
+
+
+def _bucket_order(label: str) -> int:
+    m = re.match(r"\[(\d+)", label)
+    return int(m.group(1)) if m else 10**9
+
+
+def _agreement_html(results: list[dict[str, Any]]) -> str:
+    def fmt(v: Any) -> str:
+        return f"{v:.3f}" if isinstance(v, float) else html.escape(str(v))
+
+    parts = ["<h2>Judge self-consistency</h2>"]
+    for res in results:
+        rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{fmt(v)}</td></tr>" for k, v in res.items())
+        parts.append(f"<table>{rows}</table>")
+    return "".join(parts)
+
+
+_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>{title}</title>
+<style>
+body {{ font-family: system-ui, "PingFang SC", "Noto Sans CJK SC", sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }}
+table {{ border-collapse: collapse; margin: 1em 0; }} td, th {{ border: 1px solid #ccc; padding: 4px 8px; text-align: left; }}
+img {{ max-width: 100%; display: block; margin: 1em 0; }}
+.warn {{ background: #fff3cd; border: 1px solid #e0c36a; padding: 8px; }}
+.sbs {{ display: grid; grid-template-columns: 1fr 1fr; gap: 1em; }}
+pre {{ white-space: pre-wrap; background: #f7f7f7; padding: 8px; font-size: 0.9em; }}
+.ex {{ border-top: 1px solid #ddd; margin-top: 1em; }}
+</style></head><body>
+<h1>{title}</h1>
+{body}
+</body></html>
+"""

@@ -1,0 +1,118 @@
+import json
+
+import pytest
+from eval_fakes import FakeBackend, first_shown, pair_always_first, pair_by_quality
+
+from bimo.evaluate.agreement import pairwise_agreement, pointwise_agreement
+from bimo.evaluate.judge import errors_path, judge_file
+from bimo.evaluate.pairwise import combine, compare_files
+from bimo.evaluate.runner import JudgeSettings
+from bimo.evaluate.winrate import pair_summary
+
+GOOD = {"reason": "fine", "style": 7, "relevance": 8, "creativity": 6, "fluency": 9, "overall": 7}
+
+
+def preds(tmp_path, jsonl, name, quality):
+    recs = [{"id": k, "prompt": f"写一段第{k}号文字" if k % 2 else f"Write piece {k}", "response": f"{quality} answer {k}",
+             "domain": ["fiction", "marketing"][k % 2], "task": "write"} for k in range(6)]
+    return jsonl(tmp_path / f"{name}.jsonl", recs)
+
+
+def test_combine_both_orders():
+    assert combine("A", "B") == ("model_a", True)    # a first wins; b first, a (now B) wins
+    assert combine("B", "A") == ("model_b", True)
+    assert combine("tie", "tie") == ("tie", True)
+    assert combine("A", "A") == ("tie", False)       # always the first shown: position bias -> tie
+    assert combine("A", "tie") == ("tie", False)
+
+
+def test_judge_records_failures_never_defaults(tmp_path, jsonl):
+    pred = preds(tmp_path, jsonl, "m", "good")
+
+    def answer(messages, seed):
+        shown = first_shown(messages)
+        if shown.endswith("1"):
+            return "I would give it an 8."                      # always malformed
+        if shown.endswith("2") and seed == 1:
+            return json.dumps({**GOOD, "style": 42})            # bad first try, good retry
+        return json.dumps(GOOD)
+
+    be = FakeBackend(answer)
+    out = tmp_path / "m.judged.jsonl"
+    settings = JudgeSettings(judge="fake:judge", temperature=0.0, seed=1, retries=2)
+    s = judge_file(pred, "writebench", be, out, settings)
+    assert (s["judged_now"], s["failed_now"]) == (5, 1)
+    ok = [json.loads(x) for x in out.read_text().splitlines()]
+    errs = [json.loads(x) for x in errors_path(out).read_text().splitlines()]
+    assert len(ok) == 5 and len(errs) == 1
+    assert errs[0]["key"] == "1" and "not valid JSON" in errs[0]["reason"] and errs[0]["attempts"] == 3
+    retried = next(r for r in ok if r["key"] == "2")
+    assert retried["attempts"] == 2 and retried["judge_seed"] == 2
+    assert all(r["judge"] == "fake:judge" and r["judge_temperature"] == 0.0 for r in ok)
+    assert ok[0]["scores"]["fluency"] == 9 and ok[0]["domain"] in ("fiction", "marketing")
+    assert all(c["json_schema"]["required"][0] == "reason" for c in be.calls)
+    # resumable: judged items are skipped, the failed one is tried again
+    n_calls = len(be.calls)
+    s2 = judge_file(pred, "writebench", be, out, settings)
+    assert s2["skipped_done"] == 5 and s2["failed_now"] == 1 and len(be.calls) == n_calls + 3
+
+
+def test_criteria_generated_once_per_instruction(tmp_path, jsonl):
+    crit = {"criteria": [{"name": f"c{k}", "description": "d"} for k in range(5)]}
+    scores = {"scores": [{"reason": "r", "score": 6}] * 5}
+
+    def answer(messages, seed):
+        return json.dumps(crit if "criteria\": [" in messages[-1]["content"] else scores)
+
+    be = FakeBackend(answer, parallel=3)
+    settings = JudgeSettings(judge="fake:judge")
+    judge_file(preds(tmp_path, jsonl, "a", "good"), "criteria", be, tmp_path / "a.j.jsonl", settings)
+    judge_file(preds(tmp_path, jsonl, "b", "bad"), "criteria", be, tmp_path / "b.j.jsonl", settings)
+    book = (tmp_path / "criteria.jsonl").read_text().splitlines()
+    assert len(book) == 6                                # 6 instructions, shared by both models
+    gen_calls = [c for c in be.calls if "criteria\": [" in c["messages"][-1]["content"]]
+    assert len(gen_calls) == 6
+    rec = json.loads((tmp_path / "b.j.jsonl").read_text().splitlines()[0])
+    assert rec["overall"] == 6 and set(rec["scores"]) == {f"c{k}" for k in range(5)}
+
+
+def test_compare_fair_judge(tmp_path, jsonl):
+    a, b = preds(tmp_path, jsonl, "strong", "good"), preds(tmp_path, jsonl, "weak", "poor")
+    out = tmp_path / "battles.jsonl"
+    battles = compare_files([a, b], FakeBackend(pair_by_quality), out, JudgeSettings(judge="fake:fair"))
+    assert len(battles) == 6 and all(bt.winner == "model_a" for bt in battles)
+    assert all(bt.meta["consistent"] and bt.meta["verdicts"] == ["A", "B"] for bt in battles)
+    assert pair_summary(battles, "strong", "weak")["win_rate"] == 1.0
+    # resumable: nothing new to judge
+    be = FakeBackend(pair_by_quality)
+    assert len(compare_files([a, b], be, out, JudgeSettings(judge="fake:fair"))) == 6 and not be.calls
+
+
+def test_compare_position_bias_becomes_ties(tmp_path, jsonl):
+    a, b = preds(tmp_path, jsonl, "x", "good"), preds(tmp_path, jsonl, "y", "poor")
+    battles = compare_files([a, b], FakeBackend(pair_always_first), tmp_path / "bt.jsonl", JudgeSettings(judge="fake:b"))
+    assert all(bt.winner == "tie" and not bt.meta["consistent"] for bt in battles)
+
+
+def test_compare_failures_go_to_errors(tmp_path, jsonl):
+    a, b = preds(tmp_path, jsonl, "x", "good"), preds(tmp_path, jsonl, "y", "poor")
+    out = tmp_path / "bt.jsonl"
+    battles = compare_files([a, b], FakeBackend(lambda m, s: "no idea"), out, JudgeSettings(judge="fake:bad"))
+    assert battles == []
+    errs = errors_path(out).read_text().splitlines()
+    assert len(errs) == 6 and "not valid JSON" in json.loads(errs[0])["reason"]
+
+
+def test_agreement(tmp_path, jsonl):
+    a, b = preds(tmp_path, jsonl, "x", "good"), preds(tmp_path, jsonl, "y", "poor")
+    fair = pairwise_agreement(FakeBackend(pair_by_quality), a, b, JudgeSettings(judge="f"), n=6)
+    assert fair["order_consistency"] == 1.0 and fair["repeat_agreement"] == 1.0 and fair["first_position_rate"] == 0.5
+    biased = pairwise_agreement(FakeBackend(pair_always_first), a, b, JudgeSettings(judge="f"), n=6)
+    assert biased["order_consistency"] == 0.0 and biased["first_position_rate"] == 1.0
+
+    def noisy(messages, seed):
+        return json.dumps({**GOOD, "overall": 5 + seed % 3})
+
+    p = pointwise_agreement(FakeBackend(noisy), a, "writebench", JudgeSettings(judge="f", seed=1), n=6)
+    assert p["judged"] == 6 and p["mean_abs_diff"] == pytest.approx(1.0)  # seeds 1 and 1001 -> 6 vs 7
+    assert p["exact_agreement"] == 0.0

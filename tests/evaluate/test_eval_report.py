@@ -1,0 +1,42 @@
+import json
+
+from bimo.evaluate.report import build_report, small_judge_warning
+
+
+def test_report_renders(tmp_path, jsonl):
+    run = tmp_path / "run"
+    run.mkdir()
+    outcomes = ["model_a", "model_a", "tie", "model_b"]
+    battles = [{"prompt": f"写第{k}段", "model_a": a, "model_b": b, "winner": outcomes[k % 4],
+                "response_a": f"{a} 的回答 {k}", "response_b": f"{b} 的回答 {k}", "judge": "local:tiny",
+                "verdicts": ["A", "B"]}
+               for k in range(40) for a, b in [("m1", "m2"), ("m2", "m3"), ("m1", "m3")]]
+    jsonl(run / "battles.jsonl", battles)
+    judg = [{"key": str(k), "prompt": "p", "model": m, "rubric": "writebench", "judge": "local:tiny",
+             "domain": ["fiction", "technical"][k % 2], "task": ["write", "polish"][k % 2],
+             "scores": {"style": 5 + k % 3, "relevance": 6, "creativity": 4, "fluency": 7, "overall": 6},
+             "overall": 6 + (m == "m1")} for k in range(8) for m in ("m1", "m2")]
+    jsonl(run / "m.writebench.judged.jsonl", judg)
+    jsonl(run / "m.writebench.judged.errors.jsonl", [{"key": "9", "reason": "not valid JSON"}])
+    jsonl(run / "m1.jsonl", [{"prompt": "p", "response": "字" * n, "length": L}
+                             for n, L in [(300, 400), (900, 1000), (2500, 3000), (5000, 5000)]])
+    (run / "agreement.json").write_text(json.dumps({"kind": "pairwise", "judge": "local:tiny", "order_consistency": 0.4}))
+
+    page = build_report(run, run / "report", rounds=50)
+    html = page.read_text(encoding="utf-8")
+    for png in ("ratings.png", "winrate.png", "length.png", "scores_writebench_dimensions.png",
+                "scores_writebench_by_domain.png", "scores_writebench_by_task.png"):
+        p = run / "report" / png
+        assert p.exists() and p.stat().st_size > 1000 and p.read_bytes()[:4] == b"\x89PNG"
+    assert html.count("data:image/png;base64,") == 6 and 'src="file:' not in html
+    assert "local:tiny" in html and "small model" in html          # judge named, weakness warned
+    assert "m1 的回答" in html                                      # side-by-side examples
+    assert "order_consistency" in html and "Failed judgments" in html
+
+
+def test_small_judge_warning():
+    assert small_judge_warning("local:tiny")
+    assert small_judge_warning("gguf:/m/qwen2.5-1.5b-instruct-q4.gguf")
+    assert small_judge_warning("openai:http://h/v1#SmolLM2-135M")
+    assert small_judge_warning("openai:http://h/v1#qwen2.5-72b-instruct") is None
+    assert small_judge_warning("openai:https://api.example.com/v1") is None

@@ -1,0 +1,65 @@
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from bimo.errors import BimoError
+from bimo.evaluate.battles import Battle, load_battles
+from bimo.evaluate.store import BattleStore
+
+WRITER = textwrap.dedent("""
+    import sys
+    from bimo.evaluate.store import BattleStore
+    store = BattleStore(sys.argv[1])
+    who, n = sys.argv[2], int(sys.argv[3])
+    for k in range(n):
+        # one transaction per battle: the worst case for lock contention
+        store.add({"prompt": f"{who}-{k}", "model_a": who, "model_b": "ref", "winner": "model_a",
+                   "judge": f"human:{who}", "meta": {"k": k}})
+""")
+
+
+def test_two_concurrent_writer_processes(tmp_path):
+    db = tmp_path / "battles.sqlite"
+    BattleStore(db)
+    n = 150
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(db), who, str(n)]) for who in ("w1", "w2")]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    battles = BattleStore(db).all()
+    assert len(battles) == 2 * n
+    for who in ("w1", "w2"):
+        mine = [b for b in battles if b.model_a == who]
+        # each writer's battles all arrived, in its own order
+        assert [b.meta["k"] for b in mine] == list(range(n))
+        assert all(b.judge == f"human:{who}" for b in mine)
+
+
+def test_roundtrip_jsonl(tmp_path, jsonl):
+    src = jsonl(tmp_path / "b.jsonl", [
+        {"prompt": "写一首诗", "model_a": "x", "model_b": "y", "winner": "tie", "judge": "openai:http://h", "extra": 3},
+        {"prompt": "p2", "model_a": "y", "model_b": "x", "winner": "model_b", "response_a": "ra", "response_b": "rb"},
+    ])
+    store = BattleStore(tmp_path / "s.sqlite")
+    assert store.import_jsonl(src) == 2
+    assert store.count() == 2
+    assert store.export_jsonl(tmp_path / "out.jsonl") == 2
+    back = load_battles(tmp_path / "out.jsonl")
+    assert back[0].prompt == "写一首诗" and back[0].meta == {"extra": 3}
+    assert back[1].response_b == "rb"
+    assert [b.winner for b in load_battles(tmp_path / "s.sqlite")] == ["tie", "model_b"]
+
+
+def test_add_many_is_all_or_nothing(tmp_path):
+    store = BattleStore(tmp_path / "s.sqlite")
+    good = Battle(model_a="a", model_b="b", winner="tie")
+    with pytest.raises(ValueError):
+        store.add_many([good, {"model_a": "a", "model_b": "b", "winner": "nobody"}])
+    assert store.count() == 0
+
+
+def test_not_a_database(tmp_path):
+    bad = tmp_path / "x.sqlite"
+    bad.write_text("this is not sqlite, just text " * 20)
+    with pytest.raises(BimoError, match="not a usable battle store"):
+        BattleStore(bad)
