@@ -1,0 +1,350 @@
+"""The generation-step runner: records in, model calls in parallel, validated results out.
+
+A *step* is three small pieces: `prompt(record) -> messages`, a JSON `schema` for the
+answer, and `parse(record, output) -> list[result]` which raises `Reject(reason)` for
+anything it will not accept. The runner does the rest, once, for every stage that
+makes data (synthesis) or judges it (evaluation):
+
+* bounded concurrency: threads up to `backend.parallel` (or `concurrency`), with a
+  bounded window of in-flight records so huge inputs are streamed, not loaded;
+* retries of unparseable or rejected answers with a fresh seed (the same seed would
+  replay the cached answer);
+* resumability after `kill -9`: every input record has a stable key (its `id`, or a
+  hash of its content); results carry it in `meta.source_id` together with their part
+  number, all parts of one record are written in one fsynced write, and a resume skips
+  keys already complete in the output or listed in the errors file. A record whose
+  parts were torn by a crash is dropped from the output and redone, so nothing is
+  lost or duplicated;
+* error accounting: every failure (backend error or timeout, unparseable output,
+  failed validation, a bad input line) goes to `OUT.errors.jsonl` with its reason —
+  never a silent empty row; a tqdm bar on stderr shows ok / retried / failed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from bimo.errors import BackendError, BimoError, ContextOverflow
+from bimo.io import JsonlAppender, atomic_write_jsonl, iter_jsonl, repair_jsonl
+from bimo.llm.base import Backend, GenParams, Message, parse_json
+
+
+class Reject(Exception):
+    """The step will not accept this answer; `reason` says why (it ends up in the errors file).
+
+    `retry=True` asks the runner to try again with a fresh seed (bad JSON, a failed check
+    that sampling might pass); `retry=False` is final (the input itself is unusable).
+    """
+
+    def __init__(self, reason: str, *, retry: bool = True, detail: Any = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.retry = retry
+        self.detail = detail
+
+
+class Step:
+    """One generation step. Override `prompt` and `parse` (and `schema`), or `process` for
+    steps that make several calls per record (generate then score, several models...)."""
+
+    name: str = "step"
+    #: JSON schema the answer must follow (sent as response_format); None = free text
+    schema: dict[str, Any] | None = None
+
+    def __init__(self, backend: Backend | None = None, params: GenParams | None = None):
+        self.backend = backend
+        self.params = params or GenParams(temperature=0.7, max_tokens=1024, seed=0)
+
+    # --- to override -----------------------------------------------------------
+    def prompt(self, record: dict[str, Any]) -> list[Message]:
+        raise NotImplementedError
+
+    def parse(self, record: dict[str, Any], output: Any) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def key(self, record: dict[str, Any]) -> str:
+        """A stable id for the record: its `id`, else a hash of its content."""
+        rid = record.get("id")
+        if rid is not None and str(rid) != "":
+            return str(rid)
+        blob = json.dumps(record, ensure_ascii=False, sort_keys=True).encode("utf-8")
+        return "sha1:" + hashlib.sha1(blob).hexdigest()[:16]
+
+    def admit(self, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Called serially, in the writer thread, before results are written: the place
+        for checks across records (deduplication). Raise Reject to drop them all."""
+        return results
+
+    def prime(self, result: dict[str, Any]) -> None:
+        """On resume, sees every result already written (to rebuild `admit`'s state)."""
+
+    @property
+    def parallel(self) -> int:
+        return max(1, getattr(self.backend, "parallel", 1) or 1)
+
+    # --- default machinery -------------------------------------------------------
+    def process(self, record: dict[str, Any], attempt: int) -> list[dict[str, Any]]:
+        output = self.generate(self.prompt(record), attempt, schema=self.schema)
+        return self.parse(record, output)
+
+    def generate(self, messages: list[Message], attempt: int, *, schema: dict[str, Any] | None = None,
+                 backend: Backend | None = None, params: GenParams | None = None) -> Any:
+        """One model call; JSON parsed when a schema is given. Bad JSON → Reject (retried)."""
+        backend = backend or self.backend
+        if backend is None:
+            raise BimoError(f"step {self.name} needs a model backend")
+        params = params or self.params
+        seed = None if params.seed is None else params.seed + attempt
+        comp = backend.chat(messages, params, seed=seed, json_schema=schema)
+        if schema is None:
+            if not comp.text.strip():
+                raise Reject("empty output")
+            return comp.text
+        try:
+            return parse_json(comp.text)
+        except BackendError:
+            cut = " (cut off at max_tokens)" if comp.finish_reason == "length" else ""
+            raise Reject(f"unparseable output{cut}", detail=comp.text[:300]) from None
+
+
+class RunConfig(BaseModel):
+    """How a step runs over a file."""
+
+    concurrency: int | None = Field(None, ge=1, description="threads; default: the backend's parallel slots")
+    resume: bool = False
+    overwrite: bool = False
+    limit: int | None = Field(None, ge=1, description="process at most this many input records")
+    retries: int = Field(1, ge=0, description="extra attempts for rejected or unparseable answers")
+    progress: bool = True
+
+
+@dataclass
+class RunStats:
+    """What a run did; `reasons` counts failures by reason (first line, numbers kept)."""
+
+    ok: int = 0
+    outputs: int = 0
+    failed: int = 0
+    retried: int = 0
+    skipped: int = 0
+    duplicates: int = 0
+    seconds: float = 0.0
+    reasons: Counter = field(default_factory=Counter)
+
+    @property
+    def done(self) -> int:
+        return self.ok + self.failed
+
+    def summary(self) -> str:
+        top = ", ".join(f"{r} ×{n}" for r, n in self.reasons.most_common(3))
+        return (f"{self.ok} ok ({self.outputs} records), {self.failed} failed, {self.retried} retried, "
+                f"{self.skipped} skipped (done before)" + (f"; failures: {top}" if top else ""))
+
+
+def errors_path(out: str | Path) -> Path:
+    """`OUT.jsonl` → `OUT.errors.jsonl`."""
+    out = Path(out)
+    stem = out.name[:-6] if out.name.endswith(".jsonl") else out.name
+    return out.with_name(stem + ".errors.jsonl")
+
+
+def run_step(step: Step, records: Iterable[dict[str, Any]] | str | Path, out: str | Path,
+             config: RunConfig | None = None) -> RunStats:
+    """Run `step` over `records` (an iterable, or a JSONL path) into `out` and its errors file."""
+    config = config or RunConfig()
+    out = Path(out)
+    err_path = errors_path(out)
+    done = _prepare_outputs(step, out, err_path, config)
+    stats = RunStats()
+    bad_lines: list[str] = []
+    source = iter_jsonl(records, bad_lines) if isinstance(records, str | Path) else iter(records)
+    workers = config.concurrency or step.parallel
+    t0 = time.perf_counter()
+    bar = _bar(config.progress, step.name)
+    seen: set[str] = set()
+    with JsonlAppender(out) as sink, JsonlAppender(err_path) as errs, \
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"bimo-{step.name}") as pool:
+        pending: dict[Future, str] = {}
+
+        def drain(block: bool) -> None:
+            if not pending:
+                return
+            finished, _ = wait(list(pending), timeout=None if block else 0, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                key = pending.pop(fut)
+                _settle(step, key, fut.result(), sink, errs, stats)
+                bar.update(1)
+                bar.set_postfix(ok=stats.ok, retried=stats.retried, failed=stats.failed, refresh=False)
+
+        for n, record in enumerate(_with_bad_lines(source, bad_lines, errs, stats, step.name, done)):
+            if config.limit is not None and n >= config.limit:
+                break
+            key = step.key(record)
+            if key in done:
+                stats.skipped += 1
+                continue
+            if key in seen:  # a repeated id in the input: process the first one only
+                stats.duplicates += 1
+                continue
+            seen.add(key)
+            pending[pool.submit(_attempt_all, step, record, config.retries)] = key
+            if len(pending) >= 2 * workers:
+                drain(block=True)
+            drain(block=False)
+        while pending:
+            drain(block=True)
+    bar.close()
+    stats.seconds = time.perf_counter() - t0
+    return stats
+
+
+# --- internals -------------------------------------------------------------------------
+
+@dataclass
+class _Outcome:
+    results: list[dict[str, Any]] | None
+    attempts: int
+    reason: str = ""
+    kind: str = ""
+    detail: Any = None
+
+
+def _attempt_all(step: Step, record: dict[str, Any], retries: int) -> _Outcome:
+    """Run one record, retrying rejected answers; never raises (bugs become error rows)."""
+    last: Reject | None = None
+    for attempt in range(retries + 1):
+        try:
+            results = step.process(record, attempt)
+            if not results:
+                raise Reject("no results", retry=False)
+            return _Outcome(results, attempt + 1)
+        except Reject as exc:
+            last = exc
+            if not exc.retry:
+                break
+        except ContextOverflow as exc:
+            return _Outcome(None, attempt + 1, str(exc), "context")
+        except BimoError as exc:
+            kind = "timeout" if "timeout" in str(exc).lower() else "backend"
+            return _Outcome(None, attempt + 1, str(exc), kind)
+        except Exception as exc:  # a bug in a step: record it, keep the run going
+            return _Outcome(None, attempt + 1, f"internal error: {type(exc).__name__}: {exc}", "internal")
+    assert last is not None
+    return _Outcome(None, attempt + 1, last.reason, "reject", last.detail)
+
+
+def _settle(step: Step, key: str, outcome: _Outcome, sink: JsonlAppender, errs: JsonlAppender,
+            stats: RunStats) -> None:
+    if outcome.attempts > 1:
+        stats.retried += 1
+    results = outcome.results
+    if results is not None:
+        try:
+            results = step.admit(results)
+            if not results:
+                raise Reject("dropped by admission", retry=False)
+        except Reject as exc:
+            outcome = _Outcome(None, outcome.attempts, exc.reason, "reject", exc.detail)
+            results = None
+    if results is None:
+        stats.failed += 1
+        stats.reasons[_reason_class(outcome.reason)] += 1
+        row = {"id": key, "step": step.name, "kind": outcome.kind, "reason": outcome.reason,
+               "attempts": outcome.attempts}
+        if outcome.detail is not None:
+            row["detail"] = outcome.detail
+        errs.write(row)
+        return
+    n = len(results)
+    lines = []
+    for i, res in enumerate(results):
+        meta = dict(res.get("meta") or {})
+        meta.update(source_id=key, part=i, parts=n)
+        lines.append(json.dumps({**res, "meta": meta}, ensure_ascii=False) + "\n")
+    # One write + fsync for all parts: a crash leaves all, none, or a torn tail that
+    # the resume check detects by the part count.
+    sink._fh.write("".join(lines))
+    sink._fh.flush()
+    os.fsync(sink._fh.fileno())
+    stats.ok += 1
+    stats.outputs += n
+
+
+def _reason_class(reason: str) -> str:
+    """Group reasons for the summary: the text before any ':' or '(' detail."""
+    head = reason.split(":", 1)[0].split("(", 1)[0].strip()
+    return head[:80] or "unknown"
+
+
+def _with_bad_lines(source: Iterator[dict[str, Any]], bad: list[str], errs: JsonlAppender,
+                    stats: RunStats, name: str, done: set[str]) -> Iterator[dict[str, Any]]:
+    """Pass records through, sending malformed input lines to the errors file as they appear."""
+    for rec in source:
+        _flush_bad(bad, errs, stats, name, done)
+        yield rec
+    _flush_bad(bad, errs, stats, name, done)
+
+
+def _flush_bad(bad: list[str], errs: JsonlAppender, stats: RunStats, name: str, done: set[str]) -> None:
+    while bad:
+        msg = bad.pop(0)
+        stats.failed += 1
+        stats.reasons["bad input line"] += 1
+        key = "input:" + msg.split(": ", 1)[0]
+        if key in done:  # reported by an earlier run already
+            continue
+        errs.write({"id": key, "step": name, "kind": "input", "reason": msg, "attempts": 0})
+
+
+def _prepare_outputs(step: Step, out: Path, err_path: Path, config: RunConfig) -> set[str]:
+    """Check/clean existing outputs and return the keys already complete."""
+    if not config.resume:
+        if (out.exists() and out.stat().st_size) or (err_path.exists() and err_path.stat().st_size):
+            if not config.overwrite:
+                raise BimoError(f"{out} already exists; pass --resume to continue it or --overwrite to start over")
+        for p in (out, err_path):
+            p.unlink(missing_ok=True)
+        return set()
+    done: set[str] = set()
+    if out.exists():
+        repair_jsonl(out)
+        rows = list(iter_jsonl(out, []))
+        parts: dict[str, set[int]] = {}
+        want: dict[str, int] = {}
+        for row in rows:
+            meta = row.get("meta") or {}
+            key = meta.get("source_id")
+            if key is None:
+                continue
+            parts.setdefault(key, set()).add(int(meta.get("part", 0)))
+            want[key] = int(meta.get("parts", 1))
+        complete = {k for k, got in parts.items() if len(got) >= want[k]}
+        if len(complete) < len(parts):  # torn groups: drop them, they will be redone
+            rows = [r for r in rows if (r.get("meta") or {}).get("source_id") in complete]
+            atomic_write_jsonl(out, rows)
+        for row in rows:
+            step.prime(row)
+        done |= complete
+    if err_path.exists():
+        repair_jsonl(err_path)
+        done |= {str(r["id"]) for r in iter_jsonl(err_path, []) if "id" in r}
+    return done
+
+
+def _bar(enabled: bool, name: str):
+    from tqdm import tqdm
+
+    return tqdm(desc=name, unit="rec", file=sys.stderr, disable=not enabled, dynamic_ncols=True,
+                mininterval=0.5)

@@ -1,0 +1,1 @@
+"""bimo synth stage."""

@@ -1,0 +1,146 @@
+"""`bimo synth`: training data from human writing and principles (thin: parse, call library)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(help="Make training data: backtranslated SFT, constitutional and ranked DPO, "
+                       "long-output SFT, RAG and tool-use samples, and their statistics.",
+                  no_args_is_help=True)
+
+_MODEL = typer.Option(None, "--model", "-m", help="model URI (default: bimo.llm.default_uri())")
+_OUT = typer.Option(..., "--output", "-o", help="output JSONL; failures go to OUT.errors.jsonl")
+_RESUME = typer.Option(False, "--resume", help="continue an interrupted run, skipping finished ids")
+_OVERWRITE = typer.Option(False, "--overwrite", help="replace an existing output")
+_LIMIT = typer.Option(None, "--limit", min=1, help="use at most N input records")
+_CONC = typer.Option(None, "--concurrency", "-j", min=1, help="parallel requests (default: the backend's slots)")
+_MAXTOK = typer.Option(None, "--max-tokens", min=16, help="generation limit per call")
+_QUIET = typer.Option(False, "--quiet", "-q", help="no progress bar")
+
+
+def _run(step, records, out: Path, resume: bool, overwrite: bool, limit, conc, quiet: bool) -> None:
+    from bimo.runner import RunConfig, errors_path, run_step
+
+    stats = run_step(step, records, out, RunConfig(resume=resume, overwrite=overwrite, limit=limit,
+                                                   concurrency=conc, progress=not quiet))
+    typer.echo(f"{out}: {stats.summary()} in {stats.seconds:.1f} s; errors: {errors_path(out)}", err=True)
+
+
+def _backend(uri: str | None):
+    from bimo.llm import get_backend
+
+    return get_backend(uri)
+
+
+@app.command()
+def backtranslate(docs: Path = typer.Argument(..., help="documents JSONL: id, text, metadata"), output: Path = _OUT,
+                  model: str = _MODEL, limit: int = _LIMIT, resume: bool = _RESUME, overwrite: bool = _OVERWRITE,
+                  tasks: str = typer.Option(None, "--tasks", help="comma-separated task types (default: all)"),
+                  tasks_per_doc: int = typer.Option(2, "--tasks-per-doc", min=1),
+                  threshold: int = typer.Option(4, "--threshold", min=1, max=5, help="keep pairs scored ≥ this"),
+                  no_score: bool = typer.Option(False, "--no-score", help="skip the 1-5 self-curation"),
+                  max_tokens: int = _MAXTOK, concurrency: int = _CONC, quiet: bool = _QUIET) -> None:
+    """Human documents → instruction/response SFT pairs (instruction backtranslation)."""
+    from bimo.io import iter_jsonl
+    from bimo.synth.backtranslate import BacktranslateConfig, BacktranslateStep, expand_docs
+
+    kw = {"tasks_per_doc": tasks_per_doc, "threshold": threshold, "score": not no_score}
+    if tasks:
+        kw["tasks"] = [t.strip() for t in tasks.split(",") if t.strip()]
+    if max_tokens:
+        kw["max_tokens"] = max_tokens
+    cfg = BacktranslateConfig(**kw)
+    step = BacktranslateStep(_backend(model), cfg)
+    _run(step, expand_docs(iter_jsonl(docs), cfg, limit), output, resume, overwrite, None, concurrency, quiet)
+
+
+@app.command("backward-model")
+def backward_model(sft: Path = typer.Argument(..., help="SFT JSONL"), output: Path = _OUT,
+                   limit: int = _LIMIT, resume: bool = _RESUME, overwrite: bool = _OVERWRITE,
+                   quiet: bool = _QUIET) -> None:
+    """SFT pairs reversed (response → instruction) to train a backward model."""
+    from bimo.synth.backtranslate import BackwardStep
+
+    _run(BackwardStep(None), sft, output, resume, overwrite, limit, 1, quiet)
+
+
+@app.command()
+def constitution(sft: Path = typer.Argument(..., help="SFT JSONL (e.g. from backtranslate)"), output: Path = _OUT,
+                 model: str = _MODEL, principles: Path = typer.Option(None, "--principles", help="folder of principle YAML files"),
+                 min_score: int = typer.Option(4, "--min-score", min=0, max=5),
+                 limit: int = _LIMIT, resume: bool = _RESUME, overwrite: bool = _OVERWRITE,
+                 max_tokens: int = _MAXTOK, concurrency: int = _CONC, quiet: bool = _QUIET) -> None:
+    """Constitutional DPO: break the principle a good response exemplifies, minimally."""
+    from bimo.synth.constitution import ConstitutionConfig, ConstitutionStep
+
+    kw = {"principles_dir": principles, "min_score": min_score}
+    if max_tokens:
+        kw["max_tokens"] = max_tokens
+    step = ConstitutionStep(_backend(model), ConstitutionConfig(**kw))
+    _run(step, sft, output, resume, overwrite, limit, concurrency, quiet)
+
+
+@app.command()
+def rank(instructions: Path = typer.Argument(..., help="JSONL with instruction / prompt / messages"),
+         models: str = typer.Option(..., "--models", help="comma-separated model URIs (two or more)"),
+         output: Path = _OUT, judge: str = typer.Option(None, "--judge", help="judge model URI (default model)"),
+         limit: int = _LIMIT, resume: bool = _RESUME, overwrite: bool = _OVERWRITE,
+         max_tokens: int = _MAXTOK, concurrency: int = _CONC, quiet: bool = _QUIET) -> None:
+    """Several models answer, a pairwise judge ranks them both ways, pairs come from the ranking."""
+    from bimo.synth.rank import RankConfig, RankStep
+
+    uris = [u.strip() for u in models.split(",") if u.strip()]
+    backends = [_backend(u) for u in uris]
+    cfg = RankConfig(**({"max_tokens": max_tokens} if max_tokens else {}))
+    step = RankStep(backends, _backend(judge), cfg)
+    _run(step, instructions, output, resume, overwrite, limit, concurrency, quiet)
+
+
+@app.command()
+def longform(instructions: Path = typer.Argument(..., help="JSONL with instruction (and optional length)"),
+             output: Path = _OUT, model: str = _MODEL,
+             min_score: float = typer.Option(80.0, "--min-score", help="keep records with length score ≥ this"),
+             length: int = typer.Option(None, "--length", min=1, help="length for prompts that state none"),
+             limit: int = _LIMIT, resume: bool = _RESUME, overwrite: bool = _OVERWRITE,
+             concurrency: int = _CONC, quiet: bool = _QUIET) -> None:
+    """Long-output SFT records from the long-form writer, kept by length score."""
+    from bimo.synth.longform import LongformStep, LongformSynthConfig
+
+    cfg = LongformSynthConfig(min_score=min_score, default_length=length,
+                              run_dir=output.with_name(output.name + ".work"))
+    _run(LongformStep(_backend(model), cfg), instructions, output, resume, overwrite, limit, concurrency, quiet)
+
+
+@app.command()
+def rag(sft: Path = typer.Argument(..., help="SFT JSONL"), output: Path = _OUT,
+        refs: Path = typer.Option(..., "--refs", help="reference documents JSONL (id, text)"),
+        share: float = typer.Option(0.1, "--share", min=0.0, max=1.0, help="share of records given a reference"),
+        limit: int = _LIMIT, resume: bool = _RESUME, overwrite: bool = _OVERWRITE, quiet: bool = _QUIET) -> None:
+    """Add the most similar reference paragraph to a share of SFT records (RAG-aware SFT)."""
+    from bimo.synth.augment import AugmentConfig, RagStep
+
+    _run(RagStep(AugmentConfig(share=share, refs=refs)), sft, output, resume, overwrite, limit, 1, quiet)
+
+
+@app.command()
+def tools(sft: Path = typer.Argument(..., help="SFT JSONL"), output: Path = _OUT,
+          refs: Path = typer.Option(..., "--refs", help="reference documents JSONL for search_references"),
+          share: float = typer.Option(0.1, "--share", min=0.0, max=1.0, help="share of records turned into tool use"),
+          limit: int = _LIMIT, resume: bool = _RESUME, overwrite: bool = _OVERWRITE, quiet: bool = _QUIET) -> None:
+    """Tool-use conversations (search_references, count_length) with JSON tool schemas."""
+    from bimo.synth.augment import AugmentConfig, ToolsStep
+
+    _run(ToolsStep(AugmentConfig(share=share, refs=refs)), sft, output, resume, overwrite, limit, 1, quiet)
+
+
+@app.command()
+def stats(data: Path = typer.Argument(..., help="SFT or preference JSONL"),
+          out_dir: Path = typer.Option(None, "--out-dir", help="where to write (default: next to the data)")) -> None:
+    """Counts per task/domain/language/principle, length histogram, rejection reasons (Markdown + PNG)."""
+    from bimo.synth.stats import write_stats
+
+    md, png = write_stats(data, out_dir)
+    typer.echo(md.read_text(encoding="utf-8"))
+    typer.echo(f"wrote {md}" + (f" and {png}" if png else ""), err=True)

@@ -1,0 +1,66 @@
+"""Long-output SFT (LongWriter-6k): the long-form writer over instructions, kept by length score.
+
+Each instruction's required length comes from the record (`length`) or from the prompt
+itself (`detect_length`); the long-form writer plans and writes to it, and the output is
+kept only if its length score S_l (LongBench-Write) is at least `min_score` (80).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from bimo.errors import BimoError
+from bimo.llm.base import Backend
+from bimo.runner import Reject, Step
+from bimo.synth.common import lang_of
+from bimo.synth.records import instruction_pair, sft
+
+
+class LongformSynthConfig(BaseModel):
+    min_score: float = Field(80.0, ge=0, le=100)
+    default_length: int | None = Field(None, ge=1, description="length for prompts that state none")
+    run_dir: Path | None = Field(None, description="where the writer keeps per-record work (plans, parts)")
+
+
+class LongformStep(Step):
+    name = "longform"
+
+    def __init__(self, backend: Backend, config: LongformSynthConfig | None = None):
+        super().__init__(backend)
+        self.config = config or LongformSynthConfig()
+        try:
+            from bimo.evaluate.length import length_score
+            from bimo.write.lengthreq import detect_length
+            from bimo.write.longform import LongformConfig, LongformWriter
+        except ImportError as exc:
+            raise BimoError(f"the long-form writer is not available in this install ({exc})") from None
+        self._writer = (LongformWriter, LongformConfig)
+        self._detect = detect_length
+        self._score = length_score
+
+    def process(self, record: dict[str, Any], attempt: int) -> list[dict[str, Any]]:
+        prompt, _ = instruction_pair(record)
+        if not prompt.strip():
+            raise Reject("record has no instruction", retry=False)
+        required = record.get("length") or self._detect(prompt) or self.config.default_length
+        if not required:
+            raise Reject("no required length in the prompt (add a 'length' field or --length)", retry=False)
+        writer_cls, cfg_cls = self._writer
+        run_dir = None
+        if self.config.run_dir is not None:
+            run_dir = self.config.run_dir / _safe(self.key(record))
+        result = writer_cls(self.backend, cfg_cls(length=int(required))).run(prompt, run_dir=run_dir)
+        score = float(self._score(float(required), float(result.length)))
+        if score < self.config.min_score:
+            raise Reject(f"length score {score:.0f} < {self.config.min_score:.0f} "
+                         f"(asked {required}, wrote {result.length})")
+        meta = {"task": "longform", "lang": lang_of(prompt), "required_length": int(required),
+                "length": int(result.length), "length_score": round(score, 1)}
+        return [sft(prompt, result.text, meta)]
+
+
+def _safe(key: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in key)[:80]

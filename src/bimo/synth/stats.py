@@ -1,0 +1,100 @@
+"""Dataset statistics: counts per task/domain/language/principle, length histograms,
+rejection reasons (from the errors file next to the data), as Markdown plus a PNG."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from bimo.io import atomic_write_text, iter_jsonl
+from bimo.runner import _reason_class, errors_path
+from bimo.synth.records import kind, last_assistant
+from bimo.text import count_length
+
+FIELDS = ("task", "domain", "lang", "principle", "tool", "chosen_model")
+
+
+def collect(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    bad: list[str] = []
+    counts: dict[str, Counter] = {f: Counter() for f in FIELDS}
+    kinds: Counter = Counter()
+    lengths: list[int] = []
+    rejected_lengths: list[int] = []
+    n = 0
+    for rec in iter_jsonl(path, bad):
+        n += 1
+        k = kind(rec)
+        kinds[k] += 1
+        meta = rec.get("meta") or {}
+        for f in FIELDS:
+            if meta.get(f) not in (None, ""):
+                counts[f][str(meta[f])] += 1
+        if k == "sft":
+            lengths.append(count_length(last_assistant(rec["messages"])))
+        else:
+            lengths.append(count_length(last_assistant(rec["chosen"])))
+            rejected_lengths.append(count_length(last_assistant(rec["rejected"])))
+    reasons: Counter = Counter()
+    err = errors_path(path)
+    if err.exists():
+        for row in iter_jsonl(err, []):
+            reasons[_reason_class(str(row.get("reason", "")))] += 1
+    return {"path": str(path), "records": n, "kinds": kinds, "counts": counts, "lengths": lengths,
+            "rejected_lengths": rejected_lengths, "reasons": reasons, "bad_lines": len(bad)}
+
+
+def markdown(s: dict[str, Any], png_name: str | None) -> str:
+    lines = [f"# Statistics for `{Path(s['path']).name}`", "",
+             f"- records: {s['records']} ({', '.join(f'{k} {v}' for k, v in s['kinds'].items()) or 'none'})",
+             f"- unreadable lines: {s['bad_lines']}",
+             f"- rejected (errors file): {sum(s['reasons'].values())}"]
+    if s["lengths"]:
+        ls = sorted(s["lengths"])
+        lines.append(f"- answer length: min {ls[0]}, median {ls[len(ls) // 2]}, max {ls[-1]}")
+    for f in FIELDS:
+        if s["counts"][f]:
+            lines += ["", f"## By {f}", "", f"| {f} | records |", "|---|---:|"]
+            lines += [f"| {k} | {v} |" for k, v in s["counts"][f].most_common()]
+    if s["reasons"]:
+        lines += ["", "## Rejection reasons", "", "| reason | count |", "|---|---:|"]
+        lines += [f"| {k.replace('|', '/')} | {v} |" for k, v in s["reasons"].most_common()]
+    if png_name:
+        lines += ["", f"![length histogram]({png_name})"]
+    return "\n".join(lines) + "\n"
+
+
+def plot(s: dict[str, Any], png: Path) -> bool:
+    if not s["lengths"]:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.hist(s["lengths"], bins=30, alpha=0.7, label="chosen" if s["rejected_lengths"] else "answer")
+    if s["rejected_lengths"]:
+        ax.hist(s["rejected_lengths"], bins=30, alpha=0.5, label="rejected")
+    ax.set_xlabel("length (CJK characters + English words)")
+    ax.set_ylabel("records")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def write_stats(path: str | Path, out_dir: str | Path | None = None) -> tuple[Path, Path | None]:
+    """Write NAME.stats.md (and NAME.stats.png) next to the data or in `out_dir`."""
+    path = Path(path)
+    s = collect(path)
+    base = Path(out_dir) if out_dir else path.parent
+    base.mkdir(parents=True, exist_ok=True)
+    stem = path.name.removesuffix(".gz").removesuffix(".jsonl")
+    png = base / f"{stem}.stats.png"
+    has_png = plot(s, png)
+    md = base / f"{stem}.stats.md"
+    atomic_write_text(md, markdown(s, png.name if has_png else None))
+    return md, png if has_png else None

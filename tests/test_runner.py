@@ -1,0 +1,156 @@
+"""The generation-step runner: accounting, retries, errors file, resume, and kill -9 recovery."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from bimo.errors import BimoError
+from bimo.runner import Reject, RunConfig, Step, errors_path, run_step
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "synth"))
+from synth_fakes import ScriptedBackend  # noqa: E402
+
+SCHEMA = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+
+
+class Doubler(Step):
+    """Asks for 2*x; the answer must be even and non-negative; x=7 yields two results."""
+
+    name = "double"
+    schema = SCHEMA
+
+    def prompt(self, record):
+        return [{"role": "user", "content": str(record["x"])}]
+
+    def parse(self, record, output):
+        n = output["n"]
+        if n < 0:
+            raise Reject("negative", retry=False)
+        if n % 2:
+            raise Reject("odd")
+        k = 2 if record["x"] == 7 else 1
+        return [{"messages": [{"role": "user", "content": str(record["x"])},
+                              {"role": "assistant", "content": str(n)}], "meta": {"k": i}} for i in range(k)]
+
+
+def answer(prompt: str, seed):
+    x = int(prompt)
+    if x == 3:
+        return "not json at all"
+    if x == 5:
+        return {"n": -1}
+    if x == 9:  # odd on the first seed, fixed on the retry
+        return {"n": 19 if seed == 0 else 18}
+    return {"n": 2 * x}
+
+
+def rows(path: Path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
+
+
+def test_exact_accounting(tmp_path):
+    src = tmp_path / "in.jsonl"
+    lines = [json.dumps({"id": f"r{x}", "x": x}) for x in range(12)]
+    lines.insert(4, "{broken")
+    src.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out.jsonl"
+    stats = run_step(Doubler(ScriptedBackend(answer)), src, out, RunConfig(progress=False, retries=1))
+    assert stats.ok == 10 and stats.failed == 3 and stats.retried == 2  # r3 (retried, failed), r9
+    assert stats.outputs == 11  # r7 gave two results
+    errs = {r["id"]: r for r in rows(errors_path(out))}
+    assert errs["r3"]["reason"].startswith("unparseable output") and errs["r3"]["attempts"] == 2
+    assert errs["r5"]["reason"] == "negative" and errs["r5"]["attempts"] == 1
+    assert any(k.startswith("input:") for k in errs)
+    got = rows(out)
+    assert sorted({r["meta"]["source_id"] for r in got}) == sorted(f"r{x}" for x in range(12) if x not in (3, 5))
+    assert all(r["messages"][-1]["content"] for r in got)  # no empty rows
+    # A second run without --resume refuses; with --resume does nothing new.
+    with pytest.raises(BimoError):
+        run_step(Doubler(ScriptedBackend(answer)), src, out, RunConfig(progress=False))
+    be = ScriptedBackend(answer)
+    again = run_step(Doubler(be), src, out, RunConfig(progress=False, resume=True))
+    assert again.skipped == 12 and again.ok == 0 and be.calls == 0
+    assert len(rows(out)) == 11 and len(rows(errors_path(out))) == 3
+
+
+def test_torn_group_is_redone(tmp_path):
+    out = tmp_path / "out.jsonl"
+    records = [{"id": "a", "x": 7}, {"id": "b", "x": 1}]
+    run_step(Doubler(ScriptedBackend(answer)), records, out, RunConfig(progress=False))
+    lines = out.read_text().splitlines()
+    # simulate a crash that kept only part 0 of the two-part record and tore the next line
+    keep = [ln for ln in lines if not (json.loads(ln)["meta"]["source_id"] == "a" and json.loads(ln)["meta"]["part"] == 1)]
+    out.write_text("\n".join(keep) + "\n" + '{"messages": [')
+    stats = run_step(Doubler(ScriptedBackend(answer)), records, out, RunConfig(progress=False, resume=True))
+    assert stats.ok == 1 and stats.skipped == 1
+    got = rows(out)
+    assert sorted((r["meta"]["source_id"], r["meta"]["part"]) for r in got) == [("a", 0), ("a", 1), ("b", 0)]
+
+
+def test_backend_errors_and_bugs_are_recorded(tmp_path):
+    class Broken(Doubler):
+        def process(self, record, attempt):
+            if record["x"] == 1:
+                raise BimoError("server said no (timeout)")
+            if record["x"] == 2:
+                raise KeyError("oops")
+            return []
+
+    out = tmp_path / "o.jsonl"
+    stats = run_step(Broken(ScriptedBackend(answer)), [{"id": i, "x": i} for i in (1, 2, 4)], out,
+                     RunConfig(progress=False))
+    errs = {r["id"]: r for r in rows(errors_path(out))}
+    assert stats.failed == 3 and not rows(out)
+    assert errs["1"]["kind"] == "timeout" and errs["2"]["kind"] == "internal" and errs["4"]["reason"] == "no results"
+
+
+def test_concurrency_overlaps_calls(tmp_path):
+    recs = [{"id": i, "x": 2} for i in range(16)]
+    t0 = time.perf_counter()
+    run_step(Doubler(ScriptedBackend(answer, delay=0.1, parallel=8)), recs, tmp_path / "c.jsonl",
+             RunConfig(progress=False))
+    assert time.perf_counter() - t0 < 0.1 * 16 / 3  # serial would take 1.6 s
+
+
+CHILD = textwrap.dedent("""
+    import sys
+    from bimo.runner import RunConfig, run_step
+    from synth_fakes import ScriptedBackend
+    from test_runner import Doubler, answer
+    recs = [{"id": f"r{i}", "x": i} for i in range(int(sys.argv[2]))]
+    run_step(Doubler(ScriptedBackend(answer, delay=0.02, parallel=4)), recs, sys.argv[1],
+             RunConfig(progress=False, resume=True, retries=1))
+""")
+
+
+def test_kill9_then_resume_loses_and_duplicates_nothing(tmp_path):
+    out = tmp_path / "k.jsonl"
+    n = 300
+    here = Path(__file__).resolve().parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(here), str(here / "synth")])}
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(out), str(n)], env=env)
+    deadline = time.time() + 60
+    while time.time() < deadline and len(rows(out)) < 40:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = len(rows(out))
+    assert 0 < before < n, "the kill should land mid-run"
+    subprocess.run([sys.executable, "-c", CHILD, str(out), str(n)], env=env, check=True, timeout=120)
+    got = rows(out)
+    keys = [(r["meta"]["source_id"], r["meta"]["part"]) for r in got]
+    assert len(keys) == len(set(keys)), "duplicated records"
+    errs = [r["id"] for r in rows(errors_path(out))]
+    assert len(errs) == len(set(errs))
+    done = {k for k, _ in keys} | set(errs)
+    assert done == {f"r{i}" for i in range(n)}, "lost records"
+    assert len(got) == n - 2 + 1  # r3, r5 fail; r7 has two parts
