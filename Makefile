@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install install-dev lint bench clean
+.PHONY: demo test test-slow install install-dev lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ demo: install
 
 test: install-dev
 	$(BIN)/python -m pytest
+
+test-slow: install-dev
+	$(BIN)/python -m pytest -m slow
 
 lint: install-dev
 	$(BIN)/ruff check src tests benchmarks

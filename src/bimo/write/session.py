@@ -90,11 +90,9 @@ def _longform_requested(req: WriteRequest, text: str):
         if req.length or req.plan or req.resume:
             raise BimoError("--length, --plan and --resume apply to --task write only")
         return None
-    try:
-        from bimo.write import longform
-    except ImportError:  # long-form engine not installed in this build
-        return None
-    return longform.runner_for(req, text)
+    from bimo.write.longrun import runner_for
+
+    return runner_for(req, text)
 
 
 def _answer(backend, messages: list[dict], params: GenParams, out: Path | None) -> str:

@@ -1,0 +1,67 @@
+"""Benchmark runs: every prompt through the writer, one prediction record per prompt."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from bimo import paths
+from bimo.errors import BimoError
+from bimo.io import JsonlAppender, iter_jsonl
+from bimo.llm import GenParams, get_backend
+from bimo.text import count_length
+from bimo.write.lengthreq import detect_length
+from bimo.write.longform import LongformConfig, LongformWriter
+from bimo.write.tasks import build_messages
+
+
+def _key(rec: dict, i: int) -> str:
+    return str(rec.get("id", i))
+
+
+def run_bench(prompts: Path, out: Path, *, model: str | None = None, limit: int | None = None,
+              parallel: int = 1, seed: int = 1) -> tuple[int, int, int]:
+    records = list(iter_jsonl(prompts))
+    if not records:
+        raise BimoError(f"{prompts} has no records")
+    for i, rec in enumerate(records):
+        if not isinstance(rec.get("prompt"), str) or not rec["prompt"].strip():
+            raise BimoError(f"{prompts}: record {i + 1} has no 'prompt'")
+    records = records[:limit] if limit else records
+    out = Path(out)
+    errors_path = out.with_name(out.stem + ".errors.jsonl")
+    seen = {_key(r, -1) for r in iter_jsonl(out)} if out.exists() else set()
+    backend = get_backend(model, parallel=max(4, parallel))
+    done = failed = skipped = 0
+    from tqdm import tqdm
+
+    try:
+        with JsonlAppender(out) as sink, JsonlAppender(errors_path) as errs:
+            for i, rec in enumerate(tqdm(records, desc="bench", unit="prompt", file=sys.stderr)):
+                key = _key(rec, i)
+                if key in seen:
+                    skipped += 1
+                    continue
+                t0 = time.perf_counter()
+                try:
+                    required = rec.get("length") or detect_length(rec["prompt"])
+                    if required:
+                        cfg = LongformConfig(length=int(required), parallel=parallel, seed=seed)
+                        run_dir = paths.home() / "runs" / "bench" / f"{out.stem}-{key}"
+                        result = LongformWriter(backend, cfg).run(rec["prompt"], run_dir=run_dir)
+                        text, tokens = result.text, result.tokens
+                    else:
+                        comp = backend.chat(build_messages("write", rec["prompt"]), GenParams(seed=seed, max_tokens=2048))
+                        text, tokens = comp.text, comp.completion_tokens
+                except BimoError as exc:
+                    errs.write({"id": key, "prompt": rec["prompt"], "error": str(exc)})
+                    failed += 1
+                    continue
+                sink.write({**rec, "id": key, "response": text, "length": required,
+                            "output_length": count_length(text), "model": backend.uri,
+                            "seconds": round(time.perf_counter() - t0, 2), "tokens": tokens})
+                done += 1
+    finally:
+        backend.close()
+    return done, failed, skipped

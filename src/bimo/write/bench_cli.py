@@ -1,0 +1,31 @@
+"""`bimo bench run`: run `bimo write` over a prompt file so any model can be scored.
+
+Each input record has `prompt`, optional `length` (else detected from the prompt) and
+`type`. Output records carry `prompt`, `response`, `length` (required), the produced
+length and timing — ready for `bimo eval length` and `bimo eval judge`. Resumable:
+records already in the output (by id) are skipped; failures go to OUT.errors.jsonl.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(help="Run a model over a benchmark prompt file.", no_args_is_help=True)
+
+
+@app.command("run")
+def run(
+    prompts: Path = typer.Argument(..., help="JSONL with prompt, optional length and type."),
+    model: str = typer.Option(None, "--model", "-m", help="Model URI (default: $BIMO_MODEL or local:default)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Predictions JSONL (appended, resumable)."),
+    limit: int = typer.Option(None, "--limit", help="Only the first N prompts."),
+    parallel: int = typer.Option(1, "--parallel", help="Long-form sections written concurrently."),
+    seed: int = typer.Option(1, "--seed", help="Seed (outputs are cached and reproducible)."),
+) -> None:
+    """Write an answer for every prompt; resume by running the same command again."""
+    from bimo.write.bench import run_bench
+
+    done, failed, skipped = run_bench(prompts, out, model=model, limit=limit, parallel=parallel, seed=seed)
+    typer.echo(f"{done} written, {skipped} already done, {failed} failed → {out}", err=True)

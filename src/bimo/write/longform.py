@@ -1,0 +1,480 @@
+"""Long-form writing that lands on the asked length: plan, write, control, resume.
+
+Plain models stop near 2,000 words whatever is asked (LongWriter). AgentWrite plans one
+line per paragraph and writes the paragraphs in turn, but never checks a length. Here:
+
+1. **Plan** as JSON (title; sections with heading, key points and a target length);
+   the targets are rescaled to sum to the requirement.
+2. **Write** each section with the instruction, the plan and the text so far (a rolling
+   summary plus the latest text verbatim once it no longer fits the context). The
+   prompt is laid out instruction → plan → text so far → current step, so each step
+   shares its prefix with the last and llama.cpp reuses the cached KV state.
+3. **Control length** per section: `max_tokens` comes from a units-per-token ratio
+   measured on the fly; a section that ends short is continued, one that runs long is
+   cut at a sentence boundary, and the running total rescales the remaining budgets.
+4. **Checkpoint** every finished section (atomic write) in a run folder; resuming skips
+   finished sections, so nothing is lost or written twice.
+
+Parallel mode writes sections concurrently from the plan alone, then writes a short
+transition at each join — faster on backends with several slots, at some cost to flow.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError
+
+from bimo.errors import BackendError, BimoError
+from bimo.io import atomic_write_text
+from bimo.llm.base import Backend, GenParams
+from bimo.templates import load_package_yaml, render
+from bimo.text import count_length, detect_lang
+from bimo.write.lengthreq import check_length
+
+Event = Callable[[dict[str, Any]], None]
+
+# Starting guesses of length units (CJK chars / English words) per token; refined on the fly.
+INITIAL_RATIO = {"zh": 1.2, "en": 0.7}
+SINGLE_SECTION_MAX = 800  # below this, no plan: one section written with length control
+
+
+class Section(BaseModel):
+    heading: str = ""
+    points: list[str] = Field(default_factory=list)
+    length: int = Field(0, ge=0)
+
+
+class Plan(BaseModel):
+    title: str = ""
+    sections: list[Section]
+
+
+PLAN_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "title": {"type": "string"},
+        "sections": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "properties": {
+                    "heading": {"type": "string"},
+                    "points": {"type": "array", "items": {"type": "string"}, "maxItems": 4},
+                    "length": {"type": "integer"},
+                },
+                "required": ["heading", "points", "length"],
+            },
+        },
+    },
+    "required": ["title", "sections"],
+}
+
+
+class LongformConfig(BaseModel):
+    length: int
+    lang: str | None = None
+    parallel: int = Field(1, ge=1, le=64)
+    temperature: float = 0.7
+    top_p: float = 0.95
+    seed: int | None = None
+    section_size: int = Field(500, ge=100, le=2000, description="typical section length")
+    max_continuations: int = Field(3, ge=0, le=10)
+
+
+@dataclass
+class LongformResult:
+    text: str
+    length: int
+    plan: Plan
+    run_dir: Path | None
+    tokens: int = 0
+    calls: int = 0
+    seconds: float = 0.0
+    sections: list[str] = field(default_factory=list)
+
+
+def _prompts(lang: str) -> dict[str, str]:
+    return load_package_yaml("bimo.write.prompts", "longform.yaml")[lang]
+
+
+_SENTENCE_END = re.compile(r"[。！？!?…；;]+[」”』\"'’]?|[.!?]+[\"'”’)]?(?=\s|$)|\n")
+
+
+def sentences(text: str) -> list[str]:
+    """Split after sentence-ending punctuation (Chinese and English) and line breaks."""
+    out, start = [], 0
+    for m in _SENTENCE_END.finditer(text):
+        out.append(text[start:m.end()])
+        start = m.end()
+    if start < len(text):
+        out.append(text[start:])
+    return out
+
+
+def cut_to_length(text: str, target: int) -> str:
+    """Cut at the sentence boundary whose length is closest to target (never mid-sentence)."""
+    best, best_err, acc = text, abs(count_length(text) - target), ""
+    for piece in sentences(text):
+        acc += piece
+        err = abs(count_length(acc) - target)
+        if err < best_err:
+            best, best_err = acc, err
+    return best.rstrip()
+
+
+def _clean_section(text: str, heading: str) -> str:
+    """Drop a heading line the model may have echoed, and stray Markdown headers."""
+    lines = text.strip().splitlines()
+    while lines and (lines[0].lstrip().startswith("#") or (heading and lines[0].strip().strip("「」\"*") == heading)):
+        lines.pop(0)
+    return "\n".join(lines).strip()
+
+
+def _join(a: str, b: str) -> str:
+    if not a:
+        return b
+    if not b:
+        return a
+    return a + ("\n\n" if a.rstrip()[-1:] in "。！？.!?”」』…\n" else "") + b.lstrip()
+
+
+class LongformWriter:
+    """Plan-then-write with length control, checkpoints and optional parallel sections."""
+
+    def __init__(self, backend: Backend, config: LongformConfig):
+        check_length(config.length)
+        self.backend = backend
+        self.config = config
+        self.tokens = 0
+        self.calls = 0
+        self.ratio: float | None = None
+
+    # --- model calls -----------------------------------------------------------
+    def _params(self, max_tokens: int, salt: int = 0) -> GenParams:
+        seed = None if self.config.seed is None else self.config.seed + salt
+        return GenParams(temperature=self.config.temperature, top_p=self.config.top_p, seed=seed,
+                         max_tokens=max(16, max_tokens), repeat_penalty=1.1)
+
+    def _chat(self, messages: list[dict], max_tokens: int, salt: int = 0, schema: dict | None = None):
+        params = self._params(max_tokens, salt)
+        if schema is not None:
+            params = params.model_copy(update={"json_schema": schema})
+        comp = self.backend.chat(messages, params)
+        self.calls += 1
+        self.tokens += comp.completion_tokens
+        return comp
+
+    def _units_per_token(self, lang: str) -> float:
+        return self.ratio or INITIAL_RATIO[lang]
+
+    def _learn_ratio(self, units: int, tokens: int) -> None:
+        if tokens < 20 or units <= 0:
+            return
+        r = units / tokens
+        self.ratio = r if self.ratio is None else 0.5 * self.ratio + 0.5 * r
+
+    # --- planning -----------------------------------------------------------------
+    def make_plan(self, instruction: str, lang: str) -> Plan:
+        L = self.config.length
+        if L <= SINGLE_SECTION_MAX:
+            return Plan(title="", sections=[Section(heading="", points=[], length=L)])
+        n = max(2, min(40, round(L / self.config.section_size)))
+        p = _prompts(lang)
+        messages = [{"role": "system", "content": p["system"]},
+                    {"role": "user", "content": render(p["plan"], instruction=instruction, length=L, n_sections=n)}]
+        plan = None
+        for attempt in range(2):
+            try:
+                comp = self._chat(messages, max_tokens=120 + 90 * n, salt=attempt, schema=PLAN_SCHEMA)
+                plan = Plan(**comp.json())
+                if plan.sections:
+                    break
+            except (BackendError, ValidationError, TypeError):
+                plan = None
+        if plan is None or not plan.sections:
+            head = "第{}部分" if lang == "zh" else "Part {}"
+            plan = Plan(title="", sections=[Section(heading=head.format(i + 1)) for i in range(n)])
+        return self.rescale(plan)
+
+    def rescale(self, plan: Plan) -> Plan:
+        """Make section targets sum to the requirement (minus what headings take)."""
+        body = self.config.length - count_length(plan.title) - sum(count_length(s.heading) for s in plan.sections)
+        body = max(body, 50 * len(plan.sections))
+        weights = [max(s.length, 1) for s in plan.sections]
+        if max(weights) > 20 * min(weights):  # nonsense counts: split evenly
+            weights = [1] * len(weights)
+        total = sum(weights)
+        for s, w in zip(plan.sections, weights, strict=True):
+            s.length = max(30, round(body * w / total))
+        return plan
+
+    # --- state ------------------------------------------------------------------------
+    def _save(self, run_dir: Path | None, state: dict[str, Any]) -> None:
+        if run_dir is not None:
+            state["tokens"], state["calls"], state["ratio"] = self.tokens, self.calls, self.ratio
+            atomic_write_text(run_dir / "state.json", json.dumps(state, ensure_ascii=False, indent=1))
+
+    @staticmethod
+    def load_state(run_dir: Path) -> dict[str, Any]:
+        path = Path(run_dir) / "state.json"
+        if not path.exists():
+            raise BimoError(f"no long-form run to resume in {run_dir} (state.json missing)")
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            raise BimoError(f"{path} is damaged (not JSON)") from None
+
+    # --- writing -------------------------------------------------------------------------
+    def _plan_text(self, plan: Plan, lang: str) -> str:
+        unit = "字" if lang == "zh" else " words"
+        lines = [f"# {plan.title}"] if plan.title else []
+        for i, s in enumerate(plan.sections, 1):
+            pts = "；".join(s.points) if lang == "zh" else "; ".join(s.points)
+            lines.append(f"{i}. {s.heading} — {pts} ({s.length}{unit})")
+        return "\n".join(lines)
+
+    def _sofar(self, state: dict, upto: int, lang: str, budget_tokens: int) -> str:
+        """Text so far, or summaries + latest text verbatim when it would not fit."""
+        p = _prompts(lang)
+        done = [state["sections"][str(i)]["text"] for i in range(upto)]
+        if not done:
+            return p["sofar_empty"]
+        full = "\n\n".join(done)
+        r = self._units_per_token(lang)
+        if count_length(full) / r <= budget_tokens:
+            return full
+        summaries = state.setdefault("summaries", {})
+        for i in range(upto - 1):
+            if str(i) not in summaries:
+                msg = [{"role": "user", "content": render(p["summary"], text=done[i])}]
+                summaries[str(i)] = self._chat(msg, max_tokens=220, salt=900 + i).text.strip()
+        tail = done[-1]
+        if count_length(tail) / r > budget_tokens * 0.6:
+            tail = tail[-int(budget_tokens * 0.6 * r):]
+        head = "\n".join(f"{i + 1}. {summaries[str(i)]}" for i in range(upto - 1))
+        return f"{p['summary_head']}\n{head}\n\n{p['tail_head']}\n{tail}"
+
+    def _section_messages(self, instruction: str, plan: Plan, idx: int, target: int, sofar: str, lang: str):
+        p = _prompts(lang)
+        s = plan.sections[idx]
+        if len(plan.sections) == 1:
+            unit = f"（全文约 {target} 字）" if lang == "zh" else f"(about {target} words in all)"
+            user = f"{instruction}\n\n{unit}"
+        else:
+            pts = "；".join(s.points) if lang == "zh" else "; ".join(s.points)
+            user = render(p["section"], instruction=instruction, plan=self._plan_text(plan, lang), sofar=sofar,
+                          index=idx + 1, total=len(plan.sections), heading=s.heading, points=pts or s.heading,
+                          target=target)
+        return [{"role": "system", "content": p["system"]}, {"role": "user", "content": user}]
+
+    def write_section(self, messages: list[dict], target: int, lang: str, salt: int, heading: str) -> str:
+        """One section: write, continue while short, cut when long."""
+        r = self._units_per_token(lang)
+        comp = self._chat(messages, max_tokens=math.ceil(target / r * 1.3) + 32, salt=salt)
+        text = _clean_section(comp.text, heading)
+        self._learn_ratio(count_length(comp.text), comp.completion_tokens)
+        p = _prompts(lang)
+        for k in range(self.config.max_continuations):
+            have = count_length(text)
+            if have >= target * 0.93:
+                break
+            more = target - have
+            follow = [*messages, {"role": "assistant", "content": text},
+                      {"role": "user", "content": render(p["continue"], more=more)}]
+            r = self._units_per_token(lang)
+            comp = self._chat(follow, max_tokens=math.ceil(more / r * 1.3) + 32, salt=salt + 100 * (k + 1))
+            extra = _clean_section(comp.text, heading)
+            self._learn_ratio(count_length(comp.text), comp.completion_tokens)
+            if count_length(extra) < 3:
+                break
+            text = _join(text, extra)
+        if count_length(text) > target * 1.05:
+            text = cut_to_length(text, target)
+        return text
+
+    def _context_budget(self, instruction: str, plan: Plan, lang: str, max_new: int) -> int:
+        n_ctx = self.backend.n_ctx or 32768
+        r = self._units_per_token(lang)
+        fixed = (count_length(instruction) + count_length(self._plan_text(plan, lang))) / r + 400
+        budget = int(n_ctx * 0.9 - fixed - max_new)
+        if budget < 200:
+            raise BimoError(f"the context of {self.backend.uri} ({n_ctx} tokens) cannot hold the instruction, "
+                            f"the plan and a {max_new}-token section; use a model with a longer context")
+        return budget
+
+    def run(self, instruction: str, run_dir: str | Path | None = None, on_event: Event | None = None,
+            plan: Plan | None = None, progress: bool = False) -> LongformResult:
+        """Write (or resume writing) the whole piece."""
+        emit = on_event or (lambda e: None)
+        t0 = time.perf_counter()
+        run_dir = Path(run_dir) if run_dir else None
+        state: dict[str, Any]
+        if run_dir is not None and (run_dir / "state.json").exists():
+            state = self.load_state(run_dir)
+            self.tokens, self.calls, self.ratio = state.get("tokens", 0), state.get("calls", 0), state.get("ratio")
+            instruction = state["instruction"]
+        else:
+            if run_dir is not None:
+                run_dir.mkdir(parents=True, exist_ok=True)
+            state = {"instruction": instruction, "config": self.config.model_dump(), "sections": {}}
+        lang = state.get("lang") or self.config.lang or detect_lang(instruction)
+        lang = lang if lang in INITIAL_RATIO else "zh"
+        state["lang"] = lang
+        if "plan" not in state:
+            plan = self.rescale(plan) if plan is not None else self.make_plan(instruction, lang)
+            state["plan"] = plan.model_dump()
+            self._save(run_dir, state)
+            if run_dir is not None:
+                atomic_write_text(run_dir / "plan.json", plan.model_dump_json(indent=1))
+        plan = Plan(**state["plan"])
+        emit({"type": "plan", "plan": plan.model_dump()})
+        bar = _Progress(self.config.length, len(plan.sections), progress)
+        bar.update(self._written(state, plan), len(state["sections"]), self.tokens)
+        if self.config.parallel > 1 and len(plan.sections) > 1:
+            self._run_parallel(instruction, plan, lang, state, run_dir, emit, bar)
+        else:
+            self._run_sequential(instruction, plan, lang, state, run_dir, emit, bar)
+        bar.close()
+        text = self.render(plan, state)
+        if run_dir is not None:
+            atomic_write_text(run_dir / "output.md", text + "\n")
+        result = LongformResult(text=text, length=count_length(text), plan=plan, run_dir=run_dir,
+                                tokens=self.tokens, calls=self.calls, seconds=time.perf_counter() - t0,
+                                sections=[state["sections"][str(i)]["text"] for i in range(len(plan.sections))])
+        emit({"type": "done", "text": text, "length": result.length})
+        return result
+
+    def _written(self, state: dict, plan: Plan) -> int:
+        return count_length(self.render(plan, state, partial=True))
+
+    def _remaining_target(self, plan: Plan, state: dict, idx: int) -> int:
+        """Steer: give section idx its share of what is still missing."""
+        written = self._written(state, plan)
+        later = plan.sections[idx:]
+        heads = sum(count_length(s.heading) for s in later)
+        missing = self.config.length - written - heads
+        share = plan.sections[idx].length / max(1, sum(s.length for s in later))
+        return max(20, round(missing * share))
+
+    def _run_sequential(self, instruction, plan, lang, state, run_dir, emit, bar) -> None:
+        for idx, sec in enumerate(plan.sections):
+            if str(idx) in state["sections"]:
+                continue
+            target = self._remaining_target(plan, state, idx)
+            r = self._units_per_token(lang)
+            budget = self._context_budget(instruction, plan, lang, math.ceil(target / r * 1.3) + 32)
+            sofar = self._sofar(state, idx, lang, budget)
+            messages = self._section_messages(instruction, plan, idx, target, sofar, lang)
+            text = self.write_section(messages, target, lang, salt=idx, heading=sec.heading)
+            self._finish_section(state, plan, idx, text, run_dir, emit, bar)
+
+    def _finish_section(self, state, plan, idx, text, run_dir, emit, bar) -> None:
+        state["sections"][str(idx)] = {"text": text, "length": count_length(text)}
+        self._save(run_dir, state)
+        emit({"type": "section", "index": idx, "heading": plan.sections[idx].heading, "text": text,
+              "length": count_length(text)})
+        written = self._written(state, plan)
+        emit({"type": "progress", "done": len(state["sections"]), "total": len(plan.sections),
+              "length": written, "target": self.config.length, "tokens": self.tokens})
+        bar.update(written, len(state["sections"]), self.tokens)
+
+    def _run_parallel(self, instruction, plan, lang, state, run_dir, emit, bar) -> None:
+        todo = [i for i in range(len(plan.sections)) if str(i) not in state["sections"]]
+        targets = {i: plan.sections[i].length for i in todo}
+
+        def work(idx: int) -> tuple[int, str]:
+            messages = self._section_messages(instruction, plan, idx, targets[idx], _prompts(lang)["sofar_empty"],
+                                              lang)
+            return idx, self.write_section(messages, targets[idx], lang, salt=idx, heading=plan.sections[idx].heading)
+
+        import threading
+
+        lock = threading.Lock()
+        with ThreadPoolExecutor(max_workers=self.config.parallel) as pool:
+            for idx, text in pool.map(work, todo):
+                with lock:
+                    self._finish_section(state, plan, idx, text, run_dir, emit, bar)
+        # Smooth the joins: a short transition opening each later section.
+        bridges = state.setdefault("bridges", {})
+        p = _prompts(lang)
+
+        def bridge(idx: int) -> tuple[int, str]:
+            prev = state["sections"][str(idx - 1)]["text"][-300:]
+            nxt = state["sections"][str(idx)]["text"][:300]
+            msg = [{"role": "user", "content": render(p["bridge"], prev=prev, next=nxt)}]
+            return idx, _clean_section(self._chat(msg, max_tokens=80, salt=500 + idx).text, "")
+
+        need = [i for i in range(1, len(plan.sections)) if str(i) not in bridges]
+        with ThreadPoolExecutor(max_workers=self.config.parallel) as pool:
+            for idx, text in pool.map(bridge, need):
+                bridges[str(idx)] = text
+        for idx, text in bridges.items():
+            sec = state["sections"][idx]
+            if not sec.get("bridged"):
+                sec["text"] = _join(text, sec["text"])
+                sec["bridged"] = True
+        # The joins added text: trim the longest sections back so the total stays on target.
+        over = self._written(state, plan) - self.config.length
+        if over > self.config.length * 0.03:
+            for idx in sorted(state["sections"], key=lambda k: -state["sections"][k]["length"]):
+                sec = state["sections"][idx]
+                cut = cut_to_length(sec["text"], max(20, count_length(sec["text"]) - over))
+                over -= count_length(sec["text"]) - count_length(cut)
+                sec["text"], sec["length"] = cut, count_length(cut)
+                if over <= self.config.length * 0.02:
+                    break
+        self._save(run_dir, state)
+
+    @staticmethod
+    def render(plan: Plan, state: dict, partial: bool = False) -> str:
+        parts = [f"# {plan.title}"] if plan.title else []
+        single = len(plan.sections) == 1
+        for i, sec in enumerate(plan.sections):
+            done = state["sections"].get(str(i))
+            if done is None:
+                if partial:
+                    continue
+                raise BimoError(f"section {i + 1} is missing from the run")
+            parts.append(done["text"] if single or not sec.heading else f"## {sec.heading}\n\n{done['text']}")
+        return "\n\n".join(parts)
+
+
+class _Progress:
+    """Progress on stderr: sections, length so far / target, tokens/s, ETA."""
+
+    def __init__(self, target: int, sections: int, enabled: bool):
+        self.enabled = enabled
+        self.sections = sections
+        self.t0 = time.perf_counter()
+        self.tokens0: int | None = None
+        if enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=target, unit="字", file=sys.stderr, desc=f"0/{sections} sections",
+                            bar_format="{desc} {bar} {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]")
+
+    def update(self, length: int, done: int, tokens: int) -> None:
+        if self.tokens0 is None:
+            self.tokens0 = tokens
+        if not self.enabled:
+            return
+        dt = max(1e-6, time.perf_counter() - self.t0)
+        self.bar.set_description_str(f"{done}/{self.sections} sections")
+        self.bar.set_postfix_str(f"{(tokens - self.tokens0) / dt:.1f} tok/s")
+        self.bar.n = min(length, self.bar.total)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.bar.close()

@@ -1,0 +1,90 @@
+"""`bimo write` for requests with a length: run folders, plans, resume, output."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+import time
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from bimo import paths
+from bimo.errors import BimoError
+from bimo.io import atomic_write_text
+from bimo.llm import get_backend
+from bimo.text import detect_lang
+from bimo.write.lengthreq import check_length, detect_length
+from bimo.write.longform import LongformConfig, LongformWriter, Plan
+
+
+def runner_for(req, text: str):
+    """A runner when the request asks for a length (or a plan / resume), else None."""
+    if req.resume is not None or req.plan is not None or req.length is not None:
+        return run_longform
+    if text.strip() and detect_length(text) is not None:
+        return run_longform
+    return None
+
+
+def _load_plan(path: Path) -> Plan:
+    try:
+        return Plan(**json.loads(Path(path).read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        raise BimoError(f"plan file not found: {path}") from None
+    except (ValueError, ValidationError, TypeError) as exc:
+        raise BimoError(f"{path} is not a valid plan (JSON with title and sections): {str(exc).splitlines()[0]}") from None
+
+
+def new_run_dir() -> Path:
+    return paths.home() / "runs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+
+
+def run_longform(req, text: str) -> None:
+    if req.resume is not None:
+        state = LongformWriter.load_state(req.resume)
+        config = LongformConfig(**state["config"])
+        instruction, run_dir = state["instruction"], Path(req.resume)
+    else:
+        if not text.strip():
+            raise BimoError("empty input: long-form writing needs an instruction")
+        length = req.length if req.length is not None else detect_length(text)
+        if length is None and req.plan is not None:
+            length = sum(s.length for s in _load_plan(req.plan).sections)
+        check_length(int(length or 0))
+        config = LongformConfig(length=length, lang=req.lang, parallel=req.parallel, temperature=req.temperature,
+                                top_p=req.top_p, seed=req.seed)
+        instruction, run_dir = text.strip(), new_run_dir()
+    plan = _load_plan(req.plan) if req.plan is not None else None
+    backend = get_backend(req.model, threads=req.threads,
+                          parallel=max(4, config.parallel) if config.parallel > 1 else None)
+    try:
+        writer = LongformWriter(backend, config)
+        if req.show_plan:
+            lang = config.lang or detect_lang(instruction)
+            plan = plan or writer.make_plan(instruction, lang if lang in ("zh", "en") else "zh")
+            out = plan.model_dump_json(indent=2)
+            run_dir.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(run_dir / "plan.json", out + "\n")
+            sys.stdout.write(out + "\n")
+            sys.stderr.write(f"plan saved to {run_dir / 'plan.json'}; edit it and pass --plan to write from it\n")
+            return
+        sys.stderr.write(f"run folder: {run_dir}  (resume with: bimo write --resume {run_dir})\n")
+
+        def on_event(event: dict) -> None:
+            if req.out is None and event["type"] == "section" and config.parallel == 1:
+                heading = event.get("heading")
+                body = event["text"] if not heading else f"## {heading}\n\n{event['text']}"
+                sys.stdout.write(body + "\n\n")
+                sys.stdout.flush()
+
+        result = writer.run(instruction, run_dir=run_dir, on_event=on_event, plan=plan, progress=True)
+        if req.out is not None:
+            atomic_write_text(req.out, result.text + "\n")
+        elif config.parallel > 1:
+            sys.stdout.write(result.text + "\n")
+        sys.stderr.write(f"length {result.length} / required {config.length} "
+                         f"({result.length / config.length:.0%}); {result.tokens} tokens in {result.seconds:.0f} s\n")
+    finally:
+        backend.close()

@@ -1,0 +1,1 @@
+"""Prompts of the long-form engine (data files)."""

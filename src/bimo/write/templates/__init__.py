@@ -1,0 +1,1 @@
+"""Writing task templates (data files)."""

@@ -1,0 +1,124 @@
+"""Long-form writing with the real tiny model: length control, plans, resume."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bimo.errors import BimoError
+from bimo.text import count_length
+from bimo.write.longform import LongformConfig, LongformWriter, Plan, Section, cut_to_length
+
+
+def test_cut_to_length_keeps_whole_sentences():
+    text = "第一句话很短。第二句话稍微长一点。第三句话更加更加长一些！Last one here."
+    cut = cut_to_length(text, 14)
+    assert cut == "第一句话很短。第二句话稍微长一点。"
+    assert cut_to_length("One. Two three. Four five six.", 3) == "One. Two three."
+
+
+def test_plan_targets_rescaled_to_requirement(tiny_backend):
+    w = LongformWriter(tiny_backend, LongformConfig(length=3000))
+    plan = w.rescale(Plan(title="T", sections=[Section(heading="A b", length=1), Section(heading="C", length=3)]))
+    body = 3000 - count_length("T") - count_length("A b") - count_length("C")
+    assert abs(sum(s.length for s in plan.sections) - body) <= 1
+    assert plan.sections[1].length == pytest.approx(3 * plan.sections[0].length, rel=0.01)
+
+
+@pytest.mark.parametrize("length", [250, 900])
+def test_length_control_with_real_model(tiny_backend, tmp_path, length):
+    cfg = LongformConfig(length=length, seed=5, lang="en")
+    events = []
+    result = LongformWriter(tiny_backend, cfg).run(
+        f"Write a story of {length} words about a lighthouse keeper who finds a message in a bottle.",
+        run_dir=tmp_path / "run", on_event=events.append)
+    assert abs(result.length - length) <= 0.1 * length, result.length
+    assert (tmp_path / "run" / "output.md").read_text().strip() == result.text
+    kinds = [e["type"] for e in events]
+    assert kinds[0] == "plan" and kinds[-1] == "done" and kinds.count("section") == len(result.plan.sections)
+
+
+def test_context_too_small_is_a_clear_error(tiny_path):
+    from bimo.llm import get_backend
+
+    with get_backend("local:tiny", n_ctx=512) as small:
+        plan = Plan(title="", sections=[Section(heading=f"Part {i}", points=["x"], length=1000) for i in range(3)])
+        with pytest.raises(BimoError, match="cannot hold the instruction"):
+            LongformWriter(small, LongformConfig(length=3000, lang="en")).run("Write a long essay.", plan=plan)
+
+
+def _run_dir(stderr: str) -> Path:
+    m = re.search(r"run folder: (\S+)", stderr)
+    assert m, stderr
+    return Path(m.group(1))
+
+
+def test_resume_after_kill_loses_and_duplicates_nothing(tmp_path):
+    cmd = [sys.executable, "-m", "bimo.cli", "write", "-m", "local:tiny", "--seed", "3", "--length", "1000",
+           "Write an essay about the history of lighthouses."]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = ""
+    while "run folder" not in line:
+        line = proc.stderr.readline()
+    run_dir = _run_dir(line)
+    state_file = run_dir / "state.json"
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        if state_file.exists() and json.loads(state_file.read_text())["sections"]:
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    state = json.loads(state_file.read_text())
+    first = dict(state["sections"])
+    n_sections = len(state["plan"]["sections"])
+    assert 0 < len(first) < n_sections, "the run should be interrupted mid-way"
+    out = tmp_path / "final.md"
+    done = subprocess.run([sys.executable, "-m", "bimo.cli", "write", "--resume", str(run_dir), "-o", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    final = json.loads(state_file.read_text())
+    assert len(final["sections"]) == n_sections
+    for k, sec in first.items():  # finished sections are kept verbatim, not rewritten
+        assert final["sections"][k]["text"] == sec["text"]
+    text = out.read_text()
+    for k, sec in final["sections"].items():
+        assert text.count(sec["text"]) == 1
+    for s in final["plan"]["sections"]:
+        assert text.count(f"## {s['heading']}") == 1
+
+
+def test_show_plan_then_write_from_edited_plan(bimo_cli, tiny_path, tmp_path):
+    proc = bimo_cli("write", "-m", "local:tiny", "--seed", "2", "--show-plan",
+                    "Write a 1200-word guide to keeping houseplants alive.")
+    assert proc.returncode == 0, proc.stderr
+    plan = json.loads(proc.stdout)
+    assert plan["sections"] and sum(s["length"] for s in plan["sections"]) <= 1200
+    edited = {"title": "Houseplants", "sections": [{"heading": "Light", "points": ["windows"], "length": 150},
+                                                    {"heading": "Water", "points": ["less is more"], "length": 150}]}
+    pf = tmp_path / "plan.json"
+    pf.write_text(json.dumps(edited))
+    out = tmp_path / "out.md"
+    proc = bimo_cli("write", "-m", "local:tiny", "--seed", "2", "--plan", str(pf), "-o", str(out),
+                    "Write a short guide to keeping houseplants alive.")
+    assert proc.returncode == 0, proc.stderr
+    text = out.read_text()
+    assert "## Light" in text and "## Water" in text and text.startswith("# Houseplants")
+
+
+def test_bad_lengths_and_plans(bimo_cli, tiny_path, tmp_path):
+    for args, msg in [(["--length", "0"], "length must be positive"),
+                      (["--length", "-5"], "length must be positive"),
+                      (["--length", "200000"], "beyond the supported maximum of 100,000"),
+                      (["--plan", str(tmp_path / "none.json")], "plan file not found"),
+                      (["--resume", str(tmp_path)], "no long-form run to resume")]:
+        proc = bimo_cli("write", "-m", "local:tiny", *args, "Write an essay.")
+        err = proc.stderr.decode().strip()
+        assert proc.returncode == 2 and msg in err and len(err.splitlines()) == 1, (args, err)
