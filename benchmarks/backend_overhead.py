@@ -85,7 +85,7 @@ def main() -> None:
     raw_once(0), bimo_once(0)  # warm up both
     for r in range(1, args.rounds + 1):
         for name, fn in paths.items():
-            secs, n = timed(lambda fn=fn: fn(r))
+            secs, n = timed(lambda fn=fn, r=r: fn(r))
             rates[name].append(n / secs)
     med = {k: statistics.median(v) for k, v in rates.items()}
     print("\n| path | tokens/s (median) | ratio vs raw |")

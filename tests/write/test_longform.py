@@ -89,7 +89,7 @@ def test_resume_after_kill_loses_and_duplicates_nothing(tmp_path):
     for k, sec in first.items():  # finished sections are kept verbatim, not rewritten
         assert final["sections"][k]["text"] == sec["text"]
     text = out.read_text()
-    for k, sec in final["sections"].items():
+    for sec in final["sections"].values():
         assert text.count(sec["text"]) == 1
     for s in final["plan"]["sections"]:
         assert text.count(f"## {s['heading']}") == 1

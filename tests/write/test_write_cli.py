@@ -19,7 +19,7 @@ def test_write_streams_to_stdout(bimo_cli, tiny_path):
 def test_write_from_stdin_to_file(bimo_cli, tiny_path, tmp_path):
     out = tmp_path / "out.md"
     proc = bimo_cli("write", "-m", "local:tiny", "-t", "polish", "--seed", "2", "--max-tokens", "30",
-                    "-o", str(out), input="This sentence are bad written.".encode())
+                    "-o", str(out), input=b"This sentence are bad written.")
     assert proc.returncode == 0, proc.stderr
     assert out.read_text(encoding="utf-8").strip() and proc.stdout == b""
 
