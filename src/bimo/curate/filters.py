@@ -1,0 +1,223 @@
+"""Rule filters with separate Chinese and English thresholds.
+
+Every threshold is a mapping `{"zh": ..., "en": ...}`; documents tagged 'other'
+use the English value. Units follow the language: Chinese is measured in
+characters (character n-grams), English in words (word n-grams) — English-first
+filters that count "words" by spaces see a Chinese paragraph as one huge word,
+which is why they reject classical Chinese wholesale.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from functools import cache
+from importlib import resources
+
+from bimo.curate.base import Doc, Step
+from bimo.curate.langid import lang_of
+from bimo.text import count_length
+
+PerLang = dict[str, float]
+_WORD = re.compile(r"[A-Za-z0-9']+")
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def pick(values: PerLang, lang: str) -> float:
+    return values.get(lang, values.get("en", 0.0))
+
+
+def units(text: str, lang: str) -> list[str]:
+    """Characters (Han, letters, digits) for Chinese; lower-cased words otherwise."""
+    if lang == "zh":
+        return [c for c in text if c.isalnum()]
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+@cache
+def load_patterns(name: str) -> tuple[str, ...]:
+    """A shipped word/pattern list (one per line, '#' comments) from curate/data."""
+    text = resources.files("bimo.curate").joinpath("data", name).read_text(encoding="utf-8")
+    return tuple(ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#"))
+
+
+class LengthFilter(Step):
+    """Length in bimo's unit (CJK characters + English words)."""
+
+    name = "length"
+
+    def __init__(self, min_len: PerLang | None = None, max_len: PerLang | None = None):
+        super().__init__()
+        self.min_len = min_len or {"zh": 8, "en": 20}
+        self.max_len = max_len or {"zh": 1_000_000, "en": 1_000_000}
+
+    def process(self, doc: Doc) -> str | None:
+        lang = lang_of(doc)
+        n = count_length(doc["text"])
+        doc["metadata"]["length"] = n
+        if n < pick(self.min_len, lang):
+            return f"too_short: {n} < {pick(self.min_len, lang):g}"
+        if n > pick(self.max_len, lang):
+            return f"too_long: {n} > {pick(self.max_len, lang):g}"
+        return None
+
+
+class SymbolFilter(Step):
+    """Share of symbol characters (Unicode S*, '#', '|'...) and of digits among non-space characters."""
+
+    name = "symbols"
+    _EXTRA = set("#|\\/_*@%&^~<>{}[]=+")
+
+    def __init__(self, max_symbol_ratio: PerLang | None = None, max_digit_ratio: PerLang | None = None):
+        super().__init__()
+        self.max_symbol_ratio = max_symbol_ratio or {"zh": 0.1, "en": 0.1}
+        self.max_digit_ratio = max_digit_ratio or {"zh": 0.2, "en": 0.2}
+
+    def process(self, doc: Doc) -> str | None:
+        lang = lang_of(doc)
+        chars = [c for c in doc["text"] if not c.isspace()]
+        if not chars:
+            return "no_characters"
+        sym = sum(1 for c in chars if c in self._EXTRA or unicodedata.category(c)[0] == "S")
+        dig = sum(1 for c in chars if c.isdigit())
+        sr, dr = sym / len(chars), dig / len(chars)
+        if sr > pick(self.max_symbol_ratio, lang):
+            return f"symbol_ratio: {sr:.2f}"
+        if dr > pick(self.max_digit_ratio, lang):
+            return f"digit_ratio: {dr:.2f}"
+        return None
+
+
+class RepetitionFilter(Step):
+    """Gopher-style repetition: duplicated lines/paragraphs, top n-gram and duplicated n-gram coverage.
+
+    Chinese uses character n-grams (n=2..4 for the top n-gram, 5 for duplicate
+    coverage); thresholds are looser for Chinese because classical verse repeats
+    by design (重章叠句) and must survive.
+    """
+
+    name = "repetition"
+
+    def __init__(self, max_dup_line_frac: PerLang | None = None, max_dup_para_frac: PerLang | None = None,
+                 max_top_ngram_frac: dict[str, dict[int, float]] | None = None,
+                 max_dup_ngram_frac: dict[str, dict[int, float]] | None = None):
+        super().__init__()
+        self.max_dup_line_frac = max_dup_line_frac or {"zh": 0.4, "en": 0.3}
+        self.max_dup_para_frac = max_dup_para_frac or {"zh": 0.4, "en": 0.3}
+        self.max_top_ngram_frac = max_top_ngram_frac or {
+            "zh": {2: 0.3, 3: 0.3, 4: 0.3}, "en": {2: 0.2, 3: 0.18, 4: 0.16}}
+        self.max_dup_ngram_frac = max_dup_ngram_frac or {"zh": {8: 0.5}, "en": {5: 0.3, 8: 0.25}}
+
+    @staticmethod
+    def _dup_frac(items: list[str]) -> float:
+        items = [x for x in items if x.strip()]
+        if len(items) < 3:
+            return 0.0
+        return 1 - len(set(items)) / len(items)
+
+    def process(self, doc: Doc) -> str | None:
+        lang = "zh" if lang_of(doc) == "zh" else "en"
+        text = doc["text"]
+        f = self._dup_frac(text.split("\n"))
+        if f > self.max_dup_line_frac[lang]:
+            return f"dup_lines: {f:.2f}"
+        f = self._dup_frac(re.split(r"\n\s*\n", text))
+        if f > self.max_dup_para_frac[lang]:
+            return f"dup_paragraphs: {f:.2f}"
+        u = units(text, lang)
+        total = sum(len(x) for x in u) or 1
+        for n, limit in self.max_top_ngram_frac[lang].items():
+            if len(u) < n * 5:
+                continue
+            grams = Counter(tuple(u[i:i + n]) for i in range(len(u) - n + 1))
+            gram, count = grams.most_common(1)[0]
+            frac = count * sum(len(x) for x in gram) / total
+            if count > 1 and frac > limit:
+                return f"top_{n}gram: {frac:.2f}"
+        for n, limit in self.max_dup_ngram_frac[lang].items():
+            if len(u) < n * 5:
+                continue
+            seen: set[tuple[str, ...]] = set()
+            covered = [False] * len(u)
+            for i in range(len(u) - n + 1):
+                g = tuple(u[i:i + n])
+                if g in seen:
+                    covered[i:i + n] = [True] * n
+                seen.add(g)
+            frac = sum(len(x) for x, c in zip(u, covered, strict=True) if c) / total
+            if frac > limit:
+                return f"dup_{n}gram: {frac:.2f}"
+        return None
+
+
+class BoilerplateFilter(Step):
+    """Ad, spam and boilerplate patterns (shipped lists `boilerplate_zh.txt`, `boilerplate_en.txt`)."""
+
+    name = "boilerplate"
+
+    def __init__(self, max_hits: int = 2, max_line_frac: float = 0.3, extra_patterns: list[str] | None = None):
+        super().__init__()
+        self.max_hits, self.max_line_frac = max_hits, max_line_frac
+        pats = list(load_patterns("boilerplate_zh.txt")) + list(load_patterns("boilerplate_en.txt"))
+        self.regex = re.compile("|".join(f"(?:{p})" for p in pats + (extra_patterns or [])), re.IGNORECASE)
+
+    def process(self, doc: Doc) -> str | None:
+        lines = [ln for ln in doc["text"].split("\n") if ln.strip()]
+        hits = [m.group(0) for m in self.regex.finditer(doc["text"])]
+        if not hits:
+            return None
+        bad_lines = sum(1 for ln in lines if self.regex.search(ln))
+        if len(hits) >= self.max_hits or bad_lines / max(1, len(lines)) > self.max_line_frac:
+            return f"boilerplate: {len(hits)} hits, e.g. {hits[0][:30]!r}"
+        return None
+
+
+class CodeFilter(Step):
+    """Source code: share of lines that look like code, or a high density of code punctuation."""
+
+    name = "code"
+    _LINE = re.compile(
+        r"^\s*(?:def |class |import |from \S+ import|#include|public |private |function\b|var |let |const |"
+        r"return\b|raise\b|yield\b|pass\s*$|if\s*\(|for\s*\(|while\s*\(|}\s*$|{\s*$|<\/?\w+[^>]*>|.*;\s*$|"
+        r"(?:if|elif|else|for|while|try|except|with)\b.*:\s*$|[\w.\[\]'\"]+\s*[-+*/|&]?=\s*[^=\s])")
+
+    def __init__(self, max_code_line_frac: float = 0.3, max_code_char_frac: float = 0.08):
+        super().__init__()
+        self.max_code_line_frac, self.max_code_char_frac = max_code_line_frac, max_code_char_frac
+
+    def process(self, doc: Doc) -> str | None:
+        text = doc["text"]
+        lines = [ln for ln in text.split("\n") if ln.strip()]
+        # Chinese prose ends lines with '；' (full-width), never ';', so the rule is language-neutral.
+        code = sum(1 for ln in lines if self._LINE.match(ln))
+        if len(lines) >= 3 and code / len(lines) > self.max_code_line_frac:
+            return f"code_lines: {code}/{len(lines)}"
+        n = len(text) or 1
+        dens = sum(text.count(c) for c in "{}();=<>") / n
+        if dens > self.max_code_char_frac and len(text) > 40:
+            return f"code_chars: {dens:.2f}"
+        return None
+
+
+class BadWordsFilter(Step):
+    """Shipped bad-word lists (`badwords_zh.txt`: substrings; `badwords_en.txt`: whole words)."""
+
+    name = "badwords"
+
+    def __init__(self, max_hits: int = 1, extra_words: list[str] | None = None):
+        super().__init__()
+        self.max_hits = max_hits
+        zh = list(load_patterns("badwords_zh.txt")) + [w for w in (extra_words or []) if _HAN.search(w)]
+        en = list(load_patterns("badwords_en.txt")) + [w for w in (extra_words or []) if not _HAN.search(w)]
+        self.zh = re.compile("|".join(map(re.escape, zh))) if zh else None
+        self.en = re.compile(r"\b(?:" + "|".join(map(re.escape, en)) + r")\b", re.IGNORECASE) if en else None
+
+    def process(self, doc: Doc) -> str | None:
+        hits: list[str] = []
+        for rx in (self.zh, self.en):
+            if rx is not None:
+                hits += [m.group(0) for m in rx.finditer(doc["text"])]
+        if len(hits) >= self.max_hits:
+            return f"badwords: {len(hits)} hits, e.g. {hits[0]!r}"
+        return None

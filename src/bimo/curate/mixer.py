@@ -1,0 +1,92 @@
+"""Mixer: sample to target ratios by genre and language, then balance sources.
+
+Targets multiply: with genre fiction:non-fiction = 1:1 and language zh:en = 4:1,
+bucket (fiction, zh) gets 0.5 × 0.8 = 40% of the output. The largest output
+that fits every bucket's supply is kept; inside a bucket, sources (or topics,
+any metadata key) get shares ∝ count^alpha (alpha < 1 smooths the mix, as WeLM
+did), capped by what each has. Whether a document is kept is a pure function
+of (seed, id) and these rates, so results are reproducible and identical on any
+engine or shard layout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bimo.curate.base import Doc, Step
+
+
+class MixConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    genre: dict[str, float] = Field(default_factory=lambda: {"fiction": 1.0, "nonfiction": 1.0})
+    lang: dict[str, float] = Field(default_factory=lambda: {"zh": 4.0, "en": 1.0})
+    balance_by: str | None = "source"
+    alpha: float = 1.0
+    seed: int = 0
+
+
+def bucket_of(meta: dict, cfg: MixConfig) -> tuple[str, str, str]:
+    src = str(meta.get(cfg.balance_by) or meta.get("source_file") or "") if cfg.balance_by else ""
+    return str(meta.get("genre", "unknown")), str(meta.get("lang", "other")), src
+
+
+def _allot(total: float, counts: dict[str, int], alpha: float) -> dict[str, float]:
+    """Water-filling: shares ∝ n^alpha, never more than a source has."""
+    out: dict[str, float] = {}
+    left, free = total, dict(counts)
+    while free and left > 1e-9:
+        w = {s: n ** alpha for s, n in free.items()}
+        tw = sum(w.values())
+        capped = {s for s in free if left * w[s] / tw >= free[s]}
+        if not capped:
+            for s in free:
+                out[s] = left * w[s] / tw
+            break
+        for s in capped:
+            out[s] = float(free.pop(s))
+            left -= out[s]
+    return out
+
+
+def keep_rates(counts: Counter, cfg: MixConfig) -> dict[tuple[str, str, str], float]:
+    """Keep probability for each (genre, lang, source) bucket from the counts after dedup."""
+    gsum, lsum = sum(cfg.genre.values()), sum(cfg.lang.values())
+    per_gl: Counter = Counter()
+    for (g, lang, _), n in counts.items():
+        per_gl[(g, lang)] += n
+    shares = {(g, lang): cfg.genre.get(g, 0) / gsum * cfg.lang.get(lang, 0) / lsum for (g, lang) in per_gl}
+    feasible = [per_gl[k] / s for k, s in shares.items() if s > 0]
+    total = min(feasible) if feasible else 0.0
+    rates: dict[tuple[str, str, str], float] = {}
+    for (g, lang), share in shares.items():
+        srcs = {s: n for (gg, ll, s), n in counts.items() if (gg, ll) == (g, lang)}
+        allot = _allot(total * share, srcs, cfg.alpha)
+        for s, n in srcs.items():
+            rates[(g, lang, s)] = min(1.0, allot.get(s, 0.0) / n) if n else 0.0
+    return rates
+
+
+def uniform(seed: int, doc_id: str) -> float:
+    h = hashlib.blake2b(f"{seed}\x00{doc_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(h, "little") / 2**64
+
+
+class Mixer(Step):
+    name = "mix"
+
+    def __init__(self, cfg: MixConfig, rates: dict[tuple[str, str, str], float]):
+        super().__init__()
+        self.cfg, self.rates = cfg, rates
+
+    def decide(self, doc_id: str, bucket: tuple[str, str, str]) -> str | None:
+        rate = self.rates.get(bucket, 0.0)
+        if uniform(self.cfg.seed, doc_id) < rate:
+            self.stats.tags[f"{bucket[0]}/{bucket[1]}"] += 1
+            return None
+        return f"mix_downsampled: {bucket[0]}/{bucket[1]} rate {rate:.3f}"
+
+    def process(self, doc: Doc) -> str | None:
+        return self.decide(str(doc["id"]), bucket_of(doc["metadata"], self.cfg))

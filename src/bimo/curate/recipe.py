@@ -1,0 +1,119 @@
+"""The YAML recipe: inputs, per-document steps in order, then global dedup and mix.
+
+```yaml
+inputs: ["data/*.jsonl.gz", "books/"]
+output: out/
+steps:
+  - normalize: {t2s: true}
+  - langid: {keep: [zh, en]}
+  - length: {min_len: {zh: 20, en: 50}}
+  - repetition: {}
+  - quality: {threshold: 0.5}
+  - genre: {}
+  - decontam: {eval_sets: [evals/], n: 17}
+dedup: {method: minhash}
+mix: {genre: {fiction: 1, nonfiction: 1}, lang: {zh: 4, en: 1}}
+```
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from bimo.curate.base import Step
+from bimo.curate.dedup import DedupConfig
+from bimo.curate.mixer import MixConfig
+from bimo.errors import BimoError
+
+
+def step_registry() -> dict[str, type[Step]]:
+    from bimo.curate.decontam import Decontaminator
+    from bimo.curate.filters import (
+        BadWordsFilter,
+        BoilerplateFilter,
+        CodeFilter,
+        LengthFilter,
+        RepetitionFilter,
+        SymbolFilter,
+    )
+    from bimo.curate.langid import LanguageTagger
+    from bimo.curate.normalize import Normalizer
+    from bimo.curate.quality import GenreTagger, QualityFilter
+    return {"normalize": Normalizer, "langid": LanguageTagger, "length": LengthFilter, "symbols": SymbolFilter,
+            "repetition": RepetitionFilter, "boilerplate": BoilerplateFilter, "code": CodeFilter,
+            "badwords": BadWordsFilter, "quality": QualityFilter, "genre": GenreTagger, "decontam": Decontaminator}
+
+
+RULES = ["length", "symbols", "repetition", "boilerplate", "code", "badwords"]
+
+
+class Recipe(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    inputs: list[str]
+    output: str
+    steps: list[dict[str, dict[str, Any] | None]] = []
+    dedup: DedupConfig | None = None
+    mix: MixConfig | None = None
+    text_key: str = "text"
+    id_key: str = "id"
+    text_split: Literal["file", "blank_line"] = "file"
+    max_doc_chars: int = 5_000_000
+    compression: Literal["none", "gzip"] = "none"
+    engine: Literal["local", "ray"] = "local"
+    workers: int = 2
+    ray_address: str | None = None
+
+    def build_steps(self) -> list[Step]:
+        """Fresh step objects (each shard gets its own, so stats never mix)."""
+        reg = step_registry()
+        out = []
+        for item in self.steps:
+            if len(item) != 1:
+                raise BimoError(f"each step is one 'name: {{options}}' entry, got {item}")
+            (name, opts), = item.items()
+            if name not in reg:
+                raise BimoError(f"unknown step {name!r}; known: {', '.join(reg)}")
+            try:
+                out.append(reg[name](**(opts or {})))
+            except TypeError as exc:
+                raise BimoError(f"bad options for step {name!r}: {exc}") from None
+        return out
+
+
+def load_recipe(path: str | Path, **overrides: Any) -> Recipe:
+    path = Path(path)
+    if not path.exists():
+        raise BimoError(f"recipe not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise BimoError(f"{path}: invalid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise BimoError(f"{path}: a recipe is a mapping with inputs, output, steps")
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    # Relative paths in a recipe are relative to the recipe file.
+    base = path.parent
+    data["inputs"] = [str(base / p) if not Path(p).is_absolute() else p for p in data.get("inputs", [])]
+    if "output" in data and not Path(data["output"]).is_absolute() and "output" not in overrides:
+        data["output"] = str(base / data["output"])
+    for item in data.get("steps") or []:
+        for opts in (item or {}).values() if isinstance(item, dict) else []:
+            if isinstance(opts, dict):
+                if isinstance(opts.get("eval_sets"), list):
+                    opts["eval_sets"] = [p if Path(p).is_absolute() else str(base / p) for p in opts["eval_sets"]]
+                if isinstance(opts.get("model"), str) and not Path(opts["model"]).is_absolute():
+                    opts["model"] = str(base / opts["model"])
+    return validate_recipe(data, str(path))
+
+
+def validate_recipe(data: dict[str, Any], where: str = "recipe") -> Recipe:
+    try:
+        return Recipe.model_validate(data)
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        loc = ".".join(str(x) for x in e["loc"])
+        raise BimoError(f"{where}: {loc}: {e['msg']}") from None
