@@ -1,0 +1,42 @@
+"""The hf: backend with a tiny random Llama and a tokenizer trained in the test."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("torch", reason="hf: backend needs the [train] extra")
+
+from bimo.errors import ContextOverflow  # noqa: E402
+from bimo.llm import get_backend  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def hf_backend(tmp_path_factory):
+    from bimo.train.tiny import build_tiny_model
+
+    path = build_tiny_model(tmp_path_factory.mktemp("hf") / "tiny")
+    be = get_backend(f"hf:{path}")
+    yield be
+    be.close()
+
+
+def test_generate_seeded_and_cached(hf_backend):
+    a = hf_backend.chat("Write one line about the river.", max_tokens=12, seed=1, temperature=0.9)
+    b = hf_backend.chat("Write one line about the river.", max_tokens=12, seed=1, temperature=0.9, cache=False)
+    assert a.completion_tokens > 0 and a.text == b.text and not b.cached
+
+
+def test_stream_and_stop(hf_backend):
+    stream = hf_backend.stream("Write one line about the city.", max_tokens=12, temperature=0, cache=False)
+    pieces = list(stream)
+    assert "".join(pieces) == stream.completion.text
+    full = hf_backend.chat("Write one line about the city.", max_tokens=12, temperature=0, cache=False).text
+    if " " in full.strip():
+        word = full.strip().split(" ")[1]
+        cut = hf_backend.chat("Write one line about the city.", max_tokens=12, temperature=0, stop=[word], cache=False)
+        assert word not in cut.text
+
+
+def test_context_overflow(hf_backend):
+    with pytest.raises(ContextOverflow):
+        hf_backend.chat("river " * 5000, max_tokens=4, cache=False)

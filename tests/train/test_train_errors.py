@@ -1,0 +1,47 @@
+"""Bad inputs fail with one-line BimoErrors before any training step (and before folders appear)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bimo.errors import BimoError
+from bimo.train.config import load_config
+
+
+def test_missing_data_file(tmp_path, tiny_base, run_stage):
+    with pytest.raises(BimoError, match="training data not found"):
+        run_stage("sft", data=tmp_path / "nope.jsonl", base=str(tiny_base), output_dir=tmp_path / "r")
+    assert not (tmp_path / "r").exists()
+
+
+def test_wrong_record_format(tmp_path, tiny_base, toy_data, run_stage):
+    # Preference pairs given to SFT, SFT records given to DPO.
+    with pytest.raises(BimoError, match=r"pairs.jsonl:1: SFT records need `messages`"):
+        run_stage("sft", data=toy_data["dpo"], base=str(tiny_base), output_dir=tmp_path / "r")
+    with pytest.raises(BimoError, match="missing prompt, chosen, rejected"):
+        run_stage("dpo", data=toy_data["sft"], base=str(tiny_base), output_dir=tmp_path / "r")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"messages": [{"role": "user", "content": "hi"}]}) + "\n")
+    with pytest.raises(BimoError, match="no non-empty assistant message"):
+        run_stage("sft", data=bad, base=str(tiny_base), output_dir=tmp_path / "r")
+    assert not (tmp_path / "r").exists()
+
+
+def test_lora_on_missing_module(tmp_path, tiny_base, toy_data, run_stage):
+    with pytest.raises(BimoError, match=r"q_projx not in this model; its linear layers are: .*q_proj"):
+        run_stage("sft", data=toy_data["sft"], base=str(tiny_base), output_dir=tmp_path / "r", lora=True,
+                  lora_target_modules=["q_projx"])
+    assert not (tmp_path / "r").exists()
+
+
+def test_missing_base_and_bad_settings(tmp_path, toy_data, run_stage):
+    with pytest.raises(BimoError, match="GGUF file not found"):
+        run_stage("sft", data=toy_data["sft"], base=str(tmp_path / "x.gguf"), output_dir=tmp_path / "r")
+    with pytest.raises(BimoError, match="neither a bimo run nor an HF checkpoint"):
+        run_stage("sft", data=toy_data["sft"], base=str(tmp_path), output_dir=tmp_path / "r")
+    with pytest.raises(BimoError, match="lora_rank: unknown setting"):
+        load_config("sft", overrides={"lora_rank": 8})
+    with pytest.raises(BimoError, match="training needs `base`"):
+        run_stage("sft", data=toy_data["sft"], output_dir=tmp_path / "r")

@@ -1,0 +1,28 @@
+"""Checkpoints and --resume: a run stopped after 2 steps continues to 4 from checkpoint-2."""
+
+from __future__ import annotations
+
+import pytest
+
+from bimo.errors import BimoError
+from bimo.train.models import read_run
+
+
+def test_resume_continues_from_last_checkpoint(tmp_path, tiny_base, toy_data, bimo_home, run_stage):
+    out = tmp_path / "run"
+    common = {"data": toy_data["sft"], "base": str(tiny_base), "output_dir": out, "save_steps": 2, "lora": True,
+              "lora_target_modules": ["q_proj", "v_proj"],
+              "packing": True}  # best-fit packing with assistant masks is covered here
+    first = run_stage("sft", max_steps=2, **common)
+    assert (out / "checkpoints" / "checkpoint-2").is_dir()
+    assert first.metrics["resumed_from"] is None
+
+    with pytest.raises(BimoError, match="--resume"):
+        run_stage("sft", max_steps=4, **common)
+
+    second = run_stage("sft", max_steps=4, resume=True, **common)
+    assert second.metrics["resumed_from"].endswith("checkpoint-2")
+    steps = [h["step"] for h in second.history if "loss" in h]
+    assert steps == [1, 2, 3, 4]  # history of the first 2 steps comes back from the checkpoint
+    assert (out / "checkpoints" / "checkpoint-4").is_dir()
+    assert read_run(out)["packing"] == "bfd"
