@@ -120,13 +120,13 @@ class LocalBackend(Backend):
         return comp.raw
 
     def close(self) -> None:
+        """Release this handle. The loaded model stays cached for the process's lifetime:
+        destroying an xllamacpp Server while its worker threads wind down can deadlock,
+        and reopening the same model later is then free."""
         if self.server is None:
             return
         with _LOCK:
             entry = _SERVERS.get(self._key)
-            if entry is None:
-                return
-            entry["refs"] -= 1
-            if entry["refs"] <= 0:
-                _SERVERS.pop(self._key, None)
+            if entry is not None:
+                entry["refs"] = max(0, entry["refs"] - 1)
         self.server = None
