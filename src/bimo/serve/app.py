@@ -1,0 +1,109 @@
+"""Assemble the ASGI app: routes, pages, limits and key checks around one backend.
+
+`create_app(config)` opens the backend named by `config.model` unless one is
+given (tests pass their own), resumes unfinished long-form jobs, and sets up the
+arena. Middleware order matters: the key check runs first, so an unauthenticated
+client cannot even make the server read a large body.
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from importlib.resources import files
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from bimo.llm.base import Backend
+from bimo.serve import arena_api, errors, openai_api, writing
+from bimo.serve.arena import Arena, load_pairs, load_prompts
+from bimo.serve.config import ServeConfig
+from bimo.serve.jobs import JobManager, Runner
+from bimo.serve.security import AuthMiddleware, BodyLimitMiddleware
+from bimo.serve.slots import SlotPool
+from bimo.serve.state import ServerState
+
+STATIC = Path(str(files("bimo.serve") / "static"))
+
+
+def _arena(config: ServeConfig, backend: Backend, slots: SlotPool) -> Arena:
+    from bimo.evaluate.store import BattleStore
+
+    store = BattleStore(config.arena_db or config.data_dir / "arena.sqlite")
+    pairs = load_pairs(config.arena_pairs) if config.arena_pairs else []
+    pools: dict[str, SlotPool] = {}
+    prompts: list[str] = []
+    if config.arena_models:
+        from bimo.llm import get_backend
+
+        if config.arena_models[0] == config.arena_models[1]:
+            from bimo.errors import BimoError
+
+            raise BimoError("--arena-models needs two different model URIs")
+        prompts = load_prompts(config.arena_prompts)
+        for uri in config.arena_models:
+            pools[uri] = slots if uri == backend.uri else SlotPool(get_backend(uri))
+    return Arena(store, pairs=pairs, prompts=prompts, pools=pools,
+                 cache_path=config.data_dir / "arena_pairs.jsonl" if pools else None)
+
+
+def create_app(config: ServeConfig, backend: Backend | None = None, *, job_runner: Runner | None = None,
+               resume_jobs: bool = True) -> FastAPI:
+    if backend is None:
+        from bimo.llm import get_backend
+
+        backend = get_backend(config.model)
+    slots = SlotPool(backend)
+    state = ServerState(config=config, backend=backend, slots=slots)
+    state.jobs = JobManager(backend, config.data_dir, runner=job_runner, workers=config.job_workers)
+    state.arena = _arena(config, backend, slots)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if resume_jobs:
+            state.jobs.resume()
+        yield
+
+    app = FastAPI(title="bimo", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app.state.bimo = state
+    errors.install(app)
+    app.include_router(openai_api.router)
+    app.include_router(writing.router)
+    app.include_router(arena_api.router)
+
+    @app.get("/api/info")
+    def info() -> dict:
+        return {"model": state.model_name, "slots": slots.size, "active": slots.active, "waiting": slots.waiting,
+                "arena": state.arena.enabled}
+
+    @app.get("/")
+    def writing_page() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers={"cache-control": "no-store"})
+
+    @app.get("/arena")
+    def arena_page() -> FileResponse:
+        return FileResponse(STATIC / "arena.html", headers={"cache-control": "no-store"})
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return Response("ok", media_type="text/plain")
+
+    @app.middleware("http")
+    async def no_sniff(request: Request, call_next):
+        response = await call_next(request)
+        response.headers["x-content-type-options"] = "nosniff"
+        response.headers["referrer-policy"] = "no-referrer"
+        return response
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    if config.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=config.cors_origins, allow_methods=["GET", "POST"],
+                           allow_headers=["authorization", "content-type"])
+    # Added last = outermost: the key check runs before anything reads the body.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
+    app.add_middleware(AuthMiddleware, api_key=config.api_key)
+    return app

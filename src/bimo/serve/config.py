@@ -1,0 +1,66 @@
+"""Server settings in one place, checked once: a public bind without a key is refused."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bimo.errors import BimoError
+
+#: 1 MiB bodies and 200k-character prompts: generous for writing, small enough
+#: that one client cannot make the server buffer gigabytes.
+MAX_BODY_BYTES = 1 << 20
+MAX_PROMPT_CHARS = 200_000
+
+
+def is_loopback(host: str) -> bool:
+    """True only for addresses that cannot be reached from another machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a hostname could resolve anywhere: treat it as public
+
+
+@dataclass
+class ServeConfig:
+    model: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_key: str | None = None
+    data_dir: Path | None = None
+    max_body_bytes: int = MAX_BODY_BYTES
+    max_prompt_chars: int = MAX_PROMPT_CHARS
+    #: origins allowed by CORS; empty means no CORS headers at all
+    cors_origins: list[str] = field(default_factory=list)
+    #: arena: a JSONL file of ready pairs, or two model URIs plus a prompts file
+    arena_pairs: Path | None = None
+    arena_models: list[str] = field(default_factory=list)
+    arena_prompts: Path | None = None
+    arena_db: Path | None = None
+    #: long-form jobs run at once (each one may use several backend slots)
+    job_workers: int = 1
+
+    def __post_init__(self) -> None:
+        if self.api_key is None:
+            self.api_key = os.environ.get("BIMO_API_KEY") or None
+        if not is_loopback(self.host) and not self.api_key:
+            raise BimoError(f"binding {self.host} exposes the server to the network; "
+                            "set an API key with --api-key or BIMO_API_KEY")
+        if self.arena_models and len(self.arena_models) != 2:
+            raise BimoError("--arena-models takes exactly two model URIs: URI,URI")
+        if self.arena_models and not self.arena_prompts:
+            raise BimoError("--arena-models needs --arena-prompts FILE (one prompt a line, or JSONL with 'prompt')")
+        if self.data_dir is None:
+            from bimo.paths import home
+
+            self.data_dir = home() / "serve"
+        self.data_dir = Path(self.data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def auth_required(self) -> bool:
+        return bool(self.api_key)

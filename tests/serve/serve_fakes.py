@@ -1,0 +1,92 @@
+"""Stand-ins that make server behaviour testable in milliseconds: a scripted backend
+and a resumable long-form runner with the real writer's event shapes."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bimo.llm.base import Backend
+
+
+class FakeBackend(Backend):
+    """Answers "word0 word1 ..." one word per chunk, `delay` seconds apart."""
+
+    def __init__(self, words: int = 8, delay: float = 0.0, parallel: int = 2):
+        super().__init__()
+        self.cache = None
+        self.uri = "fake:model"
+        self.words, self.delay, self.parallel = words, delay, parallel
+        self.lock = threading.Lock()
+        self.running = 0
+        self.peak = 0
+        self.stopped = 0
+        self.requests: list[dict] = []
+
+    def _enter(self, request: dict) -> None:
+        with self.lock:
+            self.requests.append(request)
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+
+    def _leave(self) -> None:
+        with self.lock:
+            self.running -= 1
+
+    def _complete(self, request: dict[str, Any]) -> dict[str, Any]:
+        self._enter(request)
+        try:
+            time.sleep(self.delay * self.words)
+            if request.get("response_format"):
+                text = json.dumps({"name": "Li", "age": 3})
+            else:
+                text = " ".join(f"word{i}" for i in range(self.words))
+            msg: dict[str, Any] = {"role": "assistant", "content": text}
+            if request.get("tools"):
+                name = request["tools"][0]["function"]["name"]
+                msg = {"role": "assistant", "content": None, "tool_calls": [
+                    {"id": "call_1", "type": "function", "function": {"name": name, "arguments": "{}"}}]}
+            return {"choices": [{"index": 0, "message": msg, "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": 3, "completion_tokens": self.words}}
+        finally:
+            self._leave()
+
+    def _stream(self, request: dict[str, Any], on_chunk: Callable[[dict], bool]) -> None:
+        self._enter(request)
+        try:
+            for i in range(self.words):
+                time.sleep(self.delay)
+                text = f"word{i}" if i == 0 else f" word{i}"
+                if on_chunk({"choices": [{"index": 0, "delta": {"content": text}}]}):
+                    with self.lock:
+                        self.stopped += 1
+                    return
+            on_chunk({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        finally:
+            self._leave()
+
+
+def stub_runner(backend: Backend, prompt: str, length: int | None, run_dir: Path,
+                on_event: Callable[[dict], None], sections: int = 6, pause: float = 0.4) -> tuple[str, int]:
+    """A resumable writer: one checkpoint file per section; `calls.log` records every section written."""
+    titles = [f"Part {i + 1}" for i in range(sections)]
+    on_event({"type": "plan", "plan": {"title": prompt[:40], "sections": [{"title": t} for t in titles]}})
+    texts = []
+    for i in range(sections):
+        path = run_dir / f"section_{i}.txt"
+        if not path.exists():
+            time.sleep(pause)
+            with open(run_dir / "calls.log", "a") as fh:
+                fh.write(f"{i}\n")
+            path.write_text(f"## {titles[i]}\n\nText of part {i + 1}.")
+        texts.append(path.read_text())
+        on_event({"type": "section", "index": i, "text": texts[-1], "length": len(texts[-1])})
+        total = sum(len(t) for t in texts)
+        on_event({"type": "progress", "done": i + 1, "total": sections, "length": total, "target": length or 0})
+    text = "\n\n".join(texts)
+    on_event({"type": "done", "text": text})
+    return text, len(text)
