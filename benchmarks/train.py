@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -64,8 +65,10 @@ def worker(kind: str, model: str, data: str, steps: int, packing: bool) -> dict:
         res = trainer.train()
         tokens = [h["num_tokens"] for h in trainer.state.log_history if "num_tokens" in h][-1]
         loop_s = res.metrics["train_runtime"]
-    return {"kind": kind, "packing": packing, "tokens": tokens, "loop_s": loop_s,
-            "wall_s": time.perf_counter() - start, "peak_mb": _peak_mb()}
+    wall = time.perf_counter() - start
+    shutil.rmtree(out, ignore_errors=True)
+    return {"kind": kind, "packing": packing, "tokens": tokens, "loop_s": loop_s, "wall_s": wall,
+            "peak_mb": _peak_mb()}
 
 
 def _spawn(kind: str, model: Path, data: Path, steps: int, packing: bool) -> dict:
@@ -163,7 +166,10 @@ def part_real(steps: int, root: Path) -> None:
     margins = [h["rewards/margins"] for h in dpo.history if "rewards/margins" in h]
     print(f"\n## Real model: registry `small` (Qwen2.5-Coder-0.5B-Instruct), LoRA, CPU, {steps} steps each")
     print(f"GGUF -> checkpoint conversion: {conv_s:.0f} s (cached afterwards); base {base}")
-    print(f"SFT: {sft.metrics['train_runtime'] / steps:.1f} s/step, loss {sft.metrics['train_loss']:.3f}")
+    from bimo.train.models import read_run
+
+    print(f"SFT: {sft.metrics['train_runtime'] / steps:.1f} s/step, loss {sft.metrics['train_loss']:.3f}, "
+          f"loss mode {read_run(sft.run_dir)['loss_mode']}")
     print(f"DPO: {dpo.metrics['train_runtime'] / steps:.1f} s/step, train reward margin first/last "
           f"{margins[0]:.3f} / {margins[-1]:.3f}")
     print(f"held-out preference accuracy ({len(held_out)} pairs): SFT {acc(sft_scores):.2f} -> DPO {acc(dpo_scores):.2f}")

@@ -61,7 +61,7 @@ class TrainConfig(BaseModel):
 
     # SFT / pretrain. TRL's best-fit packing runs padding-free: the whole batch becomes one
     # sequence with a block-diagonal mask. That is fast with FlashAttention on GPUs but
-    # quadratic in batch x length on CPU (measured ~9x fewer tokens/s, docs/train.md), so
+    # quadratic in batch x length on CPU (fewer tokens/s than no packing, docs/train.md), so
     # "auto" packs on GPUs only, except pretraining, which packs "wrapped" rows on CPU.
     packing: bool | Literal["auto"] = "auto"
     packing_strategy: Literal["auto", "bfd", "bfd_split", "wrapped"] = "auto"
