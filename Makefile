@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-slow install install-dev lint bench clean
+.PHONY: demo test test-slow install install-dev browser lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,14 @@ demo: install
 	$(BIN)/bimo models pull default
 	$(BIN)/bimo write "请写一首关于长江的现代诗"
 
-test: install-dev
+# The page tests drive a real headless Chromium; as root on Debian it is installed here,
+# elsewhere they are skipped unless /usr/bin/chromium exists.
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null) \
+	  || echo "chromium not installed: browser tests will be skipped"; }
+
+test: install-dev browser
 	$(BIN)/python -m pytest
 
 test-slow: install-dev

@@ -205,7 +205,25 @@ class LongformWriter:
         if plan is None or not plan.sections:
             head = "第{}部分" if lang == "zh" else "Part {}"
             plan = Plan(title="", sections=[Section(heading=head.format(i + 1)) for i in range(n)])
-        return self.rescale(plan)
+        return self.split_oversized(self.rescale(plan), lang)
+
+    def split_oversized(self, plan: Plan, lang: str) -> Plan:
+        """Split sections far above the typical size: one call cannot write them reliably.
+
+        Small models sometimes plan a single 1,000-word section; writing it in one go is
+        exactly the failure the plan is meant to avoid.
+        """
+        limit = round(1.5 * self.config.section_size)
+        more = "（续）" if lang == "zh" else " (continued)"
+        out: list[Section] = []
+        for s in plan.sections:
+            parts = max(1, math.ceil(s.length / limit)) if s.length > limit else 1
+            for i in range(parts):
+                points = s.points[i::parts] if parts > 1 else s.points
+                out.append(Section(heading=s.heading if i == 0 else (s.heading + more).strip(),
+                                   points=points, length=round(s.length / parts)))
+        plan.sections = out
+        return plan
 
     def rescale(self, plan: Plan) -> Plan:
         """Make section targets sum to the requirement (minus what headings take)."""
