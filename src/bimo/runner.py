@@ -12,12 +12,16 @@ makes data (synthesis) or judges it (evaluation):
 * resumability after `kill -9`: every input record has a stable key (its `id`, or a
   hash of its content); results carry it in `meta.source_id` together with their part
   number, all parts of one record are written in one fsynced write, and a resume skips
-  keys already complete in the output or listed in the errors file. A record whose
+  keys already complete in the output or listed in the errors file (with
+  `retry_failed`, failures are forgotten and tried again instead). A record whose
   parts were torn by a crash is dropped from the output and redone, so nothing is
   lost or duplicated;
 * error accounting: every failure (backend error or timeout, unparseable output,
   failed validation, a bad input line) goes to `OUT.errors.jsonl` with its reason —
   never a silent empty row; a tqdm bar on stderr shows ok / retried / failed.
+
+`run_step` writes files; `map_step` runs the same machinery in memory and yields
+each record's outcome, for steps whose results are summarised rather than kept.
 """
 
 from __future__ import annotations
@@ -37,8 +41,10 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from bimo.errors import BackendError, BimoError, ContextOverflow
-from bimo.io import JsonlAppender, atomic_write_jsonl, iter_jsonl, repair_jsonl
+from bimo.io import JsonlAppender, atomic_write_jsonl, errors_path, iter_jsonl, repair_jsonl
 from bimo.llm.base import Backend, GenParams, Message, parse_json
+
+__all__ = ["Reject", "Step", "RunConfig", "RunStats", "StepOutcome", "errors_path", "map_step", "run_step"]
 
 
 class Reject(Exception):
@@ -90,6 +96,10 @@ class Step:
     def prime(self, result: dict[str, Any]) -> None:
         """On resume, sees every result already written (to rebuild `admit`'s state)."""
 
+    def describe(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Extra fields for the record's row in the errors file (what it was, who judged it...)."""
+        return {}
+
     @property
     def parallel(self) -> int:
         return max(1, getattr(self.backend, "parallel", 1) or 1)
@@ -127,6 +137,9 @@ class RunConfig(BaseModel):
     overwrite: bool = False
     limit: int | None = Field(None, ge=1, description="process at most this many input records")
     retries: int = Field(1, ge=0, description="extra attempts for rejected or unparseable answers")
+    retry_failed: bool = False
+    """On resume, try the records in the errors file again (their old rows are removed
+    first) instead of treating them as done."""
     progress: bool = True
 
 
@@ -153,11 +166,42 @@ class RunStats:
                 f"{self.skipped} skipped (done before)" + (f"; failures: {top}" if top else ""))
 
 
-def errors_path(out: str | Path) -> Path:
-    """`OUT.jsonl` → `OUT.errors.jsonl`."""
-    out = Path(out)
-    stem = out.name[:-6] if out.name.endswith(".jsonl") else out.name
-    return out.with_name(stem + ".errors.jsonl")
+@dataclass
+class StepOutcome:
+    """What became of one record in `map_step`: `results`, or None with the `reason`."""
+
+    key: str
+    record: dict[str, Any]
+    results: list[dict[str, Any]] | None
+    attempts: int
+    reason: str = ""
+    kind: str = ""
+    detail: Any = None
+
+    @property
+    def ok(self) -> bool:
+        return self.results is not None
+
+
+def map_step(step: Step, records: Iterable[dict[str, Any]], *, concurrency: int | None = None,
+             retries: int = 1, progress: bool = False) -> Iterator[StepOutcome]:
+    """Run `step` over `records` in memory; yields one outcome per record as it finishes.
+
+    Same concurrency, retries and failure handling as `run_step`, without files:
+    nothing is resumed, and repeated keys are all processed.
+    """
+    workers = concurrency or step.parallel
+    bar = _bar(progress, step.name)
+    ok = failed = 0
+    try:
+        keyed = ((step.key(r), r) for r in records)
+        for key, record, out in _execute(step, keyed, workers, retries):
+            ok, failed = ok + (out.results is not None), failed + (out.results is None)
+            bar.update(1)
+            bar.set_postfix(ok=ok, failed=failed, refresh=False)
+            yield StepOutcome(key, record, out.results, out.attempts, out.reason, out.kind, out.detail)
+    finally:
+        bar.close()
 
 
 def run_step(step: Step, records: Iterable[dict[str, Any]] | str | Path, out: str | Path,
@@ -173,44 +217,62 @@ def run_step(step: Step, records: Iterable[dict[str, Any]] | str | Path, out: st
     workers = config.concurrency or step.parallel
     t0 = time.perf_counter()
     bar = _bar(config.progress, step.name)
-    seen: set[str] = set()
-    with JsonlAppender(out) as sink, JsonlAppender(err_path) as errs, \
-            ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"bimo-{step.name}") as pool:
-        pending: dict[Future, str] = {}
+    with JsonlAppender(out) as sink, JsonlAppender(err_path) as errs:
 
-        def drain(block: bool) -> None:
-            if not pending:
-                return
-            finished, _ = wait(list(pending), timeout=None if block else 0, return_when=FIRST_COMPLETED)
-            for fut in finished:
-                key = pending.pop(fut)
-                _settle(step, key, fut.result(), sink, errs, stats)
+        def todo() -> Iterator[tuple[str, dict[str, Any]]]:
+            seen: set[str] = set()
+            for n, record in enumerate(_with_bad_lines(source, bad_lines, errs, stats, step.name, done)):
+                if config.limit is not None and n >= config.limit:
+                    return
+                key = step.key(record)
+                if key in done:
+                    stats.skipped += 1
+                    continue
+                if key in seen:  # a repeated id in the input: process the first one only
+                    stats.duplicates += 1
+                    continue
+                seen.add(key)
+                yield key, record
+
+        try:
+            for key, record, outcome in _execute(step, todo(), workers, config.retries):
+                _settle(step, key, record, outcome, sink, errs, stats)
                 bar.update(1)
                 bar.set_postfix(ok=stats.ok, retried=stats.retried, failed=stats.failed, refresh=False)
-
-        for n, record in enumerate(_with_bad_lines(source, bad_lines, errs, stats, step.name, done)):
-            if config.limit is not None and n >= config.limit:
-                break
-            key = step.key(record)
-            if key in done:
-                stats.skipped += 1
-                continue
-            if key in seen:  # a repeated id in the input: process the first one only
-                stats.duplicates += 1
-                continue
-            seen.add(key)
-            pending[pool.submit(_attempt_all, step, record, config.retries)] = key
-            if len(pending) >= 2 * workers:
-                drain(block=True)
-            drain(block=False)
-        while pending:
-            drain(block=True)
-    bar.close()
+        finally:
+            bar.close()
     stats.seconds = time.perf_counter() - t0
     return stats
 
 
 # --- internals -------------------------------------------------------------------------
+
+def _execute(step: Step, items: Iterator[tuple[str, dict[str, Any]]], workers: int,
+             retries: int) -> Iterator[tuple[str, dict[str, Any], _Outcome]]:
+    """Run records on a thread pool, yielding (key, record, outcome) as each finishes.
+
+    At most 2 x workers records are in flight, so a huge input is streamed. The input
+    iterator and the consumer both run in the caller's thread: writing needs no lock.
+    """
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"bimo-{step.name}") as pool:
+        pending: dict[Future, tuple[str, dict[str, Any]]] = {}
+
+        def drain(block: bool) -> Iterator[tuple[str, dict[str, Any], _Outcome]]:
+            if not pending:
+                return
+            finished, _ = wait(list(pending), timeout=None if block else 0, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                key, record = pending.pop(fut)
+                yield key, record, fut.result()
+
+        for key, record in items:
+            pending[pool.submit(_attempt_all, step, record, retries)] = (key, record)
+            if len(pending) >= 2 * workers:
+                yield from drain(block=True)
+            yield from drain(block=False)
+        while pending:
+            yield from drain(block=True)
+
 
 @dataclass
 class _Outcome:
@@ -245,8 +307,8 @@ def _attempt_all(step: Step, record: dict[str, Any], retries: int) -> _Outcome:
     return _Outcome(None, attempt + 1, last.reason, "reject", last.detail)
 
 
-def _settle(step: Step, key: str, outcome: _Outcome, sink: JsonlAppender, errs: JsonlAppender,
-            stats: RunStats) -> None:
+def _settle(step: Step, key: str, record: dict[str, Any], outcome: _Outcome, sink: JsonlAppender,
+            errs: JsonlAppender, stats: RunStats) -> None:
     if outcome.attempts > 1:
         stats.retried += 1
     results = outcome.results
@@ -263,6 +325,10 @@ def _settle(step: Step, key: str, outcome: _Outcome, sink: JsonlAppender, errs: 
         stats.reasons[_reason_class(outcome.reason)] += 1
         row = {"id": key, "step": step.name, "kind": outcome.kind, "reason": outcome.reason,
                "attempts": outcome.attempts}
+        try:
+            row = {**step.describe(record), **row}
+        except Exception:  # context is a courtesy; never lose the failure over it
+            pass
         if outcome.detail is not None:
             row["detail"] = outcome.detail
         errs.write(row)
@@ -332,14 +398,23 @@ def _prepare_outputs(step: Step, out: Path, err_path: Path, config: RunConfig) -
             want[key] = int(meta.get("parts", 1))
         complete = {k for k, got in parts.items() if len(got) >= want[k]}
         if len(complete) < len(parts):  # torn groups: drop them, they will be redone
-            rows = [r for r in rows if (r.get("meta") or {}).get("source_id") in complete]
+            torn = set(parts) - complete
+            rows = [r for r in rows if (r.get("meta") or {}).get("source_id") not in torn]
             atomic_write_jsonl(out, rows)
         for row in rows:
             step.prime(row)
         done |= complete
     if err_path.exists():
         repair_jsonl(err_path)
-        done |= {str(r["id"]) for r in iter_jsonl(err_path, []) if "id" in r}
+        errs = list(iter_jsonl(err_path, []))
+        if config.retry_failed:
+            # Bad input lines stay reported (retrying cannot fix them); other failures are
+            # forgotten, so a second failure is not listed twice.
+            keep = [r for r in errs if r.get("kind") == "input"]
+            if len(keep) < len(errs):
+                atomic_write_jsonl(err_path, keep)
+            errs = keep
+        done |= {str(r["id"]) for r in errs if "id" in r}
     return done
 
 

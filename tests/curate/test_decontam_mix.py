@@ -40,3 +40,32 @@ def test_mixer_hits_targets_and_is_reproducible():
     other = [Mixer(MixConfig(seed=7), rates).decide(i, ("fiction", "zh", "a")) is None for i in ids]
     assert pick == again and pick != other
     assert abs(sum(pick) / len(ids) - rates[("fiction", "zh", "a")]) < 0.05
+
+
+def test_mixer_quotas_are_exact_in_bounded_memory():
+    import random
+
+    import numpy as np
+
+    from bimo.curate.mixer import quota_thresholds, uniform
+
+    rng = random.Random(0)
+    rows = [(f"d{i}", (rng.choice(["fiction", "nonfiction"]), rng.choices(["zh", "en"], [0.3, 0.7])[0],
+                       rng.choice("abc"))) for i in range(6000)]
+
+    def columns():  # a shard at a time
+        for k in range(0, len(rows), 1000):
+            part = rows[k:k + 1000]
+            yield [b for _, b in part], np.array([uniform(0, i) for i, _ in part])
+
+    for bins in (4096, 3):  # few bins: the k-th value is still found exactly
+        rates, thresholds = quota_thresholds(columns, MixConfig(), bins=bins)
+        mixer = Mixer(MixConfig(), rates, thresholds)
+        kept = Counter(b for i, b in rows if mixer.decide(i, b) is None)
+        n = Counter(b for _, b in rows)
+        assert all(kept[b] == round(rates[b] * n[b]) for b in n)
+        genre, lang = Counter(), Counter()
+        for (g, la, _), v in kept.items():
+            genre[g] += v
+            lang[la] += v
+        assert abs(genre["fiction"] - genre["nonfiction"]) <= 3 and abs(lang["zh"] - 4 * lang["en"]) <= 5

@@ -159,3 +159,35 @@ def test_flags_instead_of_recipe(tmp_path, tang300, brown):
     kept = output_docs(tmp_path / "out")
     assert len(kept) == 40 and all(d["metadata"]["lang"] == "zh" for d in kept)
     assert len(read_jsonl(next((tmp_path / "out" / "rejects").glob("*.dedup.jsonl")))) == 5
+
+
+def test_big_jsonl_file_is_read_as_byte_range_shards(tmp_path, tang300, brown, editions):
+    docs = tang300 + editions + brown + tang300[:30]  # the last 30 are exact copies
+    path = write_jsonl(tmp_path / "in" / "one.jsonl", docs)
+    size = path.stat().st_size
+    outs = {}
+    for name, split_mb in (("whole", 0), ("split", 0.04)):
+        r = pipeline.dedup_recipe([str(path)], str(tmp_path / name), workers=2, split_mb=split_mb)
+        summary = pipeline.run(r, progress=False)
+        assert summary["input_docs"] == len(docs)
+        outs[name] = b"".join(p.read_bytes() for p in sorted((tmp_path / name).glob("shard-*.jsonl")))
+        assert summary["shards"] == (1 if split_mb == 0 else -(-size // 40_000))
+    assert outs["split"] == outs["whole"]  # same documents kept, in the same order, byte for byte
+    assert len(rejects(tmp_path / "split", "dedup")) == len(rejects(tmp_path / "whole", "dedup")) >= 30
+    exact = [d for d in rejects(tmp_path / "split", "dedup") if d["metadata"]["rejected"]["reason"].startswith("exact")]
+    assert len(exact) == 30 and all(d["metadata"]["duplicate_similarity"] == 1.0 for d in exact)
+
+
+def test_byte_ranges_read_every_line_once(tmp_path):
+    from bimo.curate.readers import Reader, expand_inputs
+
+    lines = [{"id": f"d{i}", "text": "x" * (i % 7 + 1)} for i in range(200)]
+    path = write_jsonl(tmp_path / "f.jsonl", lines)
+    first_len = len(path.read_bytes().split(b"\n")[0]) + 1
+    for split in (1, 5, first_len, first_len + 1, 997, 10**9):  # ranges ending exactly at line starts too
+        shards = expand_inputs([str(path)], split_bytes=split)
+        got = [d["id"] for s in shards for d in Reader().read(s)]
+        assert got == [d["id"] for d in lines], split
+    no_ids = write_jsonl(tmp_path / "n.jsonl", [{"text": f"t{i}"} for i in range(50)])
+    ids = [d["id"] for s in expand_inputs([str(no_ids)], split_bytes=100) for d in Reader().read(s)]
+    assert len(set(ids)) == 50 and ids[0] == "n.jsonl@0:1"

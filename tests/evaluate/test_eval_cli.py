@@ -64,7 +64,7 @@ def test_compare_and_ratings_commands(tmp_path, jsonl, monkeypatch):
     a = jsonl(tmp_path / "alpha.jsonl", recs("good"))
     b = jsonl(tmp_path / "beta.jsonl", recs("meh"))
     out = tmp_path / "battles.jsonl"
-    res = invoke("compare", a, b, "--judge", "fake:fair", "-o", out, "--store", tmp_path / "s.sqlite", "--json")
+    res = invoke("compare", a, b, "--judge", "fake:fair", "-o", out, "--store", tmp_path / "s.sqlite", "--json", "-q")
     assert res.exit_code == 0, res.output
     pair = json.loads(res.output)["pairs"][0]
     assert pair["model_a"] == "alpha" and pair["win_rate"] == 1.0 and pair["band"] == "better"
@@ -74,3 +74,64 @@ def test_compare_and_ratings_commands(tmp_path, jsonl, monkeypatch):
     assert r["baseline"] == "beta" and r["ratings"][0]["model"] == "alpha" and r["n_battles"] == 8
     text = invoke("ratings", out, "--rounds", "20").output
     assert "alpha" in text and "1000.0" in text
+    # again, as text: nothing new to judge, nothing new for the store; LC with its interval
+    res = invoke("compare", a, b, "--judge", "fake:fair", "-o", out, "--store", tmp_path / "s.sqlite", "-q",
+                 "--rounds", "100")
+    assert res.exit_code == 0, res.output
+    assert "alpha vs beta: win rate 100.0% [100.0%, 100.0%]  LC 100.0% [100.0%, 100.0%]" in res.output
+    assert "8 battles in" in res.output and "0 new in" in res.output
+    assert invoke("ratings", tmp_path / "s.sqlite", "--json", "--rounds", "5").output.count('"model"') == 2
+    assert json.loads(invoke("ratings", tmp_path / "s.sqlite", "--json", "--rounds", "5").stdout)["n_battles"] == 8
+
+
+def test_store_import_export_through_the_real_cli(tmp_path, jsonl, bimo_cli):
+    def run(*args):
+        proc = bimo_cli("eval", *[str(a) for a in args], timeout=120)
+        return proc.returncode, proc.stdout.decode(), proc.stderr.decode()
+
+    def one_line(proc, pattern):
+        code, _, err = proc
+        assert code == 2, err
+        assert err.startswith("bimo: error: ") and err.count("\n") == 1 and pattern in err, err
+
+    db = tmp_path / "s.sqlite"
+    votes = [{"prompt": f"p{k}", "model_a": "x", "model_b": "y", "winner": ["model_a", "model_b", "tie"][k % 3],
+              "judge": "human:ann"} for k in range(6)]
+    a = jsonl(tmp_path / "a.jsonl", votes)
+    b = jsonl(tmp_path / "b.jsonl", votes[3:] + [{"id": "z1", "model_a": "y", "model_b": "z", "winner": "model_a"}])
+    code, out, err = run("store", "import", a, "--db", db)
+    assert code == 0 and "added 6" in out and "skipped 0" in out, err
+    code, out, err = run("store", "import", a, b, "--db", db, "--json")   # a again + half of it in b: one new
+    assert code == 0, err
+    assert json.loads(out) == {"store": str(db), "read": 10, "added": 1, "skipped": 9, "total": 7}
+
+    exported = tmp_path / "sub" / "all.jsonl"
+    code, out, err = run("store", "export", db, "-o", exported)
+    assert code == 0 and "wrote 7 battles" in out, err
+    rows = [json.loads(x) for x in exported.read_text().splitlines()]
+    assert len(rows) == 7 and len({r["id"] for r in rows}) == 7 and not list(exported.parent.glob(".*.tmp"))
+    code, out, _ = run("ratings", db, "--rounds", "20", "--json")          # ratings reads the store as before
+    assert code == 0 and json.loads(out)["n_battles"] == 7
+    db2 = tmp_path / "copy.sqlite"
+    code, out, _ = run("store", "import", exported, "--db", db2, "--json")
+    assert code == 0 and json.loads(out)["added"] == 7
+    code, out, _ = run("store", "import", exported, "--db", db2, "--json")
+    assert code == 0 and json.loads(out)["added"] == 0
+
+    # bad input: one line naming the problem, exit 2, and nothing written
+    one_line(run("store", "import", tmp_path / "missing.jsonl", "--db", db), "file not found")
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(json.dumps(votes[0]) + "\n\n" + '{"model_a": "x", "model_b": \n')
+    one_line(run("store", "import", broken, "--db", db), "broken.jsonl:3: invalid JSON")
+    wrong = tmp_path / "wrong.jsonl"
+    wrong.write_text(json.dumps({**votes[0], "prompt": "new"}) + "\n" + json.dumps({"model_a": "x", "model_b": "y"}) + "\n")
+    one_line(run("store", "import", wrong, "--db", db), "wrong.jsonl:2: battle 2: winner")
+    one_line(run("store", "import", a, wrong, "--db", db), "wrong.jsonl:2")
+    code, out, _ = run("store", "export", db, "-o", exported)
+    assert code == 0 and "wrote 7 battles" in out                          # the failed imports added nothing
+    one_line(run("store", "export", tmp_path / "nope.sqlite", "-o", tmp_path / "x.jsonl"), "file not found")
+    assert not (tmp_path / "nope.sqlite").exists()
+    notdb = tmp_path / "text.sqlite"
+    notdb.write_text("not a database " * 50)
+    one_line(run("store", "export", notdb, "-o", tmp_path / "x.jsonl"), "not a usable battle store")
+    one_line(run("ratings", broken), "broken.jsonl:3: invalid JSON")

@@ -4,10 +4,11 @@ import pytest
 from eval_fakes import FakeBackend, first_shown, pair_always_first, pair_by_quality
 
 from bimo.evaluate.agreement import pairwise_agreement, pointwise_agreement
-from bimo.evaluate.judge import errors_path, judge_file
+from bimo.evaluate.judge import judge_file
 from bimo.evaluate.pairwise import combine, compare_files
 from bimo.evaluate.runner import JudgeSettings
 from bimo.evaluate.winrate import pair_summary
+from bimo.io import errors_path
 
 GOOD = {"reason": "fine", "style": 7, "relevance": 8, "creativity": 6, "fluency": 9, "overall": 7}
 
@@ -46,6 +47,9 @@ def test_judge_records_failures_never_defaults(tmp_path, jsonl):
     errs = [json.loads(x) for x in errors_path(out).read_text().splitlines()]
     assert len(ok) == 5 and len(errs) == 1
     assert errs[0]["key"] == "1" and "not valid JSON" in errs[0]["reason"] and errs[0]["attempts"] == 3
+    assert errs[0]["detail"] == "I would give it an 8."                    # the raw answer is kept
+    assert (errs[0]["judge"], errs[0]["judge_temperature"], errs[0]["judge_seed"]) == ("fake:judge", 0.0, 1)
+    assert errs[0]["model"] == "m" and errs[0]["rubric"] == "writebench"
     retried = next(r for r in ok if r["key"] == "2")
     assert retried["attempts"] == 2 and retried["judge_seed"] == 2
     assert all(r["judge"] == "fake:judge" and r["judge_temperature"] == 0.0 for r in ok)
@@ -55,6 +59,40 @@ def test_judge_records_failures_never_defaults(tmp_path, jsonl):
     n_calls = len(be.calls)
     s2 = judge_file(pred, "writebench", be, out, settings)
     assert s2["skipped_done"] == 5 and s2["failed_now"] == 1 and len(be.calls) == n_calls + 3
+    assert len(errors_path(out).read_text().splitlines()) == 1              # listed once, not twice
+    assert [c["seed"] for c in be.calls[-3:]] == [1, 2, 3]                   # each retry on the next seed
+
+
+def test_backend_errors_are_retried_then_recorded(tmp_path, jsonl):
+    from bimo.errors import BackendError
+
+    pred = preds(tmp_path, jsonl, "m", "good")
+
+    def answer(messages, seed):
+        if first_shown(messages).endswith("0"):
+            raise BackendError("server unreachable")
+        if first_shown(messages).endswith("3") and seed == 1:
+            raise BackendError("HTTP 503")
+        return json.dumps(GOOD)
+
+    out = tmp_path / "m.judged.jsonl"
+    s = judge_file(pred, "writebench", FakeBackend(answer), out, JudgeSettings(judge="fake:j", retries=1))
+    assert (s["judged_now"], s["failed_now"]) == (5, 1)
+    err = json.loads(errors_path(out).read_text())
+    assert err["key"] == "0" and err["reason"] == "backend error: server unreachable" and err["attempts"] == 2
+    assert next(json.loads(x) for x in out.read_text().splitlines() if '"key": "3"' in x)["judge_seed"] == 2
+
+
+def test_old_judgments_without_runner_bookkeeping_are_kept(tmp_path, jsonl):
+    pred = preds(tmp_path, jsonl, "m", "good")
+    out = tmp_path / "m.judged.jsonl"
+    old = {"key": "0", "prompt": "Write piece 0", "model": "m", "rubric": "writebench", "judge": "fake:judge",
+           "scores": {k: GOOD[k] for k in ("style", "relevance", "creativity", "fluency", "overall")}, "overall": 7}
+    jsonl(out, [old])
+    be = FakeBackend(lambda m, s: json.dumps(GOOD))
+    s = judge_file(pred, "writebench", be, out, JudgeSettings(judge="fake:judge"))
+    assert s["skipped_done"] == 1 and s["judged_now"] == 5 and len(be.calls) == 5
+    assert sorted(json.loads(x)["key"] for x in out.read_text().splitlines()) == [str(k) for k in range(6)]
 
 
 def test_criteria_generated_once_per_instruction(tmp_path, jsonl):
@@ -76,12 +114,33 @@ def test_criteria_generated_once_per_instruction(tmp_path, jsonl):
     assert rec["overall"] == 6 and set(rec["scores"]) == {f"c{k}" for k in range(5)}
 
 
+def test_criteria_failure_is_recorded_for_every_answer(tmp_path, jsonl):
+    scores = {"scores": [{"reason": "r", "score": 6}] * 5}
+
+    def answer(messages, seed):
+        user = messages[-1]["content"]
+        if "criteria\": [" in user:  # criteria for piece 2 never parse
+            crit = {"criteria": [{"name": f"c{k}", "description": "d"} for k in range(5)]}
+            return "no criteria today" if "piece 2" in user else json.dumps(crit)
+        return json.dumps(scores)
+
+    be = FakeBackend(answer)
+    out = tmp_path / "a.j.jsonl"
+    s = judge_file(preds(tmp_path, jsonl, "a", "good"), "criteria", be, out, JudgeSettings(judge="f", retries=1))
+    assert (s["judged_now"], s["failed_now"]) == (5, 1)
+    err = json.loads(errors_path(out).read_text())
+    assert err["key"] == "2" and err["reason"].startswith("criteria generation failed: ") and "not valid JSON" in err["reason"]
+    assert json.loads(errors_path(tmp_path / "criteria.jsonl").read_text())["detail"] == "no criteria today"
+
+
 def test_compare_fair_judge(tmp_path, jsonl):
     a, b = preds(tmp_path, jsonl, "strong", "good"), preds(tmp_path, jsonl, "weak", "poor")
     out = tmp_path / "battles.jsonl"
     battles = compare_files([a, b], FakeBackend(pair_by_quality), out, JudgeSettings(judge="fake:fair"))
     assert len(battles) == 6 and all(bt.winner == "model_a" for bt in battles)
     assert all(bt.meta["consistent"] and bt.meta["verdicts"] == ["A", "B"] for bt in battles)
+    assert all(bt.meta["judge_seeds"] == [1, 1] and bt.meta["judge_temperature"] == 0.0 for bt in battles)
+    assert all(bt.judge == "fake:fair" and bt.id for bt in battles) and len({bt.id for bt in battles}) == 6
     assert pair_summary(battles, "strong", "weak")["win_rate"] == 1.0
     # resumable: nothing new to judge
     be = FakeBackend(pair_by_quality)
@@ -99,8 +158,27 @@ def test_compare_failures_go_to_errors(tmp_path, jsonl):
     out = tmp_path / "bt.jsonl"
     battles = compare_files([a, b], FakeBackend(lambda m, s: "no idea"), out, JudgeSettings(judge="fake:bad"))
     assert battles == []
-    errs = errors_path(out).read_text().splitlines()
-    assert len(errs) == 6 and "not valid JSON" in json.loads(errs[0])["reason"]
+    errs = [json.loads(x) for x in errors_path(out).read_text().splitlines()]
+    assert len(errs) == 6 and "not valid JSON" in errs[0]["reason"] and errs[0]["detail"] == "no idea"
+    assert errs[0]["attempts"] == 3 and {e["model_a"] for e in errs} == {"x"} and errs[0]["judge"] == "fake:bad"
+    # the next run tries them again; a pair that fails in one order only is retried whole
+    def flaky(messages, seed):  # garbled on the first seed when y's answer 1 is shown first
+        return "garbled" if seed == 1 and first_shown(messages) == "poor answer 1" else pair_by_quality(messages, seed)
+
+    be = FakeBackend(flaky)
+    battles = compare_files([a, b], be, out, JudgeSettings(judge="fake:bad"))
+    assert len(battles) == 6 and not errors_path(out).read_text()
+    assert next(bt for bt in battles if bt.meta["key"] == "1").meta["judge_seeds"] == [2, 2]
+    assert len(be.calls) == 12 + 2
+
+
+def test_compare_skips_battles_written_before_the_runner(tmp_path, jsonl):
+    a, b = preds(tmp_path, jsonl, "x", "good"), preds(tmp_path, jsonl, "y", "poor")
+    out = jsonl(tmp_path / "bt.jsonl", [{"key": "0", "prompt": "Write piece 0", "model_a": "x", "model_b": "y",
+                                         "winner": "model_a"}])
+    be = FakeBackend(pair_by_quality)
+    battles = compare_files([a, b], be, out, JudgeSettings(judge="f"))
+    assert len(battles) == 6 and len(be.calls) == 10
 
 
 def test_agreement(tmp_path, jsonl):

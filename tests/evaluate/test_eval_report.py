@@ -32,6 +32,7 @@ def test_report_renders(tmp_path, jsonl):
     assert "local:tiny" in html and "small model" in html          # judge named, weakness warned
     assert "m1 的回答" in html                                      # side-by-side examples
     assert "order_consistency" in html and "Failed judgments" in html
+    assert "Pairwise win rates" in html and "LC 95% CI" in html
 
 
 def test_small_judge_warning():

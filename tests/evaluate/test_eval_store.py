@@ -63,3 +63,47 @@ def test_not_a_database(tmp_path):
     bad.write_text("this is not sqlite, just text " * 20)
     with pytest.raises(BimoError, match="not a usable battle store"):
         BattleStore(bad)
+
+
+def test_ids_and_dedup(tmp_path, jsonl):
+    recs = [{"prompt": "p", "model_a": "x", "model_b": "y", "winner": "model_a"},
+            {"prompt": "p", "model_a": "x", "model_b": "y", "winner": "model_a"},   # a second, identical vote
+            {"id": 17, "prompt": "q", "model_a": "y", "model_b": "x", "winner": "tie"}]
+    src = jsonl(tmp_path / "b.jsonl", recs)
+    first = load_battles(src)
+    assert [b.id for b in load_battles(src)] == [b.id for b in first]       # stable across reads
+    assert first[0].id != first[1].id and first[1].id == first[0].id + "#2" and first[2].id == "17"
+    store = BattleStore(tmp_path / "s.sqlite")
+    assert store.import_jsonl(src) == 3
+    assert store.import_jsonl(src) == 0 and store.count() == 3               # same file again: nothing new
+    store.export_jsonl(tmp_path / "out.jsonl")
+    assert store.import_jsonl(tmp_path / "out.jsonl") == 0                   # its own export: nothing new
+    assert store.import_battles([*first, Battle(id="new", model_a="x", model_b="z", winner="tie")]) == (1, 3)
+    with pytest.raises(BimoError, match="battle 17 is already in"):
+        store.add(first[2])
+    assert store.count() == 4
+    # votes added in code get ids too, and unrelated votes never collide
+    ids = store.add_many([{"model_a": "x", "model_b": "y", "winner": "tie", "judge": "human:ann"}] * 2)
+    assert len(ids) == 2 and None not in ids and store.count() == 6
+
+
+def test_store_from_before_ids_is_upgraded(tmp_path):
+    import sqlite3
+
+    db = tmp_path / "old.sqlite"
+    con = sqlite3.connect(db)
+    con.executescript("""
+        CREATE TABLE battles (id INTEGER PRIMARY KEY AUTOINCREMENT, prompt TEXT NOT NULL, model_a TEXT NOT NULL,
+            model_b TEXT NOT NULL, winner TEXT NOT NULL, response_a TEXT, response_b TEXT, judge TEXT,
+            time REAL NOT NULL, meta TEXT NOT NULL DEFAULT '{}');
+        INSERT INTO battles (prompt, model_a, model_b, winner, time) VALUES ('p', 'x', 'y', 'tie', 1.0);
+        INSERT INTO battles (prompt, model_a, model_b, winner, time) VALUES ('p', 'x', 'y', 'tie', 1.0);
+        INSERT INTO battles (prompt, model_a, model_b, winner, time) VALUES ('q', 'y', 'x', 'model_a', 2.0);
+    """)
+    con.commit()
+    con.close()
+    store = BattleStore(db)
+    battles = store.all()
+    assert len(battles) == 3 and len({b.id for b in battles}) == 3 and all(b.id for b in battles)
+    assert [b.id for b in BattleStore(db).all()] == [b.id for b in battles]  # opened again: unchanged
+    assert store.import_battles(battles) == (0, 3)

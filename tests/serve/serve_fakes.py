@@ -12,15 +12,21 @@ from typing import Any
 
 from bimo.llm.base import Backend
 
+#: how FakeBackend streams a call to the first tool: id, type and name first, then
+#: argument fragments, as vLLM and llama.cpp send them
+CALL_ARGS = ['{"ci', 'ty": "Pa', 'ris, \\"FR\\"', '"}']
+
 
 class FakeBackend(Backend):
-    """Answers "word0 word1 ..." one word per chunk, `delay` seconds apart."""
+    """Answers "word0 word1 ..." one word per chunk, `delay` seconds apart; with `tools`,
+    a call to the first tool (streamed in fragments, or whole when `whole_calls`)."""
 
-    def __init__(self, words: int = 8, delay: float = 0.0, parallel: int = 2):
+    def __init__(self, words: int = 8, delay: float = 0.0, parallel: int = 2, whole_calls: bool = False):
         super().__init__()
         self.cache = None
         self.uri = "fake:model"
         self.words, self.delay, self.parallel = words, delay, parallel
+        self.whole_calls = whole_calls
         self.lock = threading.Lock()
         self.running = 0
         self.peak = 0
@@ -58,6 +64,9 @@ class FakeBackend(Backend):
     def _stream(self, request: dict[str, Any], on_chunk: Callable[[dict], bool]) -> None:
         self._enter(request)
         try:
+            if request.get("tools"):
+                self._stream_call(request["tools"][0]["function"]["name"], on_chunk)
+                return
             for i in range(self.words):
                 time.sleep(self.delay)
                 text = f"word{i}" if i == 0 else f" word{i}"
@@ -68,6 +77,22 @@ class FakeBackend(Backend):
             on_chunk({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
         finally:
             self._leave()
+
+    def _stream_call(self, name: str, on_chunk: Callable[[dict], bool]) -> None:
+        def send(delta: dict, finish: str | None = None) -> None:
+            time.sleep(self.delay)
+            on_chunk({"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+
+        send({"role": "assistant", "content": None})
+        if self.whole_calls:  # no index, arguments as an object: a backend that only has the final call
+            send({"tool_calls": [{"id": "call_1", "type": "function",
+                                  "function": {"name": name, "arguments": json.loads("".join(CALL_ARGS))}}]})
+        else:
+            send({"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
+                                  "function": {"name": name, "arguments": ""}}]})
+            for piece in CALL_ARGS:
+                send({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
+        send({}, "tool_calls")
 
 
 def stub_runner(backend: Backend, prompt: str, length: int | None, run_dir: Path,

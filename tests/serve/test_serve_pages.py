@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from conftest import HERE, free_port, stop, wait_ready
+from serve_util import stub_server_process
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
@@ -50,16 +47,8 @@ def page(browser) -> Iterator:
 @pytest.fixture(scope="module")
 def stub_server(tmp_path_factory) -> Iterator[str]:
     """Fake backend + stub long-form writer, behind an API key (on loopback)."""
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, str(HERE / "stub_server.py"), str(port),
-                             str(tmp_path_factory.mktemp("stub")), KEY],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(base, proc, timeout=60)
+    with stub_server_process(tmp_path_factory.mktemp("stub"), KEY) as base:
         yield base
-    finally:
-        stop(proc)
 
 
 def test_write_streams(page, tiny_server: str, artifacts: Path) -> None:

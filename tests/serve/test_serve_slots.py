@@ -15,10 +15,10 @@ import httpx
 import pytest
 import uvicorn
 from serve_fakes import FakeBackend
+from serve_util import free_port
 
 from bimo.serve.app import create_app
 from bimo.serve.config import ServeConfig
-from conftest import free_port
 
 
 @pytest.fixture

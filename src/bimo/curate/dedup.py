@@ -2,19 +2,25 @@
 
 Three phases, so that memory stays bounded and shards run in parallel:
 
-1. `Sketcher` (per shard, parallel): for every kept document, an exact key
-   (hash of whitespace-folded text) and LSH keys — MinHash (one-permutation, K =
-   bands × rows bins) cut into bands, or SimHash with bit-sampling tables (each
-   table keys on 12 fixed random bits, so hashes within Hamming distance 10 —
-   typical for 3–8% edits — meet in some table with high probability).
+1. `Sketcher` (per shard, parallel): for every kept document, LSH keys — MinHash
+   (one-permutation, K = bands × rows bins) cut into bands, or SimHash with
+   bit-sampling tables (each table keys on 12 fixed random bits, so hashes within
+   Hamming distance 10 — typical for 3–8% edits — meet in some table with high
+   probability) — and an exact key: a hash of the whole MinHash sketch (free; equal
+   for texts that differ only in case, spacing or punctuation), or of the
+   whitespace-folded text for SimHash and exact-only runs. Documents are sketched
+   ~100k characters of one language group at a time (numpy temporaries stay small).
    Keys go to `.npy` files beside the shard; nothing global is held in RAM.
 2. `DuplicateIndex` (global, one pass per key column): sort each column
    (memory-mapped, one column at a time), pair each document with up to
-   `window` earlier documents in the same bucket, then verify candidates in
-   corpus order with their *real* similarity, texts re-read by byte offset:
+   `window` earlier documents in the same bucket, then verify candidates with their
+   *real* similarity, texts re-read by byte offset from memory-mapped work shards:
    normalised Levenshtein similarity (rapidfuzz, bit-parallel C; default ≥ 0.8)
    or the exact Jaccard of the shingle sets (≥ 0.5). Verification is what keeps
-   precision high while the LSH is set loose for recall. A document is a duplicate only of a document that
+   precision high while the LSH is set loose for recall. Similarities are computed
+   a chunk of candidate pairs at a time on `workers` threads (rapidfuzz releases the
+   GIL); the decisions are then taken in corpus order. An exact key only counts when
+   the whitespace-folded texts are equal. A document is a duplicate only of a document that
    was kept, so `metadata.duplicate_of` always names a kept original that really
    is similar — chains A≈B≈C never remove C for a weak resemblance to A.
 3. `DedupFilter` (per shard, parallel): drops the decided duplicates with
@@ -31,6 +37,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mmap
+import os
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +48,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from bimo.curate.base import Doc, Step
-from bimo.curate.shingles import band_keys, jaccard, minhash_oph, shingle_hashes, simhash
+from bimo.curate.shingles import band_keys, jaccard, minhash_oph, mix, shingle_hashes, simhash
 from bimo.errors import BimoError
 
 
@@ -59,7 +67,7 @@ class DedupConfig(BaseModel):
     simhash_tables: int = 32
     simhash_bits: int = 12
     window: int = 2
-    batch_chars: int = 2_000_000
+    batch_chars: int = 100_000  # sketch this many characters at a time (numpy temporaries stay small)
 
 
 def exact_key(text: str) -> int:
@@ -75,50 +83,78 @@ def simhash_masks(cfg: DedupConfig) -> list[np.uint64]:
             for _ in range(cfg.simhash_tables)]
 
 
+def signature_keys(keys: np.ndarray) -> np.ndarray:
+    """Exact-match keys from the LSH keys: one 64-bit hash of each document's whole sketch row.
+
+    Exact copies have identical sketches; so do texts that differ only in case, spacing or
+    punctuation (and some very close near-copies), which is harmless: equal keys are candidates,
+    confirmed on the whitespace-folded texts.
+    """
+    out = np.zeros(keys.shape[0], dtype=np.uint64)
+    for c in range(keys.shape[1]):
+        out = mix(out ^ keys[:, c])
+    return out
+
+
 class Sketcher:
-    """Collects per-document keys for one shard and saves them beside it."""
+    """Collects per-document keys for one shard and saves them beside it.
+
+    Documents are buffered by how they are shingled (English by words, other known
+    languages by characters, unknown ones guessed), so each batch takes one path.
+    """
 
     def __init__(self, cfg: DedupConfig):
         self.cfg = cfg
+        self.n = 0
+        self._pos: list[np.ndarray] = []
         self.exact: list[np.ndarray] = []
-        self._exact: list[int] = []
         self.keys: list[np.ndarray] = []
-        self._texts: list[str] = []
-        self._langs: list[str] = []
-        self._chars = 0
+        self._buf: dict[str | None, tuple[list[int], list[str], list[str | None]]] = {}
+        self._chars: dict[str | None, int] = {}
 
     def add(self, doc: Doc) -> None:
-        self._exact.append(exact_key(doc["text"]))
-        self._texts.append(doc["text"])
-        self._langs.append(doc.get("metadata", {}).get("lang"))
-        self._chars += len(doc["text"])
-        if self._chars >= self.cfg.batch_chars:
-            self._flush()
+        lang = doc.get("metadata", {}).get("lang")
+        group = None if lang is None else ("en" if lang == "en" else "chars")
+        pos, texts, langs = self._buf.setdefault(group, ([], [], []))
+        pos.append(self.n)
+        texts.append(doc["text"])
+        langs.append(lang)
+        self.n += 1
+        self._chars[group] = self._chars.get(group, 0) + len(doc["text"])
+        if self._chars[group] >= self.cfg.batch_chars:
+            self._flush(group)
 
-    def _flush(self) -> None:
-        if not self._texts:
+    def _flush(self, group: str | None) -> None:
+        pos, texts, langs = self._buf.pop(group, ([], [], []))
+        self._chars.pop(group, None)
+        if not texts:
             return
         c = self.cfg
-        self.exact.append(np.array(self._exact, dtype=np.uint64))
-        self._exact = []
-        n = len(self._texts)
+        n = len(texts)
+        self._pos.append(np.array(pos, dtype=np.int64))
         if c.method == "minhash":
-            h, d = shingle_hashes(self._texts, self._langs, c.zh_ngram, c.en_ngram)
-            self.keys.append(band_keys(minhash_oph(h, d, n, c.bands * c.rows), c.bands, c.rows))
+            h, d = shingle_hashes(texts, langs, c.zh_ngram, c.en_ngram)
+            keys = band_keys(minhash_oph(h, d, n, c.bands * c.rows), c.bands, c.rows)
+            self.keys.append(keys)
+            self.exact.append(signature_keys(keys))
         elif c.method == "simhash":
-            h, d = shingle_hashes(self._texts, self._langs, c.simhash_ngram, c.simhash_ngram)
+            h, d = shingle_hashes(texts, langs, c.simhash_ngram, c.simhash_ngram)
             sh = simhash(h, d, n)
             # Table keys (bit samples) for bucketing, then the full hash for the Hamming check.
             tables = [(sh & m) ^ np.uint64(t) for t, m in enumerate(simhash_masks(c))]
             self.keys.append(np.stack(tables + [sh], axis=1))
-        self._texts, self._langs, self._chars = [], [], 0
+            self.exact.append(np.array([exact_key(t) for t in texts], dtype=np.uint64))
+        else:
+            self.exact.append(np.array([exact_key(t) for t in texts], dtype=np.uint64))
 
     def save(self, prefix: Path) -> None:
-        self._flush()
-        np.save(f"{prefix}.exact.npy", np.concatenate(self.exact) if self.exact else np.zeros(0, np.uint64))
+        for group in list(self._buf):
+            self._flush(group)
         width = {"minhash": self.cfg.bands, "simhash": self.cfg.simhash_tables + 1, "none": 0}[self.cfg.method]
-        n = sum(len(e) for e in self.exact)
-        keys = np.concatenate(self.keys) if self.keys else np.zeros((n, width), np.uint64)
+        order = np.argsort(np.concatenate(self._pos)) if self._pos else np.zeros(0, np.int64)  # back to input order
+        exact = np.concatenate(self.exact)[order] if self.exact else np.zeros(0, np.uint64)
+        keys = np.concatenate(self.keys)[order] if self.keys else np.zeros((self.n, width), np.uint64)
+        np.save(f"{prefix}.exact.npy", exact)
         np.save(f"{prefix}.lsh.npy", keys.astype(np.uint64))
 
 
@@ -134,18 +170,77 @@ class ShardFiles:
         return Path(f"{self.prefix}.jsonl")
 
 
+class WorkDocs:
+    """Random access to the documents of stage-A work shards by global index.
+
+    Each work shard is memory-mapped (a bounded number at a time) and a document is
+    the JSON line between two recorded byte offsets, so no file is read line by line.
+    """
+
+    def __init__(self, shards: list[ShardFiles], max_open: int = 16):
+        self.shards = shards
+        self.starts = np.cumsum([0] + [s.n for s in shards])
+        self.max_open = max_open
+        self._maps: OrderedDict[int, tuple[mmap.mmap | bytes, np.ndarray]] = OrderedDict()
+
+    def shard(self, s: int) -> tuple[mmap.mmap | bytes, np.ndarray]:
+        """(the shard's bytes, memory-mapped; (n, 2) array of each line's start and end offsets)."""
+        got = self._maps.get(s)
+        if got is not None:
+            self._maps.move_to_end(s)
+            return got
+        with open(self.shards[s].docs, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            data: mmap.mmap | bytes = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+        off = np.asarray(np.load(f"{self.shards[s].prefix}.off.npy"), dtype=np.int64)
+        got = self._maps[s] = (data, np.stack([off, np.append(off[1:], size)[:len(off)]], axis=1))
+        while len(self._maps) > self.max_open:
+            old, _ = self._maps.popitem(last=False)[1]
+            if isinstance(old, mmap.mmap):
+                old.close()
+        return got
+
+    def line_bytes(self, gs: np.ndarray) -> np.ndarray:
+        """Byte length of each document's JSON line (a cheap size estimate, before reading it)."""
+        out = np.zeros(len(gs), dtype=np.int64)
+        shard = np.searchsorted(self.starts, gs, side="right") - 1
+        for s in np.unique(shard).tolist():
+            sel = shard == s
+            off = np.load(f"{self.shards[s].prefix}.off.npy", mmap_mode="r")
+            local = gs[sel] - self.starts[s]
+            ends = np.append(np.asarray(off[1:], dtype=np.int64), self.shards[s].docs.stat().st_size)
+            out[sel] = ends[local] - np.asarray(off, dtype=np.int64)[local]
+        return out
+
+    def get(self, g: int) -> Doc:
+        s = int(np.searchsorted(self.starts, g, side="right") - 1)
+        data, span = self.shard(s)
+        lo, hi = span[g - self.starts[s]]
+        return json.loads(data[lo:hi])
+
+    def close(self) -> None:
+        for data, _ in self._maps.values():
+            if isinstance(data, mmap.mmap):
+                data.close()
+        self._maps.clear()
+
+
 class DuplicateIndex:
     """Global candidate generation and verification; see the module docstring."""
 
-    def __init__(self, cfg: DedupConfig, shards: list[ShardFiles]):
+    chunk_pairs = 8192  # candidate pairs verified together (texts of one chunk are held in memory)
+    chunk_bytes = 32_000_000  # ... and by the JSON size of their later documents
+
+    def __init__(self, cfg: DedupConfig, shards: list[ShardFiles], workers: int = 1):
         self.cfg = cfg
         self.shards = shards
+        self.workers = max(1, workers)
         self.starts = np.cumsum([0] + [s.n for s in shards])
         self.n = int(self.starts[-1])
-        self._offsets = [np.load(f"{s.prefix}.off.npy", mmap_mode="r") for s in shards]
-        self._fh: dict[int, object] = {}
-        self._cache: OrderedDict[int, tuple[str, str, np.ndarray]] = OrderedDict()
-        self._cached_chars = 0
+        self.docs = WorkDocs(shards)
+        self._cache: dict[int, tuple[str, str, np.ndarray]] = {}
+        self._folded: dict[int, str] = {}
+        self._sims: dict[tuple[int, int], float] = {}
         self.threshold = cfg.threshold if cfg.threshold is not None else (0.8 if cfg.verify == "edit" else 0.5)
         if cfg.verify == "edit":
             try:
@@ -154,6 +249,8 @@ class DuplicateIndex:
                 raise BimoError("dedup verification by edit similarity needs rapidfuzz: "
                                 "pip install rapidfuzz==3.14.6 (or set dedup.verify: jaccard)") from None
             self._lev = Levenshtein.normalized_similarity
+            # Planted and natural near-copies mostly score 0.9+: the hint picks rapidfuzz's faster path.
+            self._hint = max(self.threshold, 0.9)
 
     def _column(self, kind: str, col: int | None) -> np.ndarray:
         parts = []
@@ -179,7 +276,7 @@ class DuplicateIndex:
         c = self.cfg
         js, is_, ex = [], [], []
         if c.exact:
-            j, i = self._pairs(self._column("exact", None), 1)
+            j, i = self._pairs(self._column("exact", None), c.window)
             js.append(j), is_.append(i), ex.append(np.ones(len(j), bool))
         if c.method == "minhash":
             for b in range(c.bands):
@@ -205,65 +302,104 @@ class DuplicateIndex:
         return key // self.n, key % self.n, e
 
     # -- reading documents back for verification ---------------------------------------
-    def similarity(self, a: int, b: int) -> float:
-        _, ta, ha = self._doc(a)
-        _, tb, hb = self._doc(b)
-        if self.cfg.verify == "jaccard":
-            return jaccard(ha, hb)
-        # score_cutoff lets rapidfuzz stop early (banded): ~2x faster, 0.0 below the threshold
-        return float(self._lev(ta, tb, score_cutoff=self.threshold))
-
     def _doc(self, g: int) -> tuple[str, str, np.ndarray]:
-        if g in self._cache:
-            self._cache.move_to_end(g)
-            return self._cache[g]
-        s = int(np.searchsorted(self.starts, g, side="right") - 1)
-        fh = self._fh.get(s)
-        if fh is None:
-            fh = self._fh[s] = open(self.shards[s].docs, "rb")
-        fh.seek(int(self._offsets[s][g - self.starts[s]]))
-        doc = json.loads(fh.readline())
+        val = self._cache.get(g)
+        if val is not None:
+            return val
+        doc = self.docs.get(g)
         h = np.zeros(0, np.uint64)
         if self.cfg.verify == "jaccard":
             h, _ = shingle_hashes([doc["text"]], [doc.get("metadata", {}).get("lang")], self.cfg.zh_ngram,
                                   self.cfg.en_ngram)
             h = np.unique(h)
-        val = (str(doc["id"]), doc["text"], h)
-        self._cache[g] = val
-        self._cached_chars += len(doc["text"])
-        # Bounded by characters, not entries: a few huge documents must not fill RAM.
-        while len(self._cache) > 1 and (len(self._cache) > 8192 or self._cached_chars > 32_000_000):
-            self._cached_chars -= len(self._cache.popitem(last=False)[1][1])
+        val = self._cache[g] = (str(doc["id"]), doc["text"], h)
         return val
 
+    def folded(self, g: int) -> str:
+        f = self._folded.get(g)
+        if f is None:
+            f = self._folded[g] = " ".join(self._doc(g)[1].split())
+        return f
+
+    def similarity(self, a: int, b: int) -> float:
+        got = self._sims.get((a, b))
+        if got is not None:
+            return got
+        _, ta, ha = self._doc(a)
+        _, tb, hb = self._doc(b)
+        if self.cfg.verify == "jaccard":
+            return jaccard(ha, hb)
+        # score_cutoff lets rapidfuzz stop early (banded): ~2x faster, 0.0 below the threshold
+        return float(self._lev(ta, tb, score_cutoff=self.threshold, score_hint=self._hint))
+
+    def _prefetch(self, j: np.ndarray, i: np.ndarray, e: np.ndarray, dup_of: np.ndarray) -> None:
+        """Verify a chunk of candidate pairs at once, on `workers` threads (rapidfuzz releases the GIL).
+
+        The roots of earlier chunks are known; inside the chunk each candidate is assumed to be
+        its own root. Whatever the walk in `decide` then asks for and is not here is computed
+        on the spot, so this only changes speed, never the decisions.
+        """
+        roots = np.where(dup_of[i] >= 0, dup_of[i], i)
+        for g in np.unique(np.concatenate([j, roots])).tolist():
+            self._doc(g)
+        if self.cfg.verify != "edit":
+            return
+        confirmed = {a for a, r in zip(j[e].tolist(), roots[e].tolist(), strict=True)
+                     if self.folded(a) == self.folded(r)}
+        todo = sorted({(a, r) for a, r in zip(j.tolist(), roots.tolist(), strict=True) if a not in confirmed})
+        if not todo:
+            return
+        from rapidfuzz.process import cpdist
+        sims = cpdist([self._cache[a][1] for a, _ in todo], [self._cache[r][1] for _, r in todo],
+                      scorer=self._lev, score_cutoff=self.threshold, score_hint=self._hint,
+                      dtype=np.float64, workers=self.workers)
+        self._sims.update(zip(todo, sims.tolist(), strict=True))
+
     def decide(self) -> dict[int, tuple[str, float, str]]:
-        """{global index of a duplicate: (id of the kept original, similarity, 'exact'|'near')}."""
+        """{global index of a duplicate: (id of the kept original, similarity, 'exact'|'near')}.
+
+        Documents are decided in corpus order. A candidate stands for its root (the kept
+        original it was itself a duplicate of). If an exact-key candidate's whitespace-folded
+        text equals the document's, it is an exact duplicate; otherwise it is a near duplicate
+        of the most similar candidate root at or above the threshold, if any.
+        """
         j_arr, i_arr, e_arr = self.candidates()
         dup_of = np.full(self.n, -1, dtype=np.int64)
         out: dict[int, tuple[str, float, str]] = {}
-        bounds = np.r_[0, np.nonzero(np.diff(j_arr))[0] + 1, len(j_arr)]
-        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-            if a == b:
-                continue
-            j = int(j_arr[a])
-            best: tuple[float, int, str] | None = None
-            tried: set[int] = set()
-            for i, is_exact in zip(i_arr[a:b].tolist(), e_arr[a:b].tolist(), strict=True):
-                root = i if dup_of[i] < 0 else int(dup_of[i])
-                if root in tried:
-                    continue
-                tried.add(root)
-                if is_exact and " ".join(self._doc(j)[1].split()) == " ".join(self._doc(root)[1].split()):
-                    best = (1.0, root, "exact")
-                    break
-                sim = self.similarity(j, root)
-                if sim >= self.threshold and (best is None or sim > best[0]):
-                    best = (sim, root, "near")
-            if best is not None:
-                dup_of[j] = best[1]
-                out[j] = (self._doc(best[1])[0], round(best[0], 4), best[2])
-        for fh in self._fh.values():
-            fh.close()
+        bounds = np.r_[0, np.nonzero(np.diff(j_arr))[0] + 1, len(j_arr)] if len(j_arr) else np.zeros(1, np.int64)
+        csize = np.r_[0, np.cumsum(self.docs.line_bytes(j_arr[bounds[:-1]]))]
+        k = 0
+        while k < len(bounds) - 1:
+            # a chunk: whole groups (one later document each), bounded by pairs and by bytes
+            by_pairs = int(np.searchsorted(bounds, bounds[k] + self.chunk_pairs, side="right")) - 1
+            by_bytes = int(np.searchsorted(csize, csize[k] + self.chunk_bytes, side="right")) - 1
+            stop = max(k + 1, min(by_pairs, by_bytes))
+            a0, b0 = int(bounds[k]), int(bounds[stop])
+            self._prefetch(j_arr[a0:b0], i_arr[a0:b0], e_arr[a0:b0], dup_of)
+            for a, b in zip(bounds[k:stop].tolist(), bounds[k + 1:stop + 1].tolist(), strict=True):
+                j = int(j_arr[a])
+                roots: dict[int, bool] = {}  # root -> reached through an exact-key candidate
+                for i, is_exact in zip(i_arr[a:b].tolist(), e_arr[a:b].tolist(), strict=True):
+                    root = i if dup_of[i] < 0 else int(dup_of[i])
+                    roots[root] = roots.get(root, False) or is_exact
+                best: tuple[float, int, str] | None = None
+                for root, is_exact in roots.items():
+                    if is_exact and self.folded(j) == self.folded(root):
+                        best = (1.0, root, "exact")
+                        break
+                if best is None:
+                    for root in roots:
+                        sim = self.similarity(j, root)
+                        if sim >= self.threshold and (best is None or sim > best[0]):
+                            best = (sim, root, "near")
+                if best is not None:
+                    dup_of[j] = best[1]
+                    out[j] = (self._doc(best[1])[0], round(best[0], 4), best[2])
+            self._cache.clear()
+            self._folded.clear()
+            self._sims.clear()
+            k = stop
+        self.docs.close()
         return out
 
 

@@ -12,6 +12,29 @@ from typing import Any
 
 from bimo.errors import BimoError
 
+_TUNED = False
+
+
+def keep_freed_memory() -> None:
+    """Let glibc keep freed heap memory for reuse (Linux only; elsewhere a no-op).
+
+    Sketching allocates numpy temporaries of a few MB per batch; by default glibc hands such
+    blocks back to the kernel and page-faults them in again on the next batch, which costs
+    about a quarter of the sketching time. Called once in each worker process; memory in use
+    is unchanged, only up to 256 MB of already freed memory stays with the process.
+    """
+    global _TUNED
+    if _TUNED:
+        return
+    _TUNED = True
+    try:
+        import ctypes
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-1, 256 << 20)  # M_TRIM_THRESHOLD
+        libc.mallopt(-3, 64 << 20)  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        pass
+
 
 def map_shards(fn: Callable[[dict], Any], jobs: list[dict], engine: str = "local", workers: int = 2,
                ray_address: str | None = None, progress: str = "") -> list[Any]:

@@ -7,13 +7,19 @@ any metadata key) get shares ∝ count^alpha (alpha < 1 smooths the mix, as WeLM
 did), capped by what each has. Whether a document is kept is a pure function
 of (seed, id) and these rates, so results are reproducible and identical on any
 engine or shard layout.
+
+With the corpus-wide counts at hand (`quota_thresholds`), a bucket keeps exactly
+round(rate × n) documents — those with the smallest hash of (seed, id) — so small
+corpora hit the ratios too, instead of flipping a coin per document.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Callable, Iterable
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from bimo.curate.base import Doc, Step
@@ -74,16 +80,68 @@ def uniform(seed: int, doc_id: str) -> float:
     return int.from_bytes(h, "little") / 2**64
 
 
+def quota_thresholds(columns: Callable[[], Iterable[tuple[list[tuple[str, str, str]], np.ndarray]]],
+                     cfg: MixConfig, bins: int = 4096) -> tuple[dict[tuple[str, str, str], float],
+                                                             dict[tuple[str, str, str], float]]:
+    """Keep rates and, per bucket, the threshold that keeps exactly round(rate × n) documents.
+
+    `columns()` yields, a shard at a time, the buckets of the documents and their
+    `uniform(seed, id)` values; it is read twice. The threshold is the k-th smallest value of
+    the bucket: the first pass counts values in `bins` equal bins, the second keeps only the
+    values of the bin that holds the k-th, so memory is a few KB per bucket, not per document.
+    Returns (rates, thresholds); keeping a document when its value is at most its bucket's
+    threshold keeps the quota (1.0: the whole bucket, -1.0: none of it).
+    """
+    index: dict[tuple[str, str, str], int] = {}
+    hist = np.zeros((0, bins), np.int64)
+    for buckets, u in columns():
+        codes = np.fromiter((index.setdefault(x, len(index)) for x in buckets), dtype=np.int64, count=len(buckets))
+        if len(index) > len(hist):
+            hist = np.vstack([hist, np.zeros((len(index) - len(hist), bins), np.int64)])
+        slot = np.minimum((u * bins).astype(np.int64), bins - 1)
+        hist += np.bincount(codes * bins + slot, minlength=len(index) * bins).reshape(-1, bins)
+    names = list(index)
+    rates = keep_rates(Counter({b: int(hist[c].sum()) for c, b in enumerate(names)}), cfg)
+    thresholds: dict[tuple[str, str, str], float] = {}
+    want_bin = np.full(len(names), -1, np.int64)  # per bucket: the bin holding its k-th value ...
+    want_rank = np.zeros(len(names), np.int64)  # ... and the k-th value's rank inside that bin
+    for c, b in enumerate(names):
+        n = int(hist[c].sum())
+        k = min(n, round(rates.get(b, 0.0) * n))
+        if k >= n:
+            thresholds[b] = 1.0
+        elif k <= 0:
+            thresholds[b] = -1.0
+        else:
+            cum = np.cumsum(hist[c])
+            want_bin[c] = int(np.searchsorted(cum, k))
+            want_rank[c] = k - (int(cum[want_bin[c] - 1]) if want_bin[c] else 0)
+    if (want_bin >= 0).any():
+        found: dict[int, list[np.ndarray]] = {}
+        for buckets, u in columns():
+            codes = np.fromiter((index[x] for x in buckets), dtype=np.int64, count=len(buckets))
+            slot = np.minimum((u * bins).astype(np.int64), bins - 1)
+            hit = want_bin[codes] == slot
+            for c in np.unique(codes[hit]).tolist():
+                found.setdefault(c, []).append(u[hit & (codes == c)])
+        for c in np.nonzero(want_bin >= 0)[0].tolist():
+            thresholds[names[c]] = float(np.sort(np.concatenate(found[c]))[want_rank[c] - 1])
+    return rates, thresholds
+
+
 class Mixer(Step):
     name = "mix"
 
-    def __init__(self, cfg: MixConfig, rates: dict[tuple[str, str, str], float]):
+    def __init__(self, cfg: MixConfig, rates: dict[tuple[str, str, str], float],
+                 thresholds: dict[tuple[str, str, str], float] | None = None):
         super().__init__()
-        self.cfg, self.rates = cfg, rates
+        self.cfg, self.rates, self.thresholds = cfg, rates, thresholds
 
     def decide(self, doc_id: str, bucket: tuple[str, str, str]) -> str | None:
         rate = self.rates.get(bucket, 0.0)
-        if uniform(self.cfg.seed, doc_id) < rate:
+        u = uniform(self.cfg.seed, doc_id)
+        keep = u <= self.thresholds[bucket] if self.thresholds and bucket in self.thresholds else u < rate
+        if keep:
             self.stats.tags[f"{bucket[0]}/{bucket[1]}"] += 1
             return None
         return f"mix_downsampled: {bucket[0]}/{bucket[1]} rate {rate:.3f}"

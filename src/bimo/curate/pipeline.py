@@ -17,16 +17,15 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bimo.curate.base import StepStats, run_steps
-from bimo.curate.dedup import DedupFilter, DuplicateIndex, ShardFiles, Sketcher
-from bimo.curate.engine import map_shards
-from bimo.curate.mixer import Mixer, bucket_of, keep_rates
+from bimo.curate.dedup import DedupFilter, DuplicateIndex, ShardFiles, Sketcher, WorkDocs
+from bimo.curate.engine import keep_freed_memory, map_shards
+from bimo.curate.mixer import Mixer, bucket_of, quota_thresholds, uniform
 from bimo.curate.readers import Reader, Shard, expand_inputs
 from bimo.curate.recipe import Recipe
 from bimo.curate.writers import ShardWriter
@@ -54,6 +53,7 @@ def stage_a(job: dict[str, Any]) -> dict[str, Any]:
     marker = work / f"{name}.a.done.json"
     if job.get("resume") and (d := _done(marker)) is not None:
         return d
+    keep_freed_memory()
     reader = Reader(recipe.text_key, recipe.id_key, recipe.max_doc_chars)
     steps = recipe.build_steps()
     rejects = ShardWriter(out / "rejects" / f"{name}.filter.jsonl")
@@ -68,7 +68,8 @@ def stage_a(job: dict[str, Any]) -> dict[str, Any]:
             if sketch is not None:
                 sketch.add(doc)
             if recipe.mix is not None:
-                meta.append([str(doc["id"]), *bucket_of(doc["metadata"], recipe.mix)])
+                meta.append([str(doc["id"]), *bucket_of(doc["metadata"], recipe.mix),
+                             uniform(recipe.mix.seed, str(doc["id"]))])
     except BaseException:
         docs.abort()
         rejects.abort()
@@ -93,17 +94,20 @@ def stage_b(recipe: Recipe, work: Path, counts: list[int], resume: bool) -> dict
     decisions: dict[int, tuple[str, float, str]] = {}
     if recipe.dedup is not None:
         files = [ShardFiles(work / shard_name(i), n) for i, n in enumerate(counts)]
-        decisions = DuplicateIndex(recipe.dedup, files).decide()
+        decisions = DuplicateIndex(recipe.dedup, files, workers=recipe.workers).decide()
     rates: list[list[Any]] = []
     if recipe.mix is not None:
-        buckets: Counter = Counter()
-        g = 0
-        for i, _ in enumerate(counts):
-            for row in json.loads((work / f"{shard_name(i)}.meta.json").read_text(encoding="utf-8")):
-                if g not in decisions:
-                    buckets[tuple(row[1:])] += 1
-                g += 1
-        rates = [[*k, v] for k, v in sorted(keep_rates(buckets, recipe.mix).items())]
+        def columns():
+            """(buckets, uniform values) of the documents left after dedup, a shard at a time."""
+            g = 0
+            for i, n in enumerate(counts):
+                rows = json.loads((work / f"{shard_name(i)}.meta.json").read_text(encoding="utf-8"))
+                rows = [r for k, r in enumerate(rows) if g + k not in decisions]
+                g += n
+                yield [tuple(r[1:4]) for r in rows], np.array([r[4] for r in rows], dtype=np.float64)
+
+        rate, quota = quota_thresholds(columns, recipe.mix)
+        rates = [[*k, v, quota[k]] for k, v in sorted(rate.items())]
     result = {"decisions": {str(k): v for k, v in decisions.items()}, "rates": rates}
     atomic_write_text(marker, json.dumps(result, ensure_ascii=False))
     return result
@@ -119,7 +123,8 @@ def stage_c(job: dict[str, Any]) -> dict[str, Any]:
         return d
     decisions = {int(k): tuple(v) for k, v in job["decisions"].items()}
     dedup = DedupFilter(decisions, job["start"])
-    mixer = Mixer(recipe.mix, {tuple(r[:3]): r[3] for r in job["rates"]}) if recipe.mix else None
+    mixer = (Mixer(recipe.mix, {tuple(r[:3]): r[3] for r in job["rates"]}, {tuple(r[:3]): r[4] for r in job["rates"]})
+             if recipe.mix else None)
     meta = json.loads((work / f"{name}.meta.json").read_text(encoding="utf-8")) if mixer else []
     suffix = ".jsonl.gz" if recipe.compression == "gzip" else ".jsonl"
     kept = ShardWriter(out / f"{name}{suffix}")
@@ -129,25 +134,41 @@ def stage_c(job: dict[str, Any]) -> dict[str, Any]:
     if mixer:
         mixer.sink = rej_m.write
         steps.append(mixer)
-    with open(work / f"{name}.jsonl", "rb") as fh:
-        for k, raw in enumerate(fh):
+    # Kept lines are copied in runs, straight from the memory-mapped work shard; only the
+    # removed ones are parsed (to stamp their reason).
+    work_docs = WorkDocs([ShardFiles(work / name, int(job["n"]))])
+    data, span = work_docs.shard(0)
+    run_from = 0  # first line of the current run of kept lines
+
+    def flush(upto: int) -> None:
+        if upto > run_from:
+            kept.write_block(memoryview(data)[span[run_from, 0]:span[upto - 1, 1]], upto - run_from)
+
+    try:
+        for k in range(len(span)):
             g = job["start"] + k
             dedup.stats.seen += 1
             if g in decisions:
-                doc = json.loads(raw)
+                flush(k)
+                run_from = k + 1
+                doc = json.loads(data[span[k, 0]:span[k, 1]])
                 dedup.pos = g
                 dedup.reject(doc, dedup.process(doc) or "duplicate")
                 continue
             dedup.stats.kept += 1
             if mixer is not None:
                 mixer.stats.seen += 1
-                doc_id, genre, lang, src = meta[k]
+                doc_id, genre, lang, src, _ = meta[k]
                 reason = mixer.decide(doc_id, (genre, lang, src))
                 if reason is not None:
-                    mixer.reject(json.loads(raw), reason)
+                    flush(k)
+                    run_from = k + 1
+                    mixer.reject(json.loads(data[span[k, 0]:span[k, 1]]), reason)
                     continue
                 mixer.stats.kept += 1
-            kept.write_raw(raw)
+        flush(len(span))
+    finally:
+        work_docs.close()
     for w in (kept, rej_d, rej_m):
         w.close()
     for empty in (rej_d, rej_m):
@@ -169,7 +190,7 @@ def run(recipe: Recipe, resume: bool = False, progress: bool = True) -> dict[str
     work = out / ".work"
     state = work / "state.json"
     h = recipe_hash(recipe)
-    shards = expand_inputs(recipe.inputs, recipe.text_split)
+    shards = expand_inputs(recipe.inputs, recipe.text_split, split_bytes=int(recipe.split_mb * 1e6))
     if state.exists():
         old = _done(state) or {}
         if not resume:
@@ -198,7 +219,7 @@ def run(recipe: Recipe, resume: bool = False, progress: bool = True) -> dict[str
     for i in range(len(shards)):
         lo, hi = int(starts[i]), int(starts[i + 1])
         dec = {k: v for k, v in b["decisions"].items() if lo <= int(k) < hi}
-        jobs.append({**common, "index": i, "start": lo, "decisions": dec, "rates": b["rates"]})
+        jobs.append({**common, "index": i, "start": lo, "n": hi - lo, "decisions": dec, "rates": b["rates"]})
     res_c = map_shards(stage_c, jobs, **eng, progress="curate: dedup+mix" if progress else "")
     t3 = time.perf_counter()
     stats = merge_stats([r["stats"] for r in res_a] + [r["stats"] for r in res_c])

@@ -8,6 +8,7 @@ with a reason (the raw line kept), so a run goes on and nothing is lost.
 
 from __future__ import annotations
 
+import functools
 import glob
 import gzip
 import json
@@ -24,16 +25,36 @@ JSONL_SUFFIXES = (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".ndjson")
 
 @dataclass(frozen=True)
 class Shard:
-    """One unit of input: a kind ('jsonl', 'parquet', 'text') and its files."""
+    """One unit of input: a kind ('jsonl', 'parquet', 'text') and its files.
+
+    A large plain JSONL file is cut into several shards by byte range: a shard reads the
+    lines that *start* in [start, end), so every line is read exactly once.
+    """
 
     index: int
     kind: str
     paths: tuple[str, ...]
     split: str = "file"  # text shards: 'file' (one doc per file) or 'blank_line'
+    start: int = 0
+    end: int | None = None  # None: to the end of the file
+
+    @property
+    def source(self) -> str:
+        """The input file's name (the default `metadata.source_file`)."""
+        return _label(self.paths, 0, None)
 
     @property
     def label(self) -> str:
-        return Path(self.paths[0]).name if len(self.paths) == 1 else f"{Path(self.paths[0]).name}+{len(self.paths) - 1}"
+        """Unique name of the shard: the file name, `+N` more files, or `@start` for a byte range."""
+        return _label(self.paths, self.start, self.end)
+
+
+@functools.lru_cache(maxsize=4096)
+def _label(paths: tuple[str, ...], start: int, end: int | None) -> str:
+    name = Path(paths[0]).name
+    if len(paths) > 1:
+        return f"{name}+{len(paths) - 1}"
+    return name if end is None else f"{name}@{start}"
 
 
 def _kind(path: Path) -> str | None:
@@ -47,8 +68,13 @@ def _kind(path: Path) -> str | None:
     return None
 
 
-def expand_inputs(inputs: list[str], text_split: str = "file", text_files_per_shard: int = 1000) -> list[Shard]:
-    """Globs, files and folders → sorted shards. A folder contributes every known file in it."""
+def expand_inputs(inputs: list[str], text_split: str = "file", text_files_per_shard: int = 1000,
+                  split_bytes: int = 0) -> list[Shard]:
+    """Globs, files and folders → sorted shards. A folder contributes every known file in it.
+
+    With `split_bytes` > 0, plain (not gzipped) JSONL files larger than that become several
+    shards of about `split_bytes` each, so one big file still keeps every worker busy.
+    """
     files: list[Path] = []
     for spec in inputs:
         matches = sorted(glob.glob(spec, recursive=True)) if any(c in spec for c in "*?[") else [spec]
@@ -69,8 +95,15 @@ def expand_inputs(inputs: list[str], text_split: str = "file", text_files_per_sh
     shards: list[Shard] = []
     texts = [f for f in files if _kind(f) == "text"]
     for f in files:
-        if _kind(f) != "text":
-            shards.append(Shard(len(shards), _kind(f) or "jsonl", (str(f),)))
+        kind = _kind(f) or "jsonl"
+        if kind == "text":
+            continue
+        size = f.stat().st_size if kind == "jsonl" and split_bytes > 0 and not f.name.endswith(".gz") else 0
+        if size > split_bytes > 0:
+            for lo in range(0, size, split_bytes):
+                shards.append(Shard(len(shards), kind, (str(f),), start=lo, end=min(lo + split_bytes, size)))
+        else:
+            shards.append(Shard(len(shards), kind, (str(f),)))
     for i in range(0, len(texts), text_files_per_shard):
         chunk = tuple(str(f) for f in texts[i:i + text_files_per_shard])
         shards.append(Shard(len(shards), "text", chunk, text_split))
@@ -88,7 +121,7 @@ class Reader(Step):
 
     def bad(self, shard: Shard, where: str, raw: str, reason: str) -> None:
         self.stats.seen += 1
-        self.reject({"id": f"{shard.label}:{where}", "text": raw, "metadata": {"source_file": shard.label}}, reason)
+        self.reject({"id": f"{shard.label}:{where}", "text": raw, "metadata": {"source_file": shard.source}}, reason)
 
     def coerce(self, obj: object, shard: Shard, where: str) -> Doc | None:
         """Datatrove shape with defaults; returns None (after rejecting) when unusable."""
@@ -102,7 +135,7 @@ class Reader(Step):
         if not isinstance(meta, dict):
             meta = {} if meta is None else {"original_metadata": meta}
         meta = {**{k: v for k, v in obj.items() if k not in (self.text_key, self.id_key, "metadata")}, **meta}
-        meta.setdefault("source_file", shard.label)
+        meta.setdefault("source_file", shard.source)
         doc_id = obj.get(self.id_key)
         doc = {"id": str(doc_id) if doc_id is not None else f"{shard.label}:{where}", "text": text, "metadata": meta}
         if not isinstance(text, str):
@@ -131,8 +164,11 @@ class Reader(Step):
         opener = gzip.open if path.endswith(".gz") else open
         try:
             fh = opener(path, "rb")
+            lines: Iterator[bytes] = fh
+            if shard.end is not None:
+                lines = _byte_range(fh, shard.start, shard.end)
             lineno = 0
-            for raw in fh:
+            for raw in lines:
                 lineno += 1
                 if raw.isspace():
                     continue
@@ -189,3 +225,29 @@ class Reader(Step):
                 doc = self.coerce({"id": where, "text": block, "metadata": {"source_file": p.name}}, shard, where)
                 if doc is not None:
                     yield doc
+
+
+def _byte_range(fh, start: int, end: int) -> Iterator[bytes]:
+    """The lines of an open binary file that start at a byte offset in [start, end)."""
+    pos = start
+    if start > 0:
+        # The line running into this range belongs to the previous one: skip to the next
+        # newline at or after start - 1, a block at a time (the line may be huge).
+        pos = start - 1
+        fh.seek(pos)
+        while True:
+            block = fh.read(1 << 20)
+            if not block:
+                return
+            nl = block.find(b"\n")
+            if nl >= 0:
+                pos += nl + 1
+                fh.seek(pos)
+                break
+            pos += len(block)
+    while pos < end:
+        raw = fh.readline()
+        if not raw:
+            return
+        pos += len(raw)
+        yield raw

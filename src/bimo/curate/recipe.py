@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bimo.curate.base import Step
 from bimo.curate.dedup import DedupConfig
@@ -62,6 +62,7 @@ class Recipe(BaseModel):
     id_key: str = "id"
     text_split: Literal["file", "blank_line"] = "file"
     max_doc_chars: int = 5_000_000
+    split_mb: float = Field(64, ge=0)  # plain JSONL files above this size are read as several shards (0: one per file)
     compression: Literal["none", "gzip"] = "none"
     engine: Literal["local", "ray"] = "local"
     workers: int = 2
@@ -94,11 +95,23 @@ def load_recipe(path: str | Path, **overrides: Any) -> Recipe:
         raise BimoError(f"{path}: invalid YAML ({str(exc).splitlines()[0]})") from None
     if not isinstance(data, dict):
         raise BimoError(f"{path}: a recipe is a mapping with inputs, output, steps")
+    # The recipe's own paths are relative to the recipe file; overrides (command-line options)
+    # are taken as given, relative to the working directory.
+    resolve_relative(data, path.parent)
     data.update({k: v for k, v in overrides.items() if v is not None})
-    # Relative paths in a recipe are relative to the recipe file.
-    base = path.parent
-    data["inputs"] = [str(base / p) if not Path(p).is_absolute() else p for p in data.get("inputs", [])]
-    if "output" in data and not Path(data["output"]).is_absolute() and "output" not in overrides:
+    return validate_recipe(data, str(path))
+
+
+def resolve_relative(data: dict[str, Any], base: Path, output: bool = True) -> dict[str, Any]:
+    """Make a recipe mapping's relative paths (inputs, output, eval sets, models) relative to `base`, in place.
+
+    Relative paths in a recipe are relative to the recipe file; the pipeline recipe embeds a
+    curation recipe and resolves it the same way.
+    """
+    if isinstance(data.get("inputs"), list):
+        data["inputs"] = [str(base / p) if isinstance(p, str) and not Path(p).is_absolute() else p
+                          for p in data["inputs"]]
+    if output and isinstance(data.get("output"), str) and not Path(data["output"]).is_absolute():
         data["output"] = str(base / data["output"])
     for item in data.get("steps") or []:
         for opts in (item or {}).values() if isinstance(item, dict) else []:
@@ -107,7 +120,7 @@ def load_recipe(path: str | Path, **overrides: Any) -> Recipe:
                     opts["eval_sets"] = [p if Path(p).is_absolute() else str(base / p) for p in opts["eval_sets"]]
                 if isinstance(opts.get("model"), str) and not Path(opts["model"]).is_absolute():
                     opts["model"] = str(base / opts["model"])
-    return validate_recipe(data, str(path))
+    return data
 
 
 def validate_recipe(data: dict[str, Any], where: str = "recipe") -> Recipe:

@@ -15,9 +15,12 @@ Sketches:
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 U64 = np.uint64
+_LO, _HI = (0, 1) if sys.byteorder == "little" else (1, 0)  # uint32 halves of a uint64
 _B = U64(0x100000001B3)
 _M1, _M2 = U64(0xBF58476D1CE4E5B9), U64(0x94D049BB133111EB)
 EMPTY = np.uint32(0xFFFFFFFF)
@@ -25,72 +28,114 @@ EMPTY = np.uint32(0xFFFFFFFF)
 
 def mix(h: np.ndarray) -> np.ndarray:
     """splitmix64 finaliser: spreads polynomial hashes over all 64 bits."""
-    h = h ^ (h >> U64(30))
-    h = h * _M1
-    h = h ^ (h >> U64(27))
-    h = h * _M2
-    return h ^ (h >> U64(31))
+    h = h ^ (h >> U64(30))  # a new array; the rest works in place
+    h *= _M1
+    h ^= h >> U64(27)
+    h *= _M2
+    h ^= h >> U64(31)
+    return h
+
+
+def _tables() -> tuple[np.ndarray, np.ndarray]:
+    """Code point → its lower-case code point, and → is a token character once lower-cased.
+
+    Token characters are digits, letters, kana, Han and hangul (astral planes from U+20000, the
+    CJK extensions, count as tokens). Lower-casing by table is `str.lower` one character at a
+    time (U+0130 İ becomes i, the letter `str.lower` begins with).
+    """
+    low = np.arange(0x110000, dtype=np.uint32)
+    bmp = "".join(map(chr, range(0x20000))).replace("\u0130", "i")
+    low[:0x20000] = np.frombuffer(bmp.lower().encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    tok = np.zeros(0x110000, dtype=bool)
+    for lo, hi in ((0x30, 0x39), (0x61, 0x7A), (0xC0, 0x24F), (0x3040, 0x9FFF), (0xAC00, 0xD7AF), (0xF900, 0xFAFF)):
+        tok[lo:hi + 1] = True
+    tok[0x20000:] = True
+    return low, tok[low]
+
+
+_LOWER, _TOKEN = _tables()
 
 
 def _codepoints(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Concatenated lower-cased code points and each position's document index."""
-    # NUL separates documents, so NULs inside a text become spaces.
-    joined = "\x00".join(t.lower().replace("\x00", " ") for t in texts)
-    cp = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
-    doc = np.cumsum(cp == 0, dtype=np.int64)
-    return cp, doc
+    """Code points of the texts joined by NUL separators, and each text's length (without the separator).
+
+    NULs inside a text become spaces; lone surrogates pass through as code points.
+    """
+    texts = [t.replace("\x00", " ") for t in texts]
+    cp = np.frombuffer("\x00".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    return cp, lengths
 
 
-def _token_table() -> np.ndarray:
-    t = np.zeros(0x10000, dtype=bool)
-    for lo, hi in ((0x30, 0x39), (0x61, 0x7A), (0xC0, 0x24F), (0x3040, 0x9FFF), (0xAC00, 0xD7AF), (0xF900, 0xFAFF)):
-        t[lo:hi + 1] = True
-    return t
+def _starts(lengths: np.ndarray) -> np.ndarray:
+    """Offset of each text in the NUL-joined code points."""
+    return np.cumsum(lengths + 1) - (lengths + 1)
 
 
-_TOKEN = _token_table()
+def _per_text(mask: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """How many positions of each text are set in `mask` (over the NUL-joined code points)."""
+    out = np.zeros(len(lengths), dtype=np.int64)
+    full = lengths > 0
+    if full.any():
+        out[full] = np.add.reduceat(mask.view(np.uint8), _starts(lengths)[full], dtype=np.int64)
+    return out
 
 
-def _is_token_char(cp: np.ndarray) -> np.ndarray:
-    """Digits, letters, kana, Han, hangul (one table lookup; astral planes count as tokens)."""
-    return _TOKEN[np.minimum(cp, 0xFFFF)] | (cp >= 0x20000)
-
-
-def _ngrams(h: np.ndarray, doc: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Hashes of n consecutive units within one document; docs shorter than n keep one shingle of all units."""
+def _ngrams(h: np.ndarray, counts: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Hashes of n consecutive units within one document, given the units of all documents in a row and each
+    document's unit count; docs shorter than n keep one shingle of all units."""
+    nd = len(counts)
     if n == 1 or len(h) == 0:
-        return h, doc
+        return h.astype(U64), np.repeat(np.arange(nd, dtype=np.int64), counts)
     m = len(h) - n + 1
-    if m <= 0:
-        g, gd = np.zeros(0, U64), np.zeros(0, np.int64)
-    else:
-        g = h[:m].copy()
+    if m > 0:
+        g = h[:m].astype(U64)
         for k in range(1, n):
-            g = g * _B + h[k:k + m]
-        ok = doc[:m] == doc[n - 1:]
-        g, gd = g[ok], doc[:m][ok]
+            g *= _B
+            np.add(g, h[k:k + m], out=g, casting="unsafe")
+        # A shingle starting in the last n-1 units of a document crosses into the next one.
+        bad = (np.cumsum(counts)[:, None] - np.arange(1, n)[None, :]).ravel()
+        ok = np.ones(m, dtype=bool)
+        ok[bad[(bad >= 0) & (bad < m)]] = False
+        g = g[ok]
+    else:
+        g = np.zeros(0, U64)
+    gd = np.repeat(np.arange(nd, dtype=np.int64), np.maximum(counts - n + 1, 0))
     # Short documents: fold all their units into one shingle so they still match their copies.
-    counts = np.bincount(doc, minlength=int(doc.max()) + 1)
-    short = np.nonzero((counts > 0) & (counts < n))[0]
-    if len(short):
-        is_short = np.zeros(len(counts), bool)
-        is_short[short] = True
-        sel = is_short[doc]
-        acc = np.zeros(int(doc.max()) + 1, dtype=U64)
-        np.add.at(acc, doc[sel], mix(h[sel] + U64(1)))  # order-free, fine for a handful of units
+    short = (counts > 0) & (counts < n)
+    if short.any():
+        sel = np.repeat(short, counts)
+        acc = np.zeros(nd, dtype=U64)
+        np.add.at(acc, np.repeat(np.arange(nd, dtype=np.int64), counts)[sel], mix(h[sel].astype(U64) + U64(1)))
         g = np.concatenate([g, acc[short]])
-        gd = np.concatenate([gd, short])
+        gd = np.concatenate([gd, np.nonzero(short)[0]])
     return g, gd
+
+
+def _words(cp: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Word hashes (runs of token characters; polynomial over their first 64 characters) and words per text."""
+    pos = np.flatnonzero(_TOKEN[cp])
+    if len(pos) == 0:
+        return np.zeros(0, U64), np.zeros(len(lengths), np.int64)
+    first = np.flatnonzero(np.r_[True, pos[1:] != pos[:-1] + 1])  # NUL separators end words too
+    rank = np.arange(len(pos)) - np.repeat(first, np.diff(np.r_[first, len(pos)]))
+    vals = _LOWER[cp[pos]].astype(U64) * _POWERS[np.minimum(rank, 63)]
+    wh = mix(np.add.reduceat(vals, first))
+    ends = np.cumsum(lengths + 1)
+    counts = np.bincount(np.searchsorted(ends, pos[first], side="right"), minlength=len(lengths))
+    return wh, counts
+
+
+_POWERS = mix(np.arange(64, dtype=U64) + U64(17))
 
 
 def guess_langs(texts: list[str]) -> list[str]:
     """Vectorised form of bimo.text's rule for the zh/en choice: Han characters ≥ Latin words → 'zh'."""
-    cp, doc = _codepoints(texts)
-    n = len(texts)
-    han = np.bincount(doc[(cp >= 0x3400) & (cp <= 0x9FFF)], minlength=n)
+    cp, lengths = _codepoints(texts)
+    cp = _LOWER[cp]
+    han = _per_text((cp >= 0x3400) & (cp <= 0x9FFF), lengths)
     latin = (cp >= 0x61) & (cp <= 0x7A)
-    starts = latin & ~np.r_[False, latin[:-1]]
-    words = np.bincount(doc[starts], minlength=n)
+    words = _per_text(latin & ~np.r_[False, latin[:-1]], lengths)
     return ["zh" if a >= b and a > 0 else "en" for a, b in zip(han.tolist(), words.tolist(), strict=True)]
 
 
@@ -111,22 +156,13 @@ def shingle_hashes(texts: list[str], langs: list[str | None] | None = None, zh_n
         sel = [i for i, lang in enumerate(langs) if (lang != "en") == want_zh]
         if not sel:
             continue
-        cp, doc = _codepoints([texts[i] for i in sel])
-        keep = _is_token_char(cp)
+        cp, lengths = _codepoints([texts[i] for i in sel] if len(sel) < len(texts) else texts)
         if want_zh:
-            g, gd = _ngrams(cp[keep].astype(U64), doc[keep], zh_ngram)
+            keep = _TOKEN[cp]
+            g, gd = _ngrams(_LOWER[cp[keep]], _per_text(keep, lengths), zh_ngram)
         else:
-            # Words: runs of token characters; word hash = polynomial over its (first 64) characters.
-            pos = np.nonzero(keep)[0]
-            if len(pos) == 0:
-                continue
-            start = np.r_[True, pos[1:] != pos[:-1] + 1]
-            first = np.nonzero(start)[0]
-            rank = np.arange(len(pos)) - np.repeat(first, np.diff(np.r_[first, len(pos)]))
-            powers = mix(np.arange(64, dtype=U64) + U64(17))
-            vals = cp[pos].astype(U64) * powers[np.minimum(rank, 63)]
-            wh = np.add.reduceat(vals, first)
-            g, gd = _ngrams(mix(wh), doc[pos[first]], en_ngram)
+            wh, counts = _words(cp, lengths)
+            g, gd = _ngrams(wh, counts, en_ngram)
         out_h.append(mix(g))
         out_d.append(np.asarray(sel, dtype=np.int64)[gd])
     if not out_h:
@@ -138,8 +174,15 @@ def minhash_oph(h: np.ndarray, doc: np.ndarray, n_docs: int, k: int) -> np.ndarr
     """(n_docs, k) uint32 one-permutation MinHash with rotation densification; all-EMPTY rows for no shingles."""
     out = np.full(n_docs * k, EMPTY, dtype=np.uint32)
     if len(h):
-        bins = (h % U64(k)).astype(np.int64)
-        np.minimum.at(out, doc * k + bins, (h >> U64(32)).astype(np.uint32))
+        # bin from the top 16 of the low 32 bits by multiply-shift (no 64-bit modulo), value from the
+        # high 32 bits; both read as uint32 halves of the hashes, without copies
+        halves = np.ascontiguousarray(h, dtype=U64).view(np.uint32).reshape(-1, 2)
+        bins = halves[:, _LO] >> np.uint32(16)
+        bins *= np.uint32(k)
+        bins >>= np.uint32(16)
+        idx = doc * k
+        idx += bins
+        np.minimum.at(out, idx, halves[:, _HI])
     out = out.reshape(n_docs, k)
     empty = out == EMPTY
     if empty.any():

@@ -14,6 +14,8 @@ from typing import IO
 
 from bimo.curate.base import Doc
 
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode  # one encoder, not one per json.dumps call
+
 
 class ShardWriter:
     """Write docs to `path` (optionally .gz); records each line's byte offset."""
@@ -29,7 +31,7 @@ class ShardWriter:
         self.count = 0
 
     def write(self, doc: Doc) -> None:
-        self.write_raw(json.dumps(doc, ensure_ascii=False).encode("utf-8") + b"\n")
+        self.write_raw(_ENCODE(doc).encode("utf-8") + b"\n")
 
     def write_raw(self, line: bytes) -> None:
         if self.offsets is not None:
@@ -37,6 +39,12 @@ class ShardWriter:
         self._fh.write(line)
         self.pos += len(line)
         self.count += 1
+
+    def write_block(self, lines: bytes | memoryview, count: int) -> None:
+        """Write `count` complete lines at once (offsets are not tracked)."""
+        self._fh.write(lines)
+        self.pos += len(lines)
+        self.count += count
 
     def close(self) -> None:
         self._fh.flush()

@@ -14,17 +14,47 @@ from pathlib import Path
 from typing import Any
 
 from bimo.evaluate import rubric as rb
-from bimo.evaluate.runner import (
-    JudgeFailure,
-    JudgeSettings,
-    ask,
-    backend_parallel,
-    item_key,
-    load_predictions,
-    parallel_map,
-)
+from bimo.evaluate.runner import JudgeSettings, JudgeStep, item_key, load_predictions
+from bimo.runner import map_step
 
 REPEAT_OFFSET = 1000  # seeds of the repeat run, far from the first run's retry seeds
+
+
+class _PairTwiceAndSwapped(JudgeStep):
+    """Order AB, AB again (other seeds, no answer cache) and BA for one prompt."""
+
+    name = "agreement"
+
+    def key(self, job: dict[str, Any]) -> str:
+        return job["key"]
+
+    def process(self, job: dict[str, Any], attempt: int) -> list[dict[str, Any]]:
+        ra, rb_ = job["a"], job["b"]
+        ab_msgs = rb.pair_messages(ra, ra["response"], rb_["response"])
+        ab = self.ask(ab_msgs, rb.PAIR_SCHEMA, rb.parse_pair, attempt)[0]
+        ab2 = self.ask(ab_msgs, rb.PAIR_SCHEMA, rb.parse_pair, attempt, cache=False, seed_offset=REPEAT_OFFSET)[0]
+        ba = self.ask(rb.pair_messages(ra, rb_["response"], ra["response"]), rb.PAIR_SCHEMA, rb.parse_pair, attempt)[0]
+        return [{"ab": ab, "ab2": ab2, "ba": ba}]
+
+
+class _ScoreTwice(JudgeStep):
+    """The same answer scored twice: as usual, then with other seeds and no answer cache."""
+
+    name = "agreement"
+
+    def __init__(self, backend: Any, settings: JudgeSettings, rubric: rb.Rubric):
+        super().__init__(backend, settings)
+        self.rubric = rubric
+
+    def key(self, rec: dict[str, Any]) -> str:
+        return item_key(rec)
+
+    def process(self, rec: dict[str, Any], attempt: int) -> list[dict[str, Any]]:
+        msgs = rb.score_messages(self.rubric, rec, rec["response"])
+        schema, parse = rb.score_schema(self.rubric), (lambda t: rb.parse_scores(self.rubric, t))
+        first = self.ask(msgs, schema, parse, attempt)[0]
+        second = self.ask(msgs, schema, parse, attempt, cache=False, seed_offset=REPEAT_OFFSET)[0]
+        return [{"first": first, "second": second}]
 
 
 def pairwise_agreement(backend: Any, path_a: str | Path, path_b: str | Path, settings: JudgeSettings,
@@ -33,24 +63,16 @@ def pairwise_agreement(backend: Any, path_a: str | Path, path_b: str | Path, set
     pa = {item_key(r): r for r in load_predictions(path_a)}
     pb = {item_key(r): r for r in load_predictions(path_b)}
     keys = [k for k in pa if k in pb][:n]
-
-    def run(k: str):
-        ra, rb_ = pa[k], pb[k]
-        ab = ask(backend, rb.pair_messages(ra, ra["response"], rb_["response"]), rb.PAIR_SCHEMA, rb.parse_pair, settings)[0]
-        ab2 = ask(backend, rb.pair_messages(ra, ra["response"], rb_["response"]), rb.PAIR_SCHEMA, rb.parse_pair,
-                  settings, cache=False, seed_offset=REPEAT_OFFSET)[0]
-        ba = ask(backend, rb.pair_messages(ra, rb_["response"], ra["response"]), rb.PAIR_SCHEMA, rb.parse_pair, settings)[0]
-        return ab, ab2, ba
+    jobs = [{"key": k, "a": pa[k], "b": pb[k]} for k in keys]
 
     swap = {"A": "B", "B": "A", "tie": "tie"}
     rows, failed = [], 0
-    for _, res in parallel_map(run, keys, backend_parallel(backend)):
-        if isinstance(res, JudgeFailure):
+    for outcome in map_step(_PairTwiceAndSwapped(backend, settings), jobs, retries=settings.retries):
+        if outcome.results is None:
             failed += 1
             continue
-        if isinstance(res, BaseException):
-            raise res
-        rows.append(res)
+        r = outcome.results[0]
+        rows.append((r["ab"], r["ab2"], r["ba"]))
     n_ok = len(rows)
     shown = [v for ab, _, ba in rows for v in (ab, ba) if v != "tie"]
     return {
@@ -71,21 +93,13 @@ def pointwise_agreement(backend: Any, path: str | Path, rubric_name: str, settin
     rubric = rb.load_rubric("writebench" if rubric_name == "criteria" else rubric_name)
     recs = load_predictions(path)[:n]
 
-    def run(rec: dict[str, Any]):
-        msgs = rb.score_messages(rubric, rec, rec["response"])
-        schema, parse = rb.score_schema(rubric), (lambda t: rb.parse_scores(rubric, t))
-        first = ask(backend, msgs, schema, parse, settings)[0]
-        second = ask(backend, msgs, schema, parse, settings, cache=False, seed_offset=REPEAT_OFFSET)[0]
-        return first, second
-
     pairs, failed = [], 0
-    for _, res in parallel_map(run, recs, backend_parallel(backend)):
-        if isinstance(res, JudgeFailure):
+    for outcome in map_step(_ScoreTwice(backend, settings, rubric), recs, retries=settings.retries):
+        if outcome.results is None:
             failed += 1
             continue
-        if isinstance(res, BaseException):
-            raise res
-        pairs.append(res)
+        r = outcome.results[0]
+        pairs.append((r["first"], r["second"]))
     x = np.array([p[0]["overall"] for p in pairs], dtype=float)
     y = np.array([p[1]["overall"] for p in pairs], dtype=float)
     corr = float(np.corrcoef(x, y)[0, 1]) if len(x) > 2 and x.std() > 0 and y.std() > 0 else None

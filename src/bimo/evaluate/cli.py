@@ -22,12 +22,15 @@ JudgeOpt = Annotated[str | None, typer.Option("--judge", "-j", help="judge backe
 TempOpt = Annotated[float, typer.Option("--temperature", help="judge temperature (recorded)")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="judge seed (recorded; retries use the next seeds)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")]
+MaxTokOpt = Annotated[int, typer.Option("--max-tokens", min=16, help="longest judge answer, in tokens")]
 
 
-def _settings(judge: str | None, temperature: float, seed: int, retries: int = 2):
+def _settings(judge: str | None, temperature: float, seed: int, retries: int = 2, max_tokens: int = 768):
     from bimo.evaluate.runner import DEFAULT_JUDGE, JudgeSettings
 
-    return JudgeSettings(judge=judge or DEFAULT_JUDGE, temperature=temperature, seed=seed, retries=retries)
+    return JudgeSettings(judge=judge or DEFAULT_JUDGE, temperature=temperature, seed=seed, retries=retries,
+                         max_tokens=max_tokens)
 
 
 def _backend(uri: str):
@@ -81,21 +84,26 @@ def judge(pred: Annotated[Path, typer.Argument(help="predictions JSONL (prompt, 
           limit: Annotated[int | None, typer.Option("--limit", help="judge only the first N records")] = None,
           temperature: TempOpt = 0.0, seed: SeedOpt = 1,
           retries: Annotated[int, typer.Option("--retries", help="extra tries after malformed output")] = 2,
-          as_json: JsonOpt = False) -> None:
-    """Pointwise judging with a rubric; failures go to OUT's .errors.jsonl with the reason."""
+          max_tokens: MaxTokOpt = 768, as_json: JsonOpt = False, quiet: QuietOpt = False) -> None:
+    """Pointwise judging with a rubric; failures go to OUT's .errors.jsonl with the reason.
+
+    Resumable: items already judged in OUT are skipped, earlier failures are tried again.
+    """
     from bimo.evaluate.judge import judge_file
     from bimo.evaluate.rubric import load_rubric
     from bimo.evaluate.runner import load_predictions, model_name
 
     load_rubric(rubric)
     load_predictions(pred)  # fail on bad input before loading a model
-    settings = _settings(judge_uri, temperature, seed, retries)
+    settings = _settings(judge_uri, temperature, seed, retries, max_tokens)
     out = out or pred.with_name(f"{model_name(pred)}.{rubric}.judged.jsonl")
     be = _backend(settings.judge)
     try:
-        summary = judge_file(pred, rubric, be, out, settings, name=name, limit=limit, criteria_path=criteria)
+        summary = judge_file(pred, rubric, be, out, settings, name=name, limit=limit, criteria_path=criteria,
+                             progress=not quiet)
     finally:
         be.close()
+    _warn_small(settings.judge)
     if as_json:
         _print_json(summary)
         return
@@ -106,7 +114,6 @@ def judge(pred: Annotated[Path, typer.Argument(help="predictions JSONL (prompt, 
         typer.echo(f"{row['model']} [{row['rubric']}] n={row['n']} overall={row['overall']:.2f}  {dims}")
     if summary["failed_now"]:
         typer.echo(f"failures with reasons: {summary['errors']}", err=True)
-    _warn_small(settings.judge)
 
 
 @app.command()
@@ -114,40 +121,49 @@ def compare(preds: Annotated[list[Path], typer.Argument(help="two or more predic
             judge_uri: JudgeOpt = None,
             out: Annotated[Path, typer.Option("--out", "-o", help="battles JSONL (appended, resumable)")] = Path("battles.jsonl"),
             names: Annotated[str | None, typer.Option("--names", help="comma-separated model names (default: file names)")] = None,
-            store: Annotated[Path | None, typer.Option("--store", help="also add the new battles to this SQLite store")] = None,
+            store: Annotated[Path | None, typer.Option("--store", help="also add the battles to this SQLite store (skipping those already there)")] = None,
             limit: Annotated[int | None, typer.Option("--limit", help="first N shared prompts per pair")] = None,
             rounds: Annotated[int, typer.Option("--rounds", help="bootstrap rounds")] = 1000,
-            temperature: TempOpt = 0.0, seed: SeedOpt = 1, as_json: JsonOpt = False) -> None:
-    """Side-by-side judging in both orders; prints win rates with 95% intervals and length control."""
+            temperature: TempOpt = 0.0, seed: SeedOpt = 1,
+            retries: Annotated[int, typer.Option("--retries", help="extra tries after malformed output")] = 2,
+            max_tokens: MaxTokOpt = 768, as_json: JsonOpt = False, quiet: QuietOpt = False) -> None:
+    """Side-by-side judging in both orders; prints win rates with 95% intervals, and the
+    length-controlled win rate with its 95% interval."""
     from bimo.evaluate.pairwise import compare_files
     from bimo.evaluate.runner import load_predictions
     from bimo.evaluate.winrate import pair_summary
+    from bimo.io import errors_path
 
     if len(preds) < 2:
         raise BimoError("compare needs at least two prediction files")
     for p in preds:
         load_predictions(p)
     name_list = [n.strip() for n in names.split(",")] if names else None
-    settings = _settings(judge_uri, temperature, seed)
-    before = _count_lines(out)
-    be = _backend(settings.judge)
-    try:
-        battles = compare_files(preds, be, out, settings, names=name_list, limit=limit)
-    finally:
-        be.close()
-    if store is not None:
+    settings = _settings(judge_uri, temperature, seed, retries, max_tokens)
+    st = None
+    if store is not None:  # opened first: a bad store fails before any judging
         from bimo.evaluate.store import BattleStore
 
-        BattleStore(store).add_many(battles[before:])
+        st = BattleStore(store)
+    be = _backend(settings.judge)
+    try:
+        battles = compare_files(preds, be, out, settings, names=name_list, limit=limit, progress=not quiet)
+    finally:
+        be.close()
+    added = st.import_battles(battles)[0] if st is not None else None
     models = name_list or [_stem(p) for p in preds]
     pairs = [pair_summary(battles, a, b, rounds=rounds) for i, a in enumerate(models) for b in models[i + 1:]]
+    failed = _count_lines(errors_path(out))
+    _warn_small(settings.judge)
     if as_json:
-        _print_json({"judge": settings.judge, "battles": str(out), "pairs": pairs})
+        _print_json({"judge": settings.judge, "battles": str(out), "failed": failed,
+                     **({"store": str(store), "added_to_store": added} if store is not None else {}), "pairs": pairs})
         return
     for s in pairs:
         typer.echo(_pair_line(s))
-    typer.echo(f"{len(battles)} battles in {out}")
-    _warn_small(settings.judge)
+    typer.echo(f"{len(battles)} battles in {out}" + (f"; {added} new in {store}" if store is not None else ""))
+    if failed:
+        typer.echo(f"{failed} comparisons failed, with reasons: {errors_path(out)}", err=True)
 
 
 def _stem(p: Path) -> str:
@@ -161,13 +177,17 @@ def _count_lines(path: Path) -> int:
         return 0
     from bimo.io import iter_jsonl
 
-    return sum(1 for _ in iter_jsonl(path))
+    return sum(1 for _ in iter_jsonl(path, []))
 
 
 def _pair_line(s: dict[str, Any]) -> str:
     if not s["n"]:
         return f"{s['model_a']} vs {s['model_b']}: no battles"
-    lc = f"  LC {s['lc_win_rate']:.1%}" if s["lc_win_rate"] is not None else ""
+    lc = ""
+    if s["lc_win_rate"] is not None:
+        lc = f"  LC {s['lc_win_rate']:.1%}"
+        if s.get("lc_ci"):
+            lc += f" [{s['lc_ci'][0]:.1%}, {s['lc_ci'][1]:.1%}]"
     return (f"{s['model_a']} vs {s['model_b']}: win rate {s['win_rate']:.1%} [{s['ci'][0]:.1%}, {s['ci'][1]:.1%}]"
             f"{lc}  ({s['wins']}W {s['ties']}T {s['losses']}L)  {s['band']}")
 
@@ -194,13 +214,57 @@ def ratings(source: Annotated[Path, typer.Argument(help="battles JSONL or SQLite
                    f"  battles {r['battles']:<6} win rate {wr}")
 
 
+store_app = typer.Typer(help="Battle store (SQLite): import battles from JSONL, export them back.",
+                        no_args_is_help=True)
+app.add_typer(store_app, name="store")
+
+
+@store_app.command("import")
+def store_import(files: Annotated[list[Path], typer.Argument(help="battles JSONL file(s): model_a, model_b, winner, ...")],
+                 db: Annotated[Path, typer.Option("--db", "--store", help="SQLite store (created if missing)")],
+                 as_json: JsonOpt = False) -> None:
+    """Add battles to a store, skipping those already there (same battle id).
+
+    Every file is checked before anything is written: one bad line and nothing is added.
+    """
+    from bimo.evaluate.battles import read_battles_jsonl
+    from bimo.evaluate.store import BattleStore
+
+    battles = [b for f in files for b in read_battles_jsonl(f)]
+    st = BattleStore(db)
+    added, skipped = st.import_battles(battles)
+    res = {"store": str(db), "read": len(battles), "added": added, "skipped": skipped, "total": st.count()}
+    if as_json:
+        _print_json(res)
+        return
+    typer.echo(f"added {added} battles to {db}, skipped {skipped} already there; {res['total']} in the store")
+
+
+@store_app.command("export")
+def store_export(db: Annotated[Path, typer.Argument(help="SQLite battle store")],
+                 out: Annotated[Path, typer.Option("--out", "-o", help="battles JSONL to write (replaced atomically)")],
+                 as_json: JsonOpt = False) -> None:
+    """Write every battle of a store, ids included, to a JSONL file."""
+    from bimo.evaluate.store import BattleStore
+
+    if not db.exists():
+        raise BimoError(f"file not found: {db}")
+    if db.is_dir():
+        raise BimoError(f"expected a file, got a folder: {db}")
+    n = BattleStore(db).export_jsonl(out)
+    if as_json:
+        _print_json({"store": str(db), "out": str(out), "battles": n})
+        return
+    typer.echo(f"wrote {n} battles to {out}")
+
+
 @app.command()
 def agreement(preds: Annotated[list[Path], typer.Argument(help="one predictions file (pointwise) or two (pairwise)")],
               judge_uri: JudgeOpt = None,
               rubric: Annotated[str, typer.Option("--rubric", "-r", help="rubric for the pointwise check")] = "writebench",
               n: Annotated[int, typer.Option("-n", help="items to judge")] = 20,
               out: Annotated[Path | None, typer.Option("--out", "-o", help="write the result as JSON (e.g. RUN_DIR/agreement.json)")] = None,
-              temperature: TempOpt = 0.0, seed: SeedOpt = 1) -> None:
+              temperature: TempOpt = 0.0, seed: SeedOpt = 1, max_tokens: MaxTokOpt = 768) -> None:
     """Judge self-consistency: same items judged twice, and pairs in both orders."""
     from bimo.evaluate.agreement import pairwise_agreement, pointwise_agreement
     from bimo.evaluate.rubric import load_rubric
@@ -211,7 +275,7 @@ def agreement(preds: Annotated[list[Path], typer.Argument(help="one predictions 
     for p in preds:
         load_predictions(p)
     load_rubric(rubric)
-    settings = _settings(judge_uri, temperature, seed)
+    settings = _settings(judge_uri, temperature, seed, max_tokens=max_tokens)
     be = _backend(settings.judge)
     try:
         res = (pairwise_agreement(be, preds[0], preds[1], settings, n=n) if len(preds) == 2

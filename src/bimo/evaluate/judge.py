@@ -1,9 +1,10 @@
 """Pointwise judging of a prediction file with a rubric (writebench, longbench, criteria).
 
-Outputs are resumable JSONL: judgments go to OUT, failures to OUT's `.errors.jsonl`
-twin with the reason and the raw answer. Items already judged in OUT are skipped, so
-a crashed run picks up where it stopped. For `criteria`, criteria are generated once
-per instruction into a shared file and reused for every model judged against it.
+Runs on the shared step runner: judgments go to OUT, failures to OUT's
+`.errors.jsonl` twin with the reason and the raw answer. Items already judged in OUT
+are skipped and earlier failures are tried again, so a crashed run picks up where it
+stopped. For `criteria`, criteria are generated once per instruction into a shared
+file (by the same runner) and reused for every model judged against it.
 """
 
 from __future__ import annotations
@@ -15,19 +16,17 @@ from typing import Any
 
 from bimo.evaluate import rubric as rb
 from bimo.evaluate.runner import (
-    JudgeFailure,
     JudgeSettings,
-    ask,
-    backend_parallel,
+    JudgeStep,
     item_key,
+    judge_run_config,
     load_predictions,
     model_name,
-    parallel_map,
 )
+from bimo.io import errors_path, iter_jsonl
+from bimo.runner import Reject, run_step
 
-
-def errors_path(out: Path) -> Path:
-    return out.with_name(out.name.removesuffix(".jsonl") + ".errors.jsonl")
+__all__ = ["CriteriaBook", "errors_path", "instruction_key", "judge_file", "summarize_judgments"]
 
 
 def instruction_key(rec: dict[str, Any]) -> str:
@@ -36,18 +35,44 @@ def instruction_key(rec: dict[str, Any]) -> str:
     return h[:16]
 
 
+class CriteriaStep(JudgeStep):
+    """Writes the criteria for one instruction."""
+
+    name = "criteria"
+
+    def __init__(self, backend: Any, settings: JudgeSettings, rubric: rb.Rubric):
+        super().__init__(backend, settings)
+        self.rubric = rubric
+        self.schema = rb.criteria_gen_schema(rubric.n_criteria)
+
+    def key(self, record: dict[str, Any]) -> str:
+        return instruction_key(record)
+
+    def describe(self, record: dict[str, Any]) -> dict[str, Any]:
+        return {"key": instruction_key(record), "prompt": record.get("prompt", ""), **self.context()}
+
+    def process(self, record: dict[str, Any], attempt: int) -> list[dict[str, Any]]:
+        msgs = rb.criteria_gen_messages(self.rubric, record)
+        crit, seed = self.ask(msgs, self.schema, lambda t: rb.parse_criteria(self.rubric, t), attempt)
+        return [{"key": instruction_key(record), "prompt": record.get("prompt", ""), "criteria": crit,
+                 **self.context(), "judge_seed": seed, "time": time.time()}]
+
+
 class CriteriaBook:
-    """Per-instruction criteria, generated on first need and appended to a JSONL file."""
+    """Per-instruction criteria, generated on first need and kept in a JSONL file."""
 
-    def __init__(self, path: Path, rubric: rb.Rubric, backend: Any, settings: JudgeSettings):
-        from bimo.io import JsonlAppender, iter_jsonl
-
-        self.rubric, self.backend, self.settings = rubric, backend, settings
+    def __init__(self, path: Path, rubric: rb.Rubric, backend: Any, settings: JudgeSettings,
+                 progress: bool = False):
+        self.path, self.rubric, self.backend, self.settings = Path(path), rubric, backend, settings
+        self.progress = progress
         self.book: dict[str, list[dict[str, str]]] = {}
-        if path.exists():
-            for rec in iter_jsonl(path):
-                self.book[rec["key"]] = rec["criteria"]
-        self._out = JsonlAppender(path)
+        self._load()
+
+    def _load(self) -> None:
+        if self.path.exists():
+            for rec in iter_jsonl(self.path, []):  # a torn last line is repaired by the runner
+                if "key" in rec and "criteria" in rec:
+                    self.book[rec["key"]] = rec["criteria"]
 
     def ensure(self, records: list[dict[str, Any]]) -> dict[str, str]:
         """Generate missing criteria; returns {instruction key: failure reason} for those that failed."""
@@ -57,93 +82,87 @@ class CriteriaBook:
             if k not in self.book and k not in seen:
                 seen.add(k)
                 todo.append(rec)
-        failed = {}
-        schema = rb.criteria_gen_schema(self.rubric.n_criteria)
-
-        def gen(rec: dict[str, Any]):
-            msgs = rb.criteria_gen_messages(self.rubric, rec)
-            return ask(self.backend, msgs, schema, lambda t: rb.parse_criteria(self.rubric, t), self.settings)
-
-        for rec, res in parallel_map(gen, todo, backend_parallel(self.backend)):
-            k = instruction_key(rec)
-            if isinstance(res, JudgeFailure):
-                failed[k] = f"criteria generation failed: {res.reason}"
-            elif isinstance(res, BaseException):
-                raise res
-            else:
-                self.book[k] = res[0]
-                self._out.write({"key": k, "prompt": rec.get("prompt", ""), "criteria": res[0],
-                                 "judge": self.settings.judge, "time": time.time()})
-        return failed
+        if not todo:
+            return {}
+        step = CriteriaStep(self.backend, self.settings, self.rubric)
+        run_step(step, todo, self.path, judge_run_config(self.settings, self.progress))
+        self._load()
+        err = errors_path(self.path)
+        reasons = {str(r.get("id")): r.get("reason", "") for r in iter_jsonl(err, [])} if err.exists() else {}
+        return {k: f"criteria generation failed: {reasons.get(k) or 'no criteria'}" for k in seen if k not in self.book}
 
     def close(self) -> None:
-        self._out.close()
+        """Nothing stays open between calls; kept for callers that close the book."""
+
+
+class ScoreStep(JudgeStep):
+    """Scores one answer with a rubric (for `criteria`, against the instruction's criteria)."""
+
+    name = "judge"
+
+    def __init__(self, backend: Any, settings: JudgeSettings, rubric: rb.Rubric, model: str,
+                 book: CriteriaBook | None = None, failed_criteria: dict[str, str] | None = None):
+        super().__init__(backend, settings)
+        self.rubric, self.model, self.book = rubric, model, book
+        self.failed_criteria = failed_criteria or {}
+
+    def key(self, record: dict[str, Any]) -> str:
+        return item_key(record)
+
+    def base(self) -> dict[str, Any]:
+        return {"model": self.model, "rubric": self.rubric.name, **self.context()}
+
+    def describe(self, record: dict[str, Any]) -> dict[str, Any]:
+        return {"key": item_key(record), "prompt": record.get("prompt", ""), **self.base(),
+                "judge_seed": self.settings.seed}
+
+    def process(self, rec: dict[str, Any], attempt: int) -> list[dict[str, Any]]:
+        rubric = self.rubric
+        if self.book is not None:
+            k = instruction_key(rec)
+            crit = self.book.book.get(k)
+            if crit is None:
+                raise Reject(self.failed_criteria.get(k, "criteria generation failed"), retry=False)
+            msgs = rb.criteria_score_messages(rubric, rec, rec["response"], crit)
+            verdict, seed = self.ask(msgs, rb.criteria_score_schema(rubric, len(crit)),
+                                     lambda t: rb.parse_criteria_scores(rubric, t, crit), attempt)
+        else:
+            msgs = rb.score_messages(rubric, rec, rec["response"])
+            verdict, seed = self.ask(msgs, rb.score_schema(rubric), lambda t: rb.parse_scores(rubric, t), attempt)
+        return [{"key": item_key(rec), "id": rec.get("id"), "prompt": rec["prompt"], **self.base(),
+                 "judge_seed": seed, "attempts": attempt + 1,
+                 **{k: rec[k] for k in ("lang", "domain", "task", "length") if k in rec},
+                 "response_length": _length(rec["response"]),
+                 "scores": verdict["scores"], "overall": verdict["overall"],
+                 "reason": verdict.get("reason", ""),
+                 **({"reasons": verdict["reasons"]} if "reasons" in verdict else {}),
+                 "time": time.time()}]
 
 
 def judge_file(pred_path: str | Path, rubric_name: str, backend: Any, out: str | Path,
                settings: JudgeSettings, name: str | None = None, limit: int | None = None,
-               criteria_path: str | Path | None = None) -> dict[str, Any]:
+               criteria_path: str | Path | None = None, progress: bool = False) -> dict[str, Any]:
     """Judge every record of a prediction file; returns a summary (counts, means per dimension)."""
-    from bimo.io import JsonlAppender, iter_jsonl
-
     rubric = rb.load_rubric(rubric_name)
     records = load_predictions(pred_path)[: limit or None]
     model = name or model_name(pred_path)
     out = Path(out)
-    done = {r["key"] for r in iter_jsonl(out)} if out.exists() else set()
+    # Judged items are skipped by their `key`, which also covers files written before
+    # the runner's bookkeeping (`meta.source_id`) existed.
+    done = {str(r["key"]) for r in iter_jsonl(out, []) if "key" in r} if out.exists() else set()
     todo = [r for r in records if item_key(r) not in done]
 
     book = None
     failed_criteria: dict[str, str] = {}
     if rubric.name == "criteria":
-        book = CriteriaBook(Path(criteria_path or out.parent / "criteria.jsonl"), rubric, backend, settings)
+        book = CriteriaBook(Path(criteria_path or out.parent / "criteria.jsonl"), rubric, backend, settings,
+                            progress=progress)
         failed_criteria = book.ensure(todo)
 
-    def judge_one(rec: dict[str, Any]):
-        if book is not None:
-            crit = book.book[instruction_key(rec)]
-            msgs = rb.criteria_score_messages(rubric, rec, rec["response"], crit)
-            schema = rb.criteria_score_schema(rubric, len(crit))
-            return ask(backend, msgs, schema, lambda t: rb.parse_criteria_scores(rubric, t, crit), settings)
-        msgs = rb.score_messages(rubric, rec, rec["response"])
-        return ask(backend, msgs, rb.score_schema(rubric), lambda t: rb.parse_scores(rubric, t), settings)
-
-    base = {"model": model, "rubric": rubric.name, "judge": settings.judge,
-            "judge_temperature": settings.temperature}
-    n_ok = n_err = 0
-    with JsonlAppender(out) as ok_out, JsonlAppender(errors_path(out)) as err_out:
-        def fail(rec: dict[str, Any], reason: str, raw: str = "", attempts: int = 0) -> None:
-            nonlocal n_err
-            n_err += 1
-            err_out.write({"key": item_key(rec), "prompt": rec["prompt"], **base, "judge_seed": settings.seed,
-                           "reason": reason, "raw": raw, "attempts": attempts, "time": time.time()})
-
-        runnable = []
-        for rec in todo:
-            if book is not None and instruction_key(rec) in failed_criteria:
-                fail(rec, failed_criteria[instruction_key(rec)])
-            else:
-                runnable.append(rec)
-        for rec, res in parallel_map(judge_one, runnable, backend_parallel(backend)):
-            if isinstance(res, JudgeFailure):
-                fail(rec, res.reason, res.raw, res.attempts)
-                continue
-            if isinstance(res, BaseException):
-                raise res
-            verdict, attempts, seed = res
-            n_ok += 1
-            ok_out.write({"key": item_key(rec), "id": rec.get("id"), "prompt": rec["prompt"], **base,
-                          "judge_seed": seed, "attempts": attempts,
-                          **{k: rec[k] for k in ("lang", "domain", "task", "length") if k in rec},
-                          "response_length": _length(rec["response"]),
-                          "scores": verdict["scores"], "overall": verdict["overall"],
-                          "reason": verdict.get("reason", ""),
-                          **({"reasons": verdict["reasons"]} if "reasons" in verdict else {}),
-                          "time": time.time()})
-    if book is not None:
-        book.close()
-    summary = summarize_judgments(list(iter_jsonl(out)) if out.exists() else [])
-    summary.update({"judged_now": n_ok, "failed_now": n_err, "skipped_done": len(records) - len(todo),
+    step = ScoreStep(backend, settings, rubric, model, book, failed_criteria)
+    stats = run_step(step, todo, out, judge_run_config(settings, progress))
+    summary = summarize_judgments(list(iter_jsonl(out, [])) if out.exists() else [])
+    summary.update({"judged_now": stats.ok, "failed_now": stats.failed, "skipped_done": len(records) - len(todo),
                     "out": str(out), "errors": str(errors_path(out))})
     return summary
 

@@ -10,24 +10,23 @@ failure goes to the errors file with its reason.
 from __future__ import annotations
 
 import itertools
-import time
+import json
 from pathlib import Path
 from typing import Any
 
 from bimo.errors import BimoError
 from bimo.evaluate import rubric as rb
-from bimo.evaluate.battles import Battle
-from bimo.evaluate.judge import errors_path
+from bimo.evaluate.battles import Battle, battle_id
 from bimo.evaluate.runner import (
-    JudgeFailure,
     JudgeSettings,
-    ask,
-    backend_parallel,
+    JudgeStep,
     item_key,
+    judge_run_config,
     load_predictions,
     model_name,
-    parallel_map,
 )
+from bimo.io import errors_path, iter_jsonl
+from bimo.runner import map_step, run_step
 
 
 def combine(first: str, second: str) -> tuple[str, bool]:
@@ -42,21 +41,71 @@ def combine(first: str, second: str) -> tuple[str, bool]:
     return {"A": "model_a", "B": "model_b", "tie": "tie"}[first], True
 
 
+class PairStep(JudgeStep):
+    """One battle: a prompt judged with a's answer first, then with b's first.
+
+    A job is {"key", "model_a", "model_b", "a": record, "b": record}; both orders
+    run at the attempt's seed, and a malformed verdict in either retries the pair.
+    """
+
+    name = "compare"
+
+    def key(self, job: dict[str, Any]) -> str:
+        return json.dumps([job["key"], job["model_a"], job["model_b"]], ensure_ascii=False)
+
+    def describe(self, job: dict[str, Any]) -> dict[str, Any]:
+        return {"key": job["key"], "prompt": job["a"].get("prompt", ""), "model_a": job["model_a"],
+                "model_b": job["model_b"], **self.context(), "judge_seed": self.settings.seed}
+
+    def verdicts(self, job: dict[str, Any], attempt: int) -> dict[str, Any]:
+        ra, rb_ = job["a"], job["b"]
+        v1, s1 = self.ask(rb.pair_messages(ra, ra["response"], rb_["response"]), rb.PAIR_SCHEMA, rb.parse_pair, attempt)
+        v2, s2 = self.ask(rb.pair_messages(ra, rb_["response"], ra["response"]), rb.PAIR_SCHEMA, rb.parse_pair, attempt)
+        winner, consistent = combine(v1, v2)
+        return {"winner": winner, "consistent": consistent, "verdicts": [v1, v2], "attempts": attempt + 1,
+                "seeds": [s1, s2]}
+
+    def process(self, job: dict[str, Any], attempt: int) -> list[dict[str, Any]]:
+        from bimo.text import count_length
+
+        res = self.verdicts(job, attempt)
+        ra, rb_ = job["a"], job["b"]
+        battle = Battle(prompt=ra["prompt"], model_a=job["model_a"], model_b=job["model_b"], winner=res["winner"],
+                        response_a=ra["response"], response_b=rb_["response"], judge=self.settings.judge,
+                        meta={"key": job["key"], "verdicts": res["verdicts"], "consistent": res["consistent"],
+                              "judge_temperature": self.settings.temperature, "judge_seeds": res["seeds"],
+                              "attempts": res["attempts"],
+                              "len_a": count_length(ra["response"]), "len_b": count_length(rb_["response"]),
+                              **{f: ra[f] for f in ("domain", "task", "lang") if f in ra}})
+        rec = battle.to_record()
+        return [{"id": battle_id(rec), **rec}]
+
+
+class _VerdictsOnly(PairStep):
+    def process(self, job: dict[str, Any], attempt: int) -> list[dict[str, Any]]:
+        return [self.verdicts(job, attempt)]
+
+
 def judge_pair(backend: Any, rec: dict[str, Any], resp_a: str, resp_b: str, settings: JudgeSettings,
                cache: bool | None = None, seed_offset: int = 0) -> dict[str, Any]:
-    """Both orders for one prompt: {'winner', 'consistent', 'verdicts': [ab, ba], 'attempts'}."""
-    v1, n1, s1 = ask(backend, rb.pair_messages(rec, resp_a, resp_b), rb.PAIR_SCHEMA, rb.parse_pair, settings,
-                     cache=cache, seed_offset=seed_offset)
-    v2, n2, s2 = ask(backend, rb.pair_messages(rec, resp_b, resp_a), rb.PAIR_SCHEMA, rb.parse_pair, settings,
-                     cache=cache, seed_offset=seed_offset)
-    winner, consistent = combine(v1, v2)
-    return {"winner": winner, "consistent": consistent, "verdicts": [v1, v2], "attempts": n1 + n2, "seeds": [s1, s2]}
+    """Both orders for one prompt: {'winner', 'consistent', 'verdicts': [ab, ba], 'attempts', 'seeds'}.
+
+    Raises BimoError with the reason when every try gave a malformed verdict.
+    """
+    job = {"key": item_key(rec), "model_a": "a", "model_b": "b", "a": {**rec, "response": resp_a},
+           "b": {**rec, "response": resp_b}}
+    step = _VerdictsOnly(backend, settings, cache=cache, seed_offset=seed_offset)
+    outcome = next(map_step(step, [job], concurrency=1, retries=settings.retries))
+    if outcome.results is None:
+        raise BimoError(f"judge failed after {outcome.attempts} tries: {outcome.reason}")
+    return outcome.results[0]
 
 
 def compare_files(paths: list[str | Path], backend: Any, out: str | Path, settings: JudgeSettings,
-                  names: list[str] | None = None, limit: int | None = None) -> list[Battle]:
+                  names: list[str] | None = None, limit: int | None = None,
+                  progress: bool = False) -> list[Battle]:
     """Judge every pair of prediction files; returns all battles in OUT (old and new)."""
-    from bimo.io import JsonlAppender, iter_jsonl
+    from bimo.evaluate.battles import load_battles
 
     if len(paths) < 2:
         raise BimoError("compare needs at least two prediction files")
@@ -68,10 +117,12 @@ def compare_files(paths: list[str | Path], backend: Any, out: str | Path, settin
     preds = [{item_key(r): r for r in load_predictions(p)} for p in paths]
 
     out = Path(out)
+    # Battles already in OUT are skipped by (key, model_a, model_b), which also covers
+    # files written before the runner's bookkeeping (`meta.source_id`) existed.
     done = set()
     if out.exists():
-        for r in iter_jsonl(out):
-            done.add((r.get("key"), r["model_a"], r["model_b"]))
+        for r in iter_jsonl(out, []):
+            done.add((r.get("key"), r.get("model_a"), r.get("model_b")))
 
     jobs = []
     for (i, a), (j, b) in itertools.combinations(enumerate(names), 2):
@@ -80,30 +131,10 @@ def compare_files(paths: list[str | Path], backend: Any, out: str | Path, settin
             raise BimoError(f"{paths[i]} and {paths[j]} share no prompts (matched by id, else by prompt text)")
         for k in shared[: limit or None]:
             if (k, a, b) not in done:
-                jobs.append((k, a, b, preds[i][k], preds[j][k]))
+                jobs.append({"key": k, "model_a": a, "model_b": b, "a": preds[i][k], "b": preds[j][k]})
 
-    def run(job):
-        k, a, b, ra, rb_ = job
-        return judge_pair(backend, ra, ra["response"], rb_["response"], settings)
-
-    from bimo.text import count_length
-
-    with JsonlAppender(out) as ok_out, JsonlAppender(errors_path(out)) as err_out:
-        for job, res in parallel_map(run, jobs, backend_parallel(backend)):
-            k, a, b, ra, rb_ = job
-            if isinstance(res, JudgeFailure):
-                err_out.write({"key": k, "prompt": ra["prompt"], "model_a": a, "model_b": b, "judge": settings.judge,
-                               "reason": res.reason, "raw": res.raw, "attempts": res.attempts, "time": time.time()})
-                continue
-            if isinstance(res, BaseException):
-                raise res
-            battle = Battle(prompt=ra["prompt"], model_a=a, model_b=b, winner=res["winner"],
-                            response_a=ra["response"], response_b=rb_["response"], judge=settings.judge,
-                            meta={"key": k, "verdicts": res["verdicts"], "consistent": res["consistent"],
-                                  "judge_temperature": settings.temperature, "judge_seeds": res["seeds"],
-                                  "len_a": count_length(ra["response"]), "len_b": count_length(rb_["response"]),
-                                  **{f: ra[f] for f in ("domain", "task", "lang") if f in ra}})
-            ok_out.write(battle.to_record())
-    from bimo.evaluate.battles import load_battles
-
+    run_step(PairStep(backend, settings), jobs, out, judge_run_config(settings, progress))
     return load_battles(out)
+
+
+__all__ = ["PairStep", "combine", "compare_files", "errors_path", "judge_pair"]

@@ -97,6 +97,7 @@ def build_report(run_dir: str | Path, out_dir: str | Path, baseline: str | None 
         names, mat = win_rate_matrix(data["battles"], models or models_of(data["battles"]))
         images["winrate"] = charts.winrate_heatmap(names, mat, out_dir / "winrate.png")
         sections.append(_ratings_html(res, images))
+        sections.append(_pairs_html(data["battles"], models, rounds))
         sections.append(_examples_html(data["battles"]))
     if data["judgments"]:
         sections.append(_scores_html(data["judgments"], out_dir, images))
@@ -148,6 +149,32 @@ def _ratings_html(res: dict[str, Any], images: dict[str, Path]) -> str:
             f"{_img(images, 'ratings', 'ratings')}<h2>Win rates</h2>"
             f"<p>Row model's win rate against column model (ties as half). Above 55% clearly better, below 45% clearly worse.</p>"
             f"{_img(images, 'winrate', 'win-rate matrix')}")
+
+
+def _pairs_html(battles: list[Battle], models: list[str], rounds: int) -> str:
+    """Every pair of models that met: win rate and length-controlled win rate, each with its 95% interval."""
+    from bimo.evaluate.winrate import pair_summary
+
+    met = {frozenset((b.model_a, b.model_b)) for b in battles}
+    rows = []
+    for i, a in enumerate(models):
+        for b in models[i + 1:]:
+            if frozenset((a, b)) not in met:
+                continue
+            s = pair_summary(battles, a, b, rounds=rounds)
+            lc = "-" if s["lc_win_rate"] is None else _pct(s["lc_win_rate"])
+            lc_ci = f"[{_pct(s['lc_ci'][0])}, {_pct(s['lc_ci'][1])}]" if s.get("lc_ci") else "-"
+            rows.append(f"<tr><td>{html.escape(a)}</td><td>{html.escape(b)}</td><td>{s['n']}</td>"
+                        f"<td>{s['wins']} / {s['ties']} / {s['losses']}</td><td>{_pct(s['win_rate'])}</td>"
+                        f"<td>[{_pct(s['ci'][0])}, {_pct(s['ci'][1])}]</td><td>{html.escape(s['band'] or '')}</td>"
+                        f"<td>{lc}</td><td>{lc_ci}</td></tr>")
+    if not rows:
+        return ""
+    return ("<h2>Pairwise win rates</h2><p>Win rate of the first model (ties as half) with a 95% bootstrap "
+            "interval; LC is the length-controlled win rate, the rate at equal answer length, with its own "
+            f"95% bootstrap interval ({rounds} rounds).</p>"
+            "<table><tr><th>model</th><th>vs</th><th>battles</th><th>W / T / L</th><th>win rate</th><th>95% CI</th>"
+            f"<th>band</th><th>LC win rate</th><th>LC 95% CI</th></tr>{''.join(rows)}</table>")
 
 
 def _pct(v: float | None) -> str:

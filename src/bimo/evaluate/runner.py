@@ -1,25 +1,34 @@
-"""Shared machinery for judging runs: settings, retried strict calls, predictions, parallel map.
+"""Judging on the shared step runner: judge settings, strict judge calls, predictions.
 
-Every judge call is strict: the output must parse against the schema. A failed
-parse is retried with the next seed (the same seed would replay the cached
-answer), and after the last try the item is reported as failed with the reason.
+Judge runs use `bimo.runner` like every synthesis stage: bounded concurrency,
+resumable output, failures in the `.errors.jsonl` twin with their reasons, and a
+progress bar. What is particular to judging lives here:
+
+* `JudgeSettings`: judge URI, temperature, seed and retries, recorded with every verdict;
+* `JudgeStep.ask`: one strict call. The output must parse against the schema; a
+  malformed answer (or a backend failure) is a `Reject`, so the runner retries the
+  record with the next seed (the same seed would replay the cached answer), and
+  after the last try records it as failed with the reason and the raw answer in
+  `detail`. A verdict is never filled in by default;
+* `judge_run_config`: judge runs always resume (an output file accumulates), and
+  items that failed before are tried again on the next run.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field
 
-from bimo.errors import BimoError
+from bimo.errors import BackendError, BimoError
 from bimo.evaluate.rubric import JudgeParseError
+from bimo.llm.base import GenParams
+from bimo.runner import Reject, RunConfig, Step
 
 T = TypeVar("T")
-R = TypeVar("R")
 
 #: Offline default: the embedded default model, so judging needs no server;
 #: override with --judge or BIMO_JUDGE.
@@ -36,36 +45,46 @@ class JudgeSettings(BaseModel):
     max_tokens: int = Field(768, ge=16)
 
 
-class JudgeFailure(Exception):
-    """All tries gave malformed output."""
-
-    def __init__(self, reason: str, raw: str, attempts: int):
-        super().__init__(reason)
-        self.reason, self.raw, self.attempts = reason, raw, attempts
+def judge_run_config(settings: JudgeSettings, progress: bool = False) -> RunConfig:
+    """Runner settings for a judge run: resume, retry earlier failures, `settings.retries` extra tries."""
+    return RunConfig(resume=True, retry_failed=True, retries=settings.retries, progress=progress)
 
 
-def ask(backend: Any, msgs: list[dict[str, str]], schema: dict[str, Any], parse: Callable[[str], T],
-        settings: JudgeSettings, cache: bool | None = None, seed_offset: int = 0) -> tuple[T, int, int]:
-    """(parsed verdict, attempts used, seed of the accepted answer), or JudgeFailure."""
-    from bimo.errors import BackendError
+class JudgeStep(Step):
+    """A runner step that calls the judge. Subclasses write `process(record, attempt)`
+    with one or more `ask` calls; attempt n uses seed `settings.seed + n`."""
 
-    reason, raw = "", ""
-    for attempt in range(settings.retries + 1):
-        seed = settings.seed + seed_offset + attempt
+    name = "judge"
+
+    def __init__(self, backend: Any, settings: JudgeSettings, *, cache: bool | None = None, seed_offset: int = 0):
+        super().__init__(backend, GenParams(temperature=settings.temperature, max_tokens=settings.max_tokens,
+                                            seed=settings.seed))
+        self.settings = settings
+        self.cache = cache
+        self.seed_offset = seed_offset
+
+    def ask(self, messages: list[dict[str, str]], schema: dict[str, Any], parse: Callable[[str], T], attempt: int,
+            *, cache: bool | None = None, seed_offset: int | None = None) -> tuple[T, int]:
+        """(parsed verdict, seed used), or Reject with the reason and the raw answer."""
+        s = self.settings
+        seed = s.seed + (self.seed_offset if seed_offset is None else seed_offset) + attempt
         try:
-            comp = backend.chat(msgs, temperature=settings.temperature, seed=seed,
-                                max_tokens=settings.max_tokens, json_schema=schema, cache=cache)
-        except BackendError as exc:
-            reason, raw = f"backend error: {exc}", ""
-            continue
+            comp = self.backend.chat(messages, temperature=s.temperature, seed=seed, max_tokens=s.max_tokens,
+                                     json_schema=schema, cache=self.cache if cache is None else cache)
+        except BackendError as exc:  # after the backend's own retries; the next seed may still pass
+            raise Reject(f"backend error: {exc}") from None
         raw = comp.text
         try:
-            return parse(raw), attempt + 1, seed
+            return parse(raw), seed
         except JudgeParseError as exc:
             reason = str(exc)
             if getattr(comp, "finish_reason", "stop") == "length":
                 reason += " (output cut at max_tokens)"
-    raise JudgeFailure(reason, raw[:2000], settings.retries + 1)
+            raise Reject(reason, detail=raw[:2000]) from None
+
+    def context(self) -> dict[str, Any]:
+        """Who judged, recorded with every verdict and every failure."""
+        return {"judge": self.settings.judge, "judge_temperature": self.settings.temperature}
 
 
 def load_predictions(path: str | Path, need: Iterable[str] = ("prompt", "response")) -> list[dict[str, Any]]:
@@ -93,23 +112,3 @@ def model_name(path: str | Path) -> str:
     for suffix in (".gz", ".jsonl", ".json"):
         name = name.removesuffix(suffix)
     return name
-
-
-def parallel_map(fn: Callable[[T], R], items: list[T], workers: int) -> Iterator[tuple[T, R | BaseException]]:
-    """Yield (item, result or exception) as they finish; results are written by the caller's thread."""
-    if workers <= 1:
-        for it in items:
-            try:
-                yield it, fn(it)
-            except Exception as exc:  # handed to the caller, who records it
-                yield it, exc
-        return
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futs = {pool.submit(fn, it): it for it in items}
-        for fut in as_completed(futs):
-            exc = fut.exception()
-            yield futs[fut], (exc if exc is not None else fut.result())
-
-
-def backend_parallel(backend: Any) -> int:
-    return max(1, int(getattr(backend, "parallel", 1) or 1))

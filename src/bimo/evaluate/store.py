@@ -4,6 +4,10 @@ Several processes may append at once (a judging run and people voting in the
 browser), so the database runs in WAL mode with a generous busy timeout and every
 write is its own short transaction. Each call opens its own connection: sqlite
 connections must not cross threads or processes.
+
+Battles are unique by id (`battles.battle_id`): importing a file twice, or adding
+the battles of a comparison again, skips the ones already there. A store made
+before ids existed gets them on first open.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from contextlib import closing
 from pathlib import Path
 
 from bimo.errors import BimoError
-from bimo.evaluate.battles import Battle, parse_battles
+from bimo.evaluate.battles import Battle, assign_ids
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS battles (
@@ -28,15 +32,20 @@ CREATE TABLE IF NOT EXISTS battles (
     response_b TEXT,
     judge TEXT,
     time REAL NOT NULL,
-    meta TEXT NOT NULL DEFAULT '{}'
+    meta TEXT NOT NULL DEFAULT '{}',
+    battle_id TEXT
 );
 CREATE INDEX IF NOT EXISTS battles_models ON battles (model_a, model_b);
 """
-_COLS = ("prompt", "model_a", "model_b", "winner", "response_a", "response_b", "judge", "time", "meta")
+_UNIQUE = "CREATE UNIQUE INDEX IF NOT EXISTS battles_battle_id ON battles (battle_id)"
+_COLS = ("prompt", "model_a", "model_b", "winner", "response_a", "response_b", "judge", "time", "meta", "battle_id")
 
 
 class BattleStore:
-    """Append-only battles in one SQLite file: `add`, `add_many`, `all`, JSONL import/export."""
+    """Append-only battles in one SQLite file: `add`, `add_many`, `all`, JSONL import/export.
+
+    Opening a path that does not exist creates an empty store there.
+    """
 
     def __init__(self, path: str | Path, busy_timeout_s: float = 60.0):
         self.path = Path(path)
@@ -46,6 +55,9 @@ class BattleStore:
             with closing(self._connect()) as con:
                 con.execute("PRAGMA journal_mode=WAL")
                 con.executescript(_SCHEMA)
+                if "battle_id" not in _columns(con):
+                    _add_ids(con)
+                con.execute(_UNIQUE)
         except sqlite3.DatabaseError as exc:
             raise BimoError(f"{self.path} is not a usable battle store ({exc})") from None
 
@@ -57,26 +69,46 @@ class BattleStore:
         return con
 
     def add(self, battle: Battle | dict) -> int:
-        """Append one battle; returns its row id."""
+        """Append one battle; returns its row id. A battle whose id is taken is an error."""
         return self.add_many([battle])[0]
 
-    def add_many(self, battles: Iterable[Battle | dict]) -> list[int]:
-        """Append battles in one transaction (all or none)."""
-        rows = [_row(b if isinstance(b, Battle) else Battle.from_record(b)) for b in battles]
-        ids = []
+    def add_many(self, battles: Iterable[Battle | dict], *, skip_existing: bool = False) -> list[int | None]:
+        """Append battles in one transaction (all or none); returns their row ids.
+
+        Battles without an id get one from their content (see `battles.assign_ids`).
+        With `skip_existing`, a battle whose id is already stored (or repeated in the
+        batch) is skipped and its entry is None; without it, that is an error.
+        """
+        items = [b if isinstance(b, Battle) else Battle.from_record(b) for b in battles]
+        if any(b.id is None for b in items):
+            items = [b.model_copy() for b in items]
+            assign_ids(items)
+        rows = [_row(b) for b in items]
+        verb = "INSERT OR IGNORE" if skip_existing else "INSERT"
+        sql = f"{verb} INTO battles ({', '.join(_COLS)}) VALUES ({', '.join('?' * len(_COLS))})"
+        ids: list[int | None] = []
         with closing(self._connect()) as con:
             # IMMEDIATE takes the write lock up front, so two writers queue on the
             # busy timeout instead of failing on a lock upgrade.
             con.execute("BEGIN IMMEDIATE")
             try:
-                for row in rows:
-                    cur = con.execute(f"INSERT INTO battles ({', '.join(_COLS)}) VALUES ({', '.join('?' * len(_COLS))})", row)
-                    ids.append(cur.lastrowid)
+                for row, bt in zip(rows, items, strict=True):
+                    try:
+                        cur = con.execute(sql, row)
+                    except sqlite3.IntegrityError:
+                        raise BimoError(f"battle {bt.id} is already in {self.path}") from None
+                    ids.append(cur.lastrowid if cur.rowcount else None)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
         return ids
+
+    def import_battles(self, battles: Iterable[Battle | dict]) -> tuple[int, int]:
+        """Add the battles not stored yet (by id); returns (added, skipped)."""
+        ids = self.add_many(battles, skip_existing=True)
+        added = sum(i is not None for i in ids)
+        return added, len(ids) - added
 
     def all(self) -> list[Battle]:
         """Every battle, in insertion order."""
@@ -89,15 +121,16 @@ class BattleStore:
             return con.execute("SELECT COUNT(*) FROM battles").fetchone()[0]
 
     def import_jsonl(self, path: str | Path) -> int:
-        """Add every battle in a JSONL file; returns how many."""
-        from bimo.io import read_jsonl
+        """Add the battles of a JSONL file that are not stored yet; returns how many were added.
 
-        battles = parse_battles(read_jsonl(path), str(path))
-        self.add_many(battles)
-        return len(battles)
+        The whole file is checked first: one bad line and nothing is added.
+        """
+        from bimo.evaluate.battles import read_battles_jsonl
+
+        return self.import_battles(read_battles_jsonl(path))[0]
 
     def export_jsonl(self, path: str | Path) -> int:
-        """Write all battles to a JSONL file (atomically); returns how many."""
+        """Write all battles, ids included, to a JSONL file (atomically); returns how many."""
         from bimo.io import atomic_write_jsonl
 
         battles = self.all()
@@ -107,10 +140,37 @@ class BattleStore:
 
 def _row(b: Battle) -> tuple:
     return (b.prompt, b.model_a, b.model_b, b.winner, b.response_a, b.response_b, b.judge, b.time,
-            json.dumps(b.meta, ensure_ascii=False))
+            json.dumps(b.meta, ensure_ascii=False), b.id)
 
 
 def _battle(row: tuple) -> Battle:
     data = dict(zip(_COLS, row, strict=True))
     data["meta"] = json.loads(data["meta"] or "{}")
+    data["id"] = data.pop("battle_id")
     return Battle(**data)
+
+
+def _columns(con: sqlite3.Connection) -> set[str]:
+    return {r[1] for r in con.execute("PRAGMA table_info(battles)")}
+
+
+def _add_ids(con: sqlite3.Connection) -> None:
+    """Upgrade a store from before battle ids: add the column and fill it from content."""
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        if "battle_id" not in _columns(con):  # another process may have just done it
+            con.execute("ALTER TABLE battles ADD COLUMN battle_id TEXT")
+            cols = _COLS[:-1]
+            rows = con.execute(f"SELECT id, {', '.join(cols)} FROM battles ORDER BY id").fetchall()
+            battles = []
+            for r in rows:
+                data = dict(zip(cols, r[1:], strict=True))
+                data["meta"] = json.loads(data["meta"] or "{}")
+                battles.append(Battle(**data))
+            assign_ids(battles)
+            con.executemany("UPDATE battles SET battle_id = ? WHERE id = ?",
+                            [(b.id, r[0]) for b, r in zip(battles, rows, strict=True)])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise

@@ -6,7 +6,8 @@ Win rate of A over B = (wins + ties / 2) / total. Ziya reads it in bands: above
 Judges (and people) prefer longer answers. The length-controlled win rate regresses
 the preference on the length difference, p = sigmoid(b0 + b1 * tanh(d / sd(d))), and
 reports sigmoid(b0): the win rate the two models would have at equal length
-(the idea of AlpacaEval's length-controlled win rate).
+(the idea of AlpacaEval's length-controlled win rate). Its 95% interval comes from
+a bootstrap over battles, refitting the regression on every resample.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def bootstrap_ci(scores: np.ndarray, rounds: int = 1000, seed: int = 0, level: f
     losses there are, so each round is one multinomial draw: O(rounds), not O(rounds * n).
     """
     n = len(scores)
-    if n == 0:
+    if n == 0 or rounds <= 0:
         return float("nan"), float("nan")
     counts = np.array([np.sum(scores == 1.0), np.sum(scores == 0.5), np.sum(scores == 0.0)], dtype=float)
     if counts.sum() != n:  # fractional scores: fall back to plain resampling
@@ -90,37 +91,87 @@ def length_controlled_win_rate(scores: np.ndarray, len_diff: np.ndarray, ridge: 
     plain win rate.
     """
     y = np.asarray(scores, dtype=float)
-    d = np.asarray(len_diff, dtype=float)
     if len(y) == 0:
         return float("nan")
-    sd = float(np.std(d))
-    if sd == 0.0:
-        return win_rate(y)
-    x = np.tanh(d / sd)
-    X = np.column_stack([np.ones_like(x), x])
-    beta = np.zeros(2)
-    pen = np.array([0.0, ridge * len(y)])
+    return float(_lc_fit(y[None, :], np.asarray(len_diff, dtype=float)[None, :], ridge)[0])
+
+
+def length_controlled_ci(scores: np.ndarray, len_diff: np.ndarray, rounds: int = 1000, seed: int = 0,
+                         level: float = 0.95, ridge: float = 1e-4) -> tuple[float, float]:
+    """Percentile bootstrap interval of the length-controlled win rate.
+
+    Each round resamples battles (score and length difference together) with
+    replacement and refits the regression, length scale included, so the interval
+    carries the uncertainty of both the preference and the length effect.
+    """
+    y = np.asarray(scores, dtype=float)
+    d = np.asarray(len_diff, dtype=float)
+    n = len(y)
+    if n == 0 or rounds <= 0:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    chunk = max(1, min(rounds, 2_000_000 // n))  # bound the memory of one batch of fits
+    fits = []
+    for start in range(0, rounds, chunk):
+        idx = rng.integers(0, n, size=(min(chunk, rounds - start), n))
+        fits.append(_lc_fit(y[idx], d[idx], ridge))
+    lo, hi = np.quantile(np.concatenate(fits), [(1 - level) / 2, 1 - (1 - level) / 2])
+    return float(lo), float(hi)
+
+
+def _lc_fit(y: np.ndarray, d: np.ndarray, ridge: float) -> np.ndarray:
+    """sigmoid(b0) of p = sigmoid(b0 + b1 tanh(d / sd(d))) for each row of (rows, n) arrays.
+
+    Newton's method on all rows at once (the 2 x 2 systems are solved in closed form).
+    A row without length differences gives its plain win rate; a row of all wins (or
+    all losses) gives 1 (or 0), where the unpenalised intercept has no finite optimum.
+    """
+    rows, n = y.shape
+    mean = y.mean(axis=1)
+    sd = d.std(axis=1)
+    out = mean.copy()
+    fit = (sd > 0) & (mean > 0) & (mean < 1)
+    if not fit.any():
+        return out
+    y, d, sd = y[fit], d[fit], sd[fit]
+    x = np.tanh(d / sd[:, None])
+    b0 = np.zeros(len(y))
+    b1 = np.zeros(len(y))
+    pen = ridge * n
     for _ in range(100):
-        p = 1.0 / (1.0 + np.exp(-(X @ beta)))
-        grad = X.T @ (y - p) - pen * beta
-        hess = (X * (p * (1 - p))[:, None]).T @ X + np.diag(pen) + 1e-12 * np.eye(2)
-        step = np.linalg.solve(hess, grad)
-        beta = beta + step
-        if np.max(np.abs(step)) < 1e-10:
+        z = np.clip(b0[:, None] + b1[:, None] * x, -500, 500)
+        p = 1.0 / (1.0 + np.exp(-z))
+        r, w = y - p, p * (1 - p)
+        g0 = r.sum(axis=1)
+        g1 = (x * r).sum(axis=1) - pen * b1
+        h00 = w.sum(axis=1) + 1e-12
+        h01 = (w * x).sum(axis=1)
+        h11 = (w * x * x).sum(axis=1) + pen + 1e-12
+        det = h00 * h11 - h01 * h01
+        s0 = (h11 * g0 - h01 * g1) / det
+        s1 = (h00 * g1 - h01 * g0) / det
+        b0 += s0
+        b1 += s1
+        if max(np.max(np.abs(s0)), np.max(np.abs(s1))) < 1e-10:
             break
-    return float(1.0 / (1.0 + np.exp(-beta[0])))
+    out[fit] = 1.0 / (1.0 + np.exp(-b0))
+    return out
 
 
 def pair_summary(battles: Sequence[Battle], a: str, b: str, rounds: int = 1000, seed: int = 0) -> dict[str, Any]:
-    """Everything about A vs B: counts, win rate with 95% interval, band, length-controlled rate."""
+    """Everything about A vs B: counts, win rate with 95% interval, band, and the
+    length-controlled rate with its 95% interval (None when lengths are unknown)."""
     s, d = scores_for(battles, a, b)
     wr = win_rate(s)
     lo, hi = bootstrap_ci(s, rounds=rounds, seed=seed)
+    has_lc = d is not None and len(s) > 0
+    lc_ci = list(length_controlled_ci(s, d, rounds=rounds, seed=seed)) if has_lc and rounds > 0 else None
     return {
         "model_a": a, "model_b": b, "n": int(len(s)),
         "wins": int(np.sum(s == 1.0)), "ties": int(np.sum(s == 0.5)), "losses": int(np.sum(s == 0.0)),
         "win_rate": wr, "ci": [lo, hi], "band": band(wr) if len(s) else None,
-        "lc_win_rate": length_controlled_win_rate(s, d) if d is not None and len(s) else None,
+        "lc_win_rate": length_controlled_win_rate(s, d) if has_lc else None,
+        "lc_ci": lc_ci,
     }
 
 

@@ -152,14 +152,20 @@ class Stream:
         self._thread.start()
 
     def __iter__(self) -> Iterator[str]:
+        for chunk in self.chunks():
+            for choice in chunk.get("choices") or []:
+                delta = (choice.get("delta") or {}).get("content")
+                if delta:
+                    yield delta
+
+    def chunks(self) -> Iterator[dict]:
+        """The raw OpenAI-style chunks (text, tool-call and finish deltas), for callers
+        that need more than text; iterate either this or the Stream, not both."""
         while True:
             kind, item = self._q.get()
             if kind == "end":
                 break
-            for choice in item.get("choices") or []:
-                delta = (choice.get("delta") or {}).get("content")
-                if delta:
-                    yield delta
+            yield item
         self._thread.join()
         if self._error is not None:
             raise self._error
@@ -244,7 +250,11 @@ class Backend:
                 comp = Completion.from_response(hit, cached=True)
 
                 def replay(on_chunk: Callable[[dict], bool]) -> Completion:
-                    on_chunk({"choices": [{"index": 0, "delta": {"content": comp.text}}]})
+                    delta: dict[str, Any] = {"content": comp.text}
+                    calls = ((hit.get("choices") or [{}])[0].get("message") or {}).get("tool_calls")
+                    if calls:
+                        delta["tool_calls"] = [{"index": i, **tc} for i, tc in enumerate(calls)]
+                    on_chunk({"choices": [{"index": 0, "delta": delta, "finish_reason": comp.finish_reason}]})
                     return comp
 
                 return Stream(replay)
@@ -252,6 +262,7 @@ class Backend:
         def start(on_chunk: Callable[[dict], bool]) -> Completion:
             t0 = time.perf_counter()
             parts: list[str] = []
+            calls: dict[int, dict[str, Any]] = {}  # tool calls assembled from their deltas
             state: dict[str, Any] = {"finish": "stop", "usage": {}}
             deadline = None if timeout is None else time.monotonic() + timeout
 
@@ -260,9 +271,11 @@ class Backend:
                     state["error"] = chunk["error"]
                     return True
                 for choice in chunk.get("choices") or []:
-                    delta = (choice.get("delta") or {}).get("content")
-                    if delta:
-                        parts.append(delta)
+                    delta = choice.get("delta") or {}
+                    if delta.get("content"):
+                        parts.append(delta["content"])
+                    for i, tc in enumerate(delta.get("tool_calls") or []):
+                        _merge_tool_call(calls, tc, i)
                     if choice.get("finish_reason"):
                         state["finish"] = choice["finish_reason"]
                 if chunk.get("usage"):
@@ -277,7 +290,7 @@ class Backend:
 
             # Retry only while nothing has been streamed yet.
             def attempt() -> None:
-                if parts:
+                if parts or calls:
                     raise BackendError("stream broke after output had started")
                 self._stream({**request, "stream": True}, collect)
                 if "error" in state:
@@ -291,11 +304,13 @@ class Backend:
                 "prompt_tokens": timings.get("prompt_n", 0) + timings.get("cache_n", 0),
                 "completion_tokens": timings.get("predicted_n", 0),
             }
-            resp = {
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(parts)},
-                             "finish_reason": state["finish"]}],
-                "usage": usage,
-            }
+            message: dict[str, Any] = {"role": "assistant", "content": "".join(parts)}
+            if calls:
+                message["content"] = message["content"] or None
+                message["tool_calls"] = [calls[i] for i in sorted(calls)]
+                if state["finish"] == "stop":
+                    state["finish"] = "tool_calls"
+            resp = {"choices": [{"index": 0, "message": message, "finish_reason": state["finish"]}], "usage": usage}
             if use_cache and state["finish"] in ("stop", "length"):
                 self.cache.put(self.uri, request, resp)
             return Completion.from_response(resp, seconds=time.perf_counter() - t0)
@@ -355,6 +370,21 @@ class Backend:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.uri}>"
+
+
+def _merge_tool_call(calls: dict[int, dict[str, Any]], delta: dict[str, Any], position: int) -> None:
+    """Fold one streamed tool-call delta into the call it belongs to (by `index`):
+    id and type are set once, name and argument fragments are appended."""
+    call = calls.setdefault(int(delta.get("index", position)),
+                            {"id": "", "type": "function", "function": {"name": "", "arguments": ""}})
+    if delta.get("id") and not call["id"]:
+        call["id"] = delta["id"]
+    if delta.get("type"):
+        call["type"] = delta["type"]
+    fn = delta.get("function") or {}
+    call["function"]["name"] += fn.get("name") or ""
+    args = fn.get("arguments")
+    call["function"]["arguments"] += args if isinstance(args, str) else json.dumps(args) if args else ""
 
 
 def _as_messages(messages: list[Message] | str) -> list[Message]:

@@ -8,6 +8,7 @@ client cannot even make the server read a large body.
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import asynccontextmanager
 from importlib.resources import files
 from pathlib import Path
@@ -44,8 +45,15 @@ def _arena(config: ServeConfig, backend: Backend, slots: SlotPool) -> Arena:
             raise BimoError("--arena-models needs two different model URIs")
         prompts = load_prompts(config.arena_prompts)
         for uri in config.arena_models:
-            pools[uri] = slots if uri == backend.uri else SlotPool(get_backend(uri))
-    return Arena(store, pairs=pairs, prompts=prompts, pools=pools,
+            if uri == backend.uri:
+                pools[uri] = slots
+                continue
+            other = get_backend(uri)
+            # Another URI for the model already loaded in-process (gguf:PATH of local:NAME)
+            # shares its slots, so it must share their queue too.
+            same = getattr(other, "server", None) is not None and other.server is getattr(backend, "server", None)
+            pools[uri] = slots.sharing(other) if same else SlotPool(other)
+    return Arena(store, pairs=pairs, prompts=prompts, pools=pools, max_tokens=config.arena_max_tokens,
                  cache_path=config.data_dir / "arena_pairs.jsonl" if pools else None)
 
 
@@ -57,11 +65,13 @@ def create_app(config: ServeConfig, backend: Backend | None = None, *, job_runne
         backend = get_backend(config.model)
     slots = SlotPool(backend)
     state = ServerState(config=config, backend=backend, slots=slots)
-    state.jobs = JobManager(backend, config.data_dir, runner=job_runner, workers=config.job_workers)
+    state.jobs = JobManager(backend, config.data_dir, runner=job_runner, max_jobs=config.max_jobs, slots=slots,
+                            max_queued=config.max_queued)
     state.arena = _arena(config, backend, slots)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        slots.bind(asyncio.get_running_loop())  # from here on, job threads queue on the loop
         if resume_jobs:
             state.jobs.resume()
         yield
@@ -76,7 +86,7 @@ def create_app(config: ServeConfig, backend: Backend | None = None, *, job_runne
     @app.get("/api/info")
     def info() -> dict:
         return {"model": state.model_name, "slots": slots.size, "active": slots.active, "waiting": slots.waiting,
-                "arena": state.arena.enabled}
+                "jobs": state.jobs.counts(), "arena": state.arena.enabled}
 
     @app.get("/")
     def writing_page() -> FileResponse:

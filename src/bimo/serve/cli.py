@@ -25,6 +25,15 @@ def app(
                                           "CORS is off by default."),
     max_body: int = typer.Option(1 << 20, "--max-body", help="Largest request body in bytes."),
     max_prompt: int = typer.Option(200_000, "--max-prompt", help="Largest prompt in characters."),
+    max_jobs: int = typer.Option(None, "--max-jobs", min=1, help="Long-form jobs running at once; the rest "
+                                 "wait in order (default: half the backend's slots, at least 1)."),
+    max_queued: int = typer.Option(100, "--max-queued", min=0, help="Long-form jobs allowed to wait; "
+                                   "more get HTTP 429."),
+    tool_calls: str = typer.Option("auto", "--tool-calls", help="Requests that force a tool call: 'native' "
+                                   "(the backend's own), 'schema' (constrained by JSON schema here), or "
+                                   "'auto' (schema for local:, gguf:, hf:; native otherwise)."),
+    arena_max_tokens: int = typer.Option(512, "--arena-max-tokens", min=1, help="Length of each answer "
+                                         "generated for --arena-models, in tokens."),
 ) -> None:
     """Serve an OpenAI-compatible API, the writing page (/) and the voting page (/arena)."""
     import uvicorn
@@ -36,7 +45,8 @@ def app(
         model=model, host=host, port=port, api_key=api_key, data_dir=data_dir, arena_pairs=arena_pairs,
         arena_models=[u.strip() for u in arena_models.split(",") if u.strip()] if arena_models else [],
         arena_prompts=arena_prompts, arena_db=arena_db, cors_origins=list(cor for cor in cors_origin or []),
-        max_body_bytes=max_body, max_prompt_chars=max_prompt,
+        max_body_bytes=max_body, max_prompt_chars=max_prompt, max_jobs=max_jobs, max_queued=max_queued,
+        tool_calls=tool_calls, arena_max_tokens=arena_max_tokens,
     )
     application = create_app(config)
     shown = f"[{host}]" if ":" in host else host

@@ -13,6 +13,7 @@ from bimo.errors import BimoError
 #: that one client cannot make the server buffer gigabytes.
 MAX_BODY_BYTES = 1 << 20
 MAX_PROMPT_CHARS = 200_000
+TOOL_CALL_MODES = ("auto", "native", "schema")
 
 
 def is_loopback(host: str) -> bool:
@@ -41,8 +42,16 @@ class ServeConfig:
     arena_models: list[str] = field(default_factory=list)
     arena_prompts: Path | None = None
     arena_db: Path | None = None
-    #: long-form jobs run at once (each one may use several backend slots)
-    job_workers: int = 1
+    #: length of each generated arena answer, in tokens
+    arena_max_tokens: int = 512
+    #: long-form jobs run at once; None: half the backend's slots (at least one)
+    max_jobs: int | None = None
+    #: long-form jobs allowed to wait; more get 429
+    max_queued: int = 100
+    #: how a request that forces a tool call is answered: "native" passes it to the
+    #: backend, "schema" has the server constrain the answer to a call by JSON schema,
+    #: "auto" uses schema for in-process backends (local:, gguf:, hf:), native otherwise
+    tool_calls: str = "auto"
 
     def __post_init__(self) -> None:
         if self.api_key is None:
@@ -54,6 +63,14 @@ class ServeConfig:
             raise BimoError("--arena-models takes exactly two model URIs: URI,URI")
         if self.arena_models and not self.arena_prompts:
             raise BimoError("--arena-models needs --arena-prompts FILE (one prompt a line, or JSONL with 'prompt')")
+        if self.max_jobs is not None and self.max_jobs < 1:
+            raise BimoError(f"--max-jobs must be at least 1, got {self.max_jobs}")
+        if self.max_queued < 0:
+            raise BimoError(f"--max-queued must be 0 or more, got {self.max_queued}")
+        if self.arena_max_tokens < 1:
+            raise BimoError(f"--arena-max-tokens must be at least 1, got {self.arena_max_tokens}")
+        if self.tool_calls not in TOOL_CALL_MODES:
+            raise BimoError(f"unknown --tool-calls mode {self.tool_calls!r}; valid: {', '.join(TOOL_CALL_MODES)}")
         if self.data_dir is None:
             from bimo.paths import home
 

@@ -6,29 +6,51 @@ writer reports (plan, section, progress, done) is appended to the `events` table
 so a client can follow a job from the start, reconnect with `Last-Event-ID`, or
 follow it after a restart. On start-up, jobs left `queued` or `running` by a
 previous process are run again: the writer resumes from its checkpoint.
+
+Jobs wait in one first-in-first-out queue and at most `max_jobs` run at once
+(default: half the backend's slots, at least one, so API requests keep slots of
+their own). A waiting job reports `{"type": "status", "status": "queued",
+"position": N}` when it joins the queue and again each time the line moves
+(position 1 starts next). With a slot pool, every backend call a job makes waits
+for a slot in the same line as the API requests.
 """
 
 from __future__ import annotations
 
 import json
-import queue
 import sqlite3
 import threading
 import time
 import traceback
 import uuid
+from collections import deque
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from bimo.errors import BimoError
 from bimo.llm.base import Backend
+
+if TYPE_CHECKING:
+    from bimo.serve.slots import SlotPool
 
 #: run(backend, prompt, length, run_dir, on_event) -> (text, length)
 Runner = Callable[[Backend, str, int | None, Path, Callable[[dict], None]], tuple[str, int]]
 TERMINAL = ("done", "failed")
 #: when neither the request nor the prompt says how long
 DEFAULT_LENGTH = 2000
+#: jobs allowed to wait for a worker; more are refused (HTTP 429), never crash the server
+MAX_QUEUED = 100
+
+
+class QueueFull(BimoError):
+    """Too many jobs are waiting already."""
+
+
+def default_max_jobs(backend: Backend) -> int:
+    """Half the backend's slots, at least one: jobs never take every slot from the API."""
+    return max(1, int(getattr(backend, "parallel", 1) or 1) // 2)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -108,26 +130,46 @@ class JobStore:
 
 
 class JobManager:
-    """Runs jobs on a small thread pool; `resume()` picks up what a previous process left."""
+    """A FIFO queue of jobs run by `max_jobs` worker threads; `resume()` picks up what a
+    previous process left."""
 
-    def __init__(self, backend: Backend, data_dir: Path, runner: Runner | None = None, workers: int = 1):
+    def __init__(self, backend: Backend, data_dir: Path, runner: Runner | None = None,
+                 max_jobs: int | None = None, slots: SlotPool | None = None, max_queued: int = MAX_QUEUED):
+        if slots is not None:
+            from bimo.serve.slots import SlottedBackend
+
+            backend = SlottedBackend(slots)
         self.backend = backend
         self.root = data_dir / "jobs"
         self.store = JobStore(data_dir / "jobs.sqlite")
         self.runner = runner or longform_runner
-        self._queue: queue.Queue[str] = queue.Queue()
-        self._lock = threading.Lock()
-        self._active: set[str] = set()
+        self.max_jobs = max(1, max_jobs or default_max_jobs(backend))
+        self.max_queued = max_queued
+        self._cond = threading.Condition()
+        self._waiting: deque[str] = deque()
+        self._running: set[str] = set()
         # Daemon threads: stopping the server must not wait for a long job; the job
         # stays 'running' in the database and resumes from its checkpoint next time.
-        for i in range(max(1, workers)):
+        for i in range(self.max_jobs):
             threading.Thread(target=self._work, daemon=True, name=f"bimo-job-{i}").start()
 
     def _work(self) -> None:
         while True:
-            self._run(self._queue.get())
+            with self._cond:
+                while not self._waiting:
+                    self._cond.wait()
+                job_id = self._waiting.popleft()
+                self._running.add(job_id)
+                # Everyone behind moved up one place; said under the lock so a client
+                # never sees positions out of order.
+                for pos, other in enumerate(self._waiting, 1):
+                    self._queued_event(other, pos)
+            self._run(job_id)
 
     def submit(self, prompt: str, length: int | None) -> str:
+        with self._cond:
+            if len(self._running) + len(self._waiting) >= self.max_jobs + self.max_queued:
+                raise QueueFull(f"{len(self._waiting)} long-form jobs are waiting already; try again later")
         job_id = self.store.create(prompt, length)
         self._schedule(job_id)
         return job_id
@@ -140,11 +182,29 @@ class JobManager:
         return ids
 
     def _schedule(self, job_id: str) -> None:
-        with self._lock:
-            if job_id in self._active:
+        with self._cond:
+            if job_id in self._running or job_id in self._waiting:
                 return
-            self._active.add(job_id)
-        self._queue.put(job_id)
+            self._waiting.append(job_id)
+            self.store.update(job_id, status="queued")
+            self._queued_event(job_id, len(self._waiting))
+            self._cond.notify()
+
+    def _queued_event(self, job_id: str, position: int) -> None:
+        self.store.add_event(job_id, {"type": "status", "status": "queued", "position": position,
+                                      "running": len(self._running), "t": round(time.time(), 3)})
+
+    def position(self, job_id: str) -> int | None:
+        """1 for the next job to start; None when the job is not waiting."""
+        with self._cond:
+            try:
+                return self._waiting.index(job_id) + 1
+            except ValueError:
+                return None
+
+    def counts(self) -> dict[str, int]:
+        with self._cond:
+            return {"running": len(self._running), "queued": len(self._waiting), "max": self.max_jobs}
 
     def _run(self, job_id: str) -> None:
         job = self.store.get(job_id)
@@ -154,23 +214,27 @@ class JobManager:
             run_dir = self.root / job_id
             run_dir.mkdir(parents=True, exist_ok=True)
             self.store.update(job_id, status="running", attempts=job["attempts"] + 1)
-            self.store.add_event(job_id, {"type": "status", "status": "running"})
+            self.store.add_event(job_id, {"type": "status", "status": "running", "t": round(time.time(), 3)})
 
             def on_event(event: dict) -> None:
                 self.store.add_event(job_id, event)
 
             text, length = self.runner(self.backend, job["prompt"], job["length"], run_dir, on_event)
+            # The closing event goes in before the status flips, so whoever sees "done"
+            # (an event stream, a poller) already finds every event stored.
+            self.store.add_event(job_id, {"type": "status", "status": "done", "length": length,
+                                          "t": round(time.time(), 3)})
             self.store.update(job_id, status="done", result=text, result_length=length)
-            self.store.add_event(job_id, {"type": "status", "status": "done", "length": length})
         except Exception as exc:
             msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            self.store.add_event(job_id, {"type": "status", "status": "failed", "error": msg[:500],
+                                          "t": round(time.time(), 3)})
             self.store.update(job_id, status="failed", error=msg[:500])
-            self.store.add_event(job_id, {"type": "status", "status": "failed", "error": msg[:500]})
             traceback.print_exc()
         finally:
-            with self._lock:
-                self._active.discard(job_id)
+            with self._cond:
+                self._running.discard(job_id)
 
     def busy(self) -> bool:
-        with self._lock:
-            return bool(self._active)
+        with self._cond:
+            return bool(self._running or self._waiting)

@@ -3,9 +3,11 @@
 The request dict goes to the backend unchanged apart from `model`/`stream`/
 `stream_options`, so tools, `response_format` (JSON schema) and sampling options
 reach llama.cpp or the upstream server as the client sent them. Streams are
-Server-Sent Events of `chat.completion.chunk` objects ending in `data: [DONE]`.
-With `tools`, the answer may be a tool call, which the text-delta stream cannot
-carry; it is then computed whole and sent as one chunk.
+Server-Sent Events of `chat.completion.chunk` objects ending in `data: [DONE]`:
+text as `delta.content`, tool calls as `delta.tool_calls` entries with an `index`
+(id, type and name first, then argument fragments), as the backend streams them.
+A request that forces a tool call may instead be answered by a JSON-schema
+constrained call (see `bimo.serve.toolcalls`), streamed the same way.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sse_starlette import EventSourceResponse
 
 from bimo.serve.errors import ApiError, error_body, status_for
 from bimo.serve.state import ServerState
+from bimo.serve.toolcalls import CallStream, normalize_calls, schema_request, schema_response, schema_tools
 
 router = APIRouter()
 #: not forwarded: the served model is fixed, streaming is ours to do
@@ -70,14 +73,17 @@ async def chat_completions(body: ChatRequest, request: Request):
     state: ServerState = request.app.state.bimo
     check_prompt(state, prompt_chars(body.messages))
     req = {k: v for k, v in body.model_dump(exclude_none=True).items() if k not in _DROP}
+    funcs = schema_tools(state.config.tool_calls, state.backend, req)
+    if funcs is not None:
+        req = schema_request(req, funcs)
     cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     created = int(time.time())
     if not body.stream:
         comp = await state.slots.complete(req)
-        return JSONResponse(_response(comp.raw, cid, created, state.model_name))
+        raw = schema_response(comp.raw, comp.text, comp.finish_reason) if funcs is not None else comp.raw
+        return JSONResponse(_response(raw, cid, created, state.model_name))
     include_usage = bool((body.stream_options or {}).get("include_usage"))
-    gen = _tool_stream(state, req, cid, created) if req.get("tools") else _text_stream(
-        state, req, cid, created, include_usage)
+    gen = _stream(state, req, cid, created, include_usage, forced=funcs is not None)
     return EventSourceResponse(gen, ping=15, send_timeout=60)
 
 
@@ -87,6 +93,12 @@ def _response(raw: dict[str, Any], cid: str, created: int, model: str) -> dict[s
     out["object"] = "chat.completion"
     out.setdefault("created", created)
     out["model"] = model
+    choices = []
+    for choice in out.get("choices") or []:
+        if (choice.get("message") or {}).get("tool_calls") and choice.get("finish_reason") in (None, "stop"):
+            choice = {**choice, "finish_reason": "tool_calls"}  # what the spec says a call ends with
+        choices.append(choice)
+    out["choices"] = choices
     return out
 
 
@@ -96,38 +108,64 @@ def _chunk(cid: str, created: int, model: str, delta: dict, finish: str | None =
                       ensure_ascii=False)
 
 
-async def _text_stream(state: ServerState, req: dict, cid: str, created: int,
-                       include_usage: bool) -> AsyncIterator[dict]:
+async def _deltas(state: ServerState, req: dict, done: dict[str, Any]) -> AsyncIterator[dict]:
+    """The backend's stream as spec-shaped deltas: text, and tool calls with their index."""
+    async for chunk in state.slots.stream_chunks(req, on_done=lambda c: done.update(c=c)):
+        for choice in chunk.get("choices") or []:
+            if choice.get("index", 0) != 0:
+                continue
+            delta = choice.get("delta") or {}
+            out: dict[str, Any] = {}
+            if delta.get("content"):
+                out["content"] = delta["content"]
+            if delta.get("tool_calls"):
+                out["tool_calls"] = normalize_calls(delta["tool_calls"])
+                done["calls"] = True
+            if out:
+                yield out
+
+
+async def _forced_deltas(state: ServerState, req: dict, done: dict[str, Any]) -> AsyncIterator[dict]:
+    """A schema-constrained answer turned into one streamed tool call."""
+    call = CallStream()
+    async for delta in _deltas(state, req, done):
+        if delta.get("content"):
+            calls = call.feed(delta["content"])
+            if calls:
+                yield {"tool_calls": calls}
+    calls = call.leftover()
+    if calls:
+        yield {"tool_calls": calls}
+    if call.closed:
+        done["calls"] = True
+    elif not call.started and call.text:  # not a call after all (cut short): show the text
+        yield {"content": call.text}
+
+
+async def _stream(state: ServerState, req: dict, cid: str, created: int, include_usage: bool,
+                  forced: bool) -> AsyncIterator[dict]:
     model = state.model_name
     done: dict[str, Any] = {}
     try:
-        yield {"data": _chunk(cid, created, model, {"role": "assistant", "content": ""})}
-        async for delta in state.slots.stream(req, on_done=lambda c: done.update(c=c)):
-            yield {"data": _chunk(cid, created, model, {"content": delta})}
+        # A forced call has no text: content null, as OpenAI sends it for tool calls.
+        yield {"data": _chunk(cid, created, model, {"role": "assistant", "content": None if forced else ""})}
+        source = _forced_deltas(state, req, done) if forced else _deltas(state, req, done)
+        async for delta in source:
+            yield {"data": _chunk(cid, created, model, delta)}
         comp = done.get("c")
-        yield {"data": _chunk(cid, created, model, {}, comp.finish_reason if comp else "stop")}
+        finish = comp.finish_reason if comp else "stop"
+        # The spec's finish for an answer that is a call; "length" (cut short) stays.
+        if done.get("calls") and finish in ("stop", "tool_calls"):
+            finish = "tool_calls"
+        elif finish == "tool_calls":
+            finish = "stop"
+        yield {"data": _chunk(cid, created, model, {}, finish)}
         if include_usage and comp is not None:
             usage = {"prompt_tokens": comp.prompt_tokens, "completion_tokens": comp.completion_tokens,
                      "total_tokens": comp.prompt_tokens + comp.completion_tokens}
             yield {"data": json.dumps({"id": cid, "object": "chat.completion.chunk", "created": created,
                                        "model": model, "choices": [], "usage": usage})}
     except Exception as exc:  # headers are sent: report in-band, as OpenAI does
-        _, code, message = status_for(exc)
-        yield {"data": json.dumps(error_body(message, code, "server_error"))}
-    yield {"data": "[DONE]"}
-
-
-async def _tool_stream(state: ServerState, req: dict, cid: str, created: int) -> AsyncIterator[dict]:
-    model = state.model_name
-    try:
-        comp = await state.slots.complete(req)
-        choice = (comp.raw.get("choices") or [{}])[0]
-        msg = choice.get("message") or {}
-        delta: dict[str, Any] = {"role": "assistant", "content": msg.get("content")}
-        if msg.get("tool_calls"):
-            delta["tool_calls"] = [{"index": i, **tc} for i, tc in enumerate(msg["tool_calls"])]
-        yield {"data": _chunk(cid, created, model, delta, choice.get("finish_reason") or "stop")}
-    except Exception as exc:
         _, code, message = status_for(exc)
         yield {"data": json.dumps(error_body(message, code, "server_error"))}
     yield {"data": "[DONE]"}

@@ -2,7 +2,8 @@
 
 `POST /api/write` streams one task's answer as SSE (`{"delta": ...}` events, then
 `{"done": true, ...}`); closing the connection stops generation. Long-form writing
-takes minutes, so it is a job: `POST /api/jobs` returns an id, `GET
+takes minutes, so it is a job: `POST /api/jobs` returns an id (429 when too many
+wait already), `GET
 /api/jobs/{id}/events` streams its events (replayed from the start, resumable with
 Last-Event-ID), `GET /api/jobs/{id}` returns status and the finished text.
 """
@@ -19,7 +20,7 @@ from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse
 
 from bimo.serve.errors import ApiError, status_for
-from bimo.serve.jobs import TERMINAL
+from bimo.serve.jobs import TERMINAL, QueueFull
 from bimo.serve.openai_api import check_prompt
 from bimo.serve.state import ServerState
 from bimo.write.tasks import TaskOptions, build_messages, load_task, task_names
@@ -84,8 +85,11 @@ async def write(body: WriteRequest, request: Request):
 def create_job(body: JobRequest, request: Request) -> dict:
     state: ServerState = request.app.state.bimo
     check_prompt(state, len(body.prompt))
-    job_id = state.jobs.submit(body.prompt, body.length)
-    return {"id": job_id, "status": "queued"}
+    try:
+        job_id = state.jobs.submit(body.prompt, body.length)
+    except QueueFull as exc:
+        raise ApiError(429, str(exc), "queue_full") from None
+    return {"id": job_id, "status": "queued", "position": state.jobs.position(job_id)}
 
 
 def _job(state: ServerState, job_id: str) -> dict:
@@ -97,8 +101,10 @@ def _job(state: ServerState, job_id: str) -> dict:
 
 @router.get("/jobs/{job_id}")
 def get_job(job_id: str, request: Request) -> dict:
-    job = _job(request.app.state.bimo, job_id)
-    return {"id": job["id"], "status": job["status"], "prompt": job["prompt"], "length_target": job["length"],
+    state: ServerState = request.app.state.bimo
+    job = _job(state, job_id)
+    return {"id": job["id"], "status": job["status"], "position": state.jobs.position(job_id),
+            "prompt": job["prompt"], "length_target": job["length"],
             "length": job["result_length"], "text": job["result"], "error": job["error"],
             "created": job["created"], "updated": job["updated"], "attempts": job["attempts"]}
 

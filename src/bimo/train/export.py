@@ -96,8 +96,12 @@ def to_gguf(checkpoint: Path, out_file: Path, quant: str = "q8_0") -> Path:
     return out_file
 
 
-def export_run(run_dir: Path, name: str, quant: str = "q8_0", register: bool = True) -> Path:
-    """Merge, convert and (by default) register a finished run; returns the GGUF's final path."""
+def export_run(run_dir: Path, name: str, quant: str = "q8_0", register: bool = True,
+               out_dir: Path | None = None) -> Path:
+    """Merge, convert and (by default) register a finished run; returns the GGUF's final path.
+
+    The GGUF is written to `out_dir` (default `RUN/export`) and, when registered, moved from there.
+    """
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
         raise BimoError(f"bad model name {name!r}: use letters, digits, '.', '_' or '-'")
     if quant not in QUANTS:
@@ -105,7 +109,7 @@ def export_run(run_dir: Path, name: str, quant: str = "q8_0", register: bool = T
     run_dir = Path(run_dir)
     info = read_run(run_dir)
     checkpoint = run_checkpoint(run_dir)
-    gguf = to_gguf(checkpoint, run_dir / "export" / f"{name}.{quant}.gguf", quant)
+    gguf = to_gguf(checkpoint, Path(out_dir or run_dir / "export") / f"{name}.{quant}.gguf", quant)
     if not register:
         return gguf
     try:

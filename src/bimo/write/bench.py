@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bimo import paths
 from bimo.errors import BimoError
-from bimo.io import JsonlAppender, iter_jsonl
+from bimo.io import JsonlAppender, errors_path, iter_jsonl
 from bimo.llm import GenParams, get_backend
 from bimo.text import count_length
 from bimo.write.lengthreq import detect_length
@@ -21,7 +21,7 @@ def _key(rec: dict, i: int) -> str:
 
 
 def run_bench(prompts: Path, out: Path, *, model: str | None = None, limit: int | None = None,
-              parallel: int = 1, seed: int = 1) -> tuple[int, int, int]:
+              parallel: int = 1, seed: int = 1, max_tokens: int = 2048) -> tuple[int, int, int]:
     records = list(iter_jsonl(prompts))
     if not records:
         raise BimoError(f"{prompts} has no records")
@@ -30,14 +30,14 @@ def run_bench(prompts: Path, out: Path, *, model: str | None = None, limit: int 
             raise BimoError(f"{prompts}: record {i + 1} has no 'prompt'")
     records = records[:limit] if limit else records
     out = Path(out)
-    errors_path = out.with_name(out.stem + ".errors.jsonl")
+    err_path = errors_path(out)
     seen = {_key(r, -1) for r in iter_jsonl(out)} if out.exists() else set()
     backend = get_backend(model, parallel=max(4, parallel))
     done = failed = skipped = 0
     from tqdm import tqdm
 
     try:
-        with JsonlAppender(out) as sink, JsonlAppender(errors_path) as errs:
+        with JsonlAppender(out) as sink, JsonlAppender(err_path) as errs:
             for i, rec in enumerate(tqdm(records, desc="bench", unit="prompt", file=sys.stderr)):
                 key = _key(rec, i)
                 if key in seen:
@@ -52,7 +52,7 @@ def run_bench(prompts: Path, out: Path, *, model: str | None = None, limit: int 
                         result = LongformWriter(backend, cfg).run(rec["prompt"], run_dir=run_dir)
                         text, tokens = result.text, result.tokens
                     else:
-                        comp = backend.chat(build_messages("write", rec["prompt"]), GenParams(seed=seed, max_tokens=2048))
+                        comp = backend.chat(build_messages("write", rec["prompt"]), GenParams(seed=seed, max_tokens=max_tokens))
                         text, tokens = comp.text, comp.completion_tokens
                 except BimoError as exc:
                     errs.write({"id": key, "prompt": rec["prompt"], "error": str(exc)})

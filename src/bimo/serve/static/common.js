@@ -11,7 +11,7 @@ const I18N = {
     both_bad: "都不好", next: "下一题", leaderboard: "排行榜", model: "模型", rating: "评分",
     interval: "95% 区间", battles: "对局", winrate: "胜率", loading: "加载中…", noPairs: "服务器未配置对比数据。",
     thanks: "已记录：", left: "A", right: "B", queued: "排队中…", resumed: "已从断点继续", job: "任务",
-    chars: "字",
+    chars: "字", position: "前面还有", ahead: "个任务",
   },
   en: {
     write: "Write", arena: "Arena", lang: "中文", task: "Task", longform: "Long-form (plan + sections)",
@@ -22,6 +22,7 @@ const I18N = {
     interval: "95% interval", battles: "Battles", winrate: "Win rate", loading: "Loading…",
     noPairs: "The server has no pairs to vote on.", thanks: "Recorded:", left: "A", right: "B",
     queued: "Queued…", resumed: "Resumed from checkpoint", job: "Job", chars: " chars",
+    position: "jobs ahead:", ahead: "",
   },
 };
 

@@ -87,7 +87,11 @@ function followJob(id) {
     setStatus(`${t("progress")}: ${ev.done}/${ev.total} · ${ev.length}${t("chars")} / ${ev.target}${t("chars")}`);
   });
   on("resumed", () => setStatus(t("resumed")));
-  on("status", (ev) => { if (ev.status === "running") setStatus(t("writing")); });
+  on("status", (ev) => {
+    if (ev.status === "running") setStatus(t("writing"));
+    // position 1 starts next: that many minus one jobs are ahead of this one
+    if (ev.status === "queued") setStatus(`${t("queued")} ${t("position")} ${(ev.position || 1) - 1} ${t("ahead")}`.trim());
+  });
   on("done", (ev) => { if (ev.text) show(ev.text); });
   on("end", async () => {
     jobSource.close();
