@@ -44,6 +44,7 @@ def main() -> None:
     ap.add_argument("--model", default="local:default")
     ap.add_argument("--quick", action="store_true", help="six prompts from 100 to 3,000")
     ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--ids", default=None, help="only these prompt ids, comma-separated")
     ap.add_argument("--parallel-check", action="store_true")
     ap.add_argument("--baseline", action="store_true", help="plain single-call S_l for prompts >= 1,000")
     ap.add_argument("--out", default=None, help="save predictions JSONL here")
@@ -51,6 +52,8 @@ def main() -> None:
     records = [json.loads(x) for x in DEV.read_text(encoding="utf-8").splitlines() if x.strip()]
     if args.quick:
         records = [r for r in records if r["id"] in QUICK]
+    if args.ids:
+        records = [r for r in records if r["id"] in args.ids.split(",")]
     records = records[: args.limit] if args.limit else records
     backend = get_backend(args.model, parallel=4)
     backend.cache = None  # time real generation, never answers from the request cache

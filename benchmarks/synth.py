@@ -1,12 +1,14 @@
 """Synthesis benchmark (prints figures; not a test).
 
 1. Runner throughput against an OpenAI-compatible server with 8 slots (the embedded
-   llama.cpp server of `local:tiny`), records/s at concurrency 1 and 8.
+   llama.cpp server of `local:tiny`, over HTTP), records/s at concurrency 1 and 8, for
+   short JSON answers and for fixed-length paragraphs (`--tokens`).
 2. Runner overhead per record with an instant in-process backend (target ≤ 5 ms).
-3. With `local:default` on N real documents: share of backtranslated pairs passing span
+3. With `local:default` (or `--model`) on N real documents: share of backtranslated pairs passing span
    verification, and share of constitutional negatives passing minimality.
 
-    .venv/bin/python benchmarks/synth.py [--records 32] [--docs 20] [--skip-quality]
+    .venv/bin/python benchmarks/synth.py [--records 32] [--docs 20] [--skip-quality | --only-quality]
+        [--examples 2] [--max-tokens 1024] [--max-chars 1200] [--keep DIR] [--model local:default]
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 from bimo.llm.base import Backend
-from bimo.runner import Reject, RunConfig, Step, errors_path, run_step
+from bimo.runner import Reject, RunConfig, Step, run_step
 
 
 class Instant(Backend):
@@ -44,23 +46,40 @@ class Echo(Step):
         return [{"messages": [{"role": "assistant", "content": json.dumps(output)}], "meta": {}}]
 
 
-def throughput(n: int, tmp: Path) -> None:
+class Sentence(Step):
+    """Free text up to `--tokens` (the tiny model nearly always writes that much): a workload
+    where decoding, not prompt handling, dominates."""
+
+    name = "bench-text"
+
+    def prompt(self, record):
+        return [{"role": "user", "content": f"Write a short paragraph about the number {record['x']}."}]
+
+    def parse(self, record, output):
+        return [{"messages": [{"role": "assistant", "content": output}], "meta": {}}]
+
+
+def throughput(n: int, tmp: Path, tokens: int) -> None:
     from bimo.llm import get_backend
+    from bimo.llm.base import GenParams
     from bimo.llm.openai_backend import OpenAIBackend
 
     be = get_backend("local:tiny", parallel=8)
     api = OpenAIBackend(be.http_url + "/v1", "tiny", api_key=be.api_key, parallel=8)
     api.cache = None
-    from bimo.llm.base import GenParams
-
-    rates = {}
-    for conc in (1, 8):
-        step = Echo(api, GenParams(temperature=0.7, max_tokens=24, seed=None))
-        recs = [{"id": f"{conc}-{i}", "x": i} for i in range(n)]
-        s = run_step(step, recs, tmp / f"t{conc}.jsonl", RunConfig(concurrency=conc, progress=False, overwrite=True))
-        rates[conc] = s.done / s.seconds
-        print(f"concurrency {conc}: {rates[conc]:.2f} records/s ({s.ok} ok, {s.failed} failed, {s.seconds:.1f} s)")
-    print(f"speed-up at 8: {rates[8] / rates[1]:.2f}x (target >= 5x; CPU decode on {os.cpu_count()} cores limits it)")
+    print(f"8-slot llama.cpp server (local:tiny over HTTP), {be.threads} threads, {os.cpu_count()} cores")
+    for label, make, max_tokens in (("JSON answer of a few tokens", Echo, 24),
+                                    (f"{tokens}-token paragraph", Sentence, tokens)):
+        rates = {}
+        for conc in (1, 8):
+            params = GenParams(temperature=0.7, max_tokens=max_tokens, seed=None)
+            recs = [{"id": f"{conc}-{i}", "x": i} for i in range(n)]
+            s = run_step(make(api, params), recs, tmp / f"t{conc}.jsonl",
+                         RunConfig(concurrency=conc, progress=False, overwrite=True))
+            rates[conc] = s.done / s.seconds
+            print(f"  {label}, concurrency {conc}: {rates[conc]:.2f} records/s "
+                  f"({s.ok} ok, {s.failed} failed, {s.seconds:.1f} s)")
+        print(f"  {label}: speed-up at 8 = {rates[8] / rates[1]:.2f}x (target >= 5x)")
 
 
 def overhead(tmp: Path, n: int = 2000) -> None:
@@ -69,42 +88,75 @@ def overhead(tmp: Path, n: int = 2000) -> None:
     print(f"runner overhead: {1000 * s.seconds / n:.2f} ms/record over {n} records (target <= 5 ms)")
 
 
-def quality(docs: int, tmp: Path) -> None:
+REPO = Path(__file__).resolve().parents[1]
+# Real documents, Chinese and English: the synth test set, Brown corpus excerpts (fiction and
+# non-fiction), Tang poems and modern Chinese sayings (see tests/curate/data/README.md).
+SOURCES = [REPO / "tests" / "synth" / "data" / "docs.jsonl", REPO / "tests" / "curate" / "data" / "brown_sample.jsonl",
+           REPO / "tests" / "curate" / "data" / "tang300.jsonl", REPO / "tests" / "curate" / "data" / "sayings_zh.jsonl"]
+
+
+def real_docs(n: int) -> list[dict]:
+    """`n` distinct real documents, taken in turn from each source (so both languages appear)."""
+    from bimo.io import iter_jsonl
+
+    pools = [list(iter_jsonl(p)) for p in SOURCES]
+    out: list[dict] = []
+    i = 0
+    while len(out) < n and any(i < len(p) for p in pools):
+        out += [p[i] for p in pools if i < len(p)]
+        i += 1
+    return out[:n]
+
+
+def quality(docs: int, tmp: Path, examples: int, max_tokens: int, max_chars: int, model: str) -> None:
+    from collections import Counter
+
     from bimo.io import iter_jsonl
     from bimo.llm import get_backend
     from bimo.synth.backtranslate import BacktranslateConfig, BacktranslateStep, expand_docs
     from bimo.synth.constitution import ConstitutionConfig, ConstitutionStep
 
-    src = Path(__file__).resolve().parents[1] / "tests" / "synth" / "data" / "docs.jsonl"
-    rows = list(iter_jsonl(src))
-    rows = (rows * (docs // len(rows) + 1))[:docs]
-    rows = [{**r, "id": f"{r['id']}-{i}"} for i, r in enumerate(rows)]
-    be = get_backend("local:default")
-    cfg = BacktranslateConfig(tasks_per_doc=1, score=False, max_tokens=512)
+    rows = real_docs(docs)
+    be = get_backend(model)
+    cfg = BacktranslateConfig(tasks_per_doc=1, score=False, max_tokens=max_tokens, examples=examples,
+                              max_source_chars=max_chars)
     out = tmp / "bt.jsonl"
-    s = run_step(BacktranslateStep(be, cfg), list(expand_docs(rows, cfg)), out,
-                 RunConfig(progress=True, overwrite=True, retries=0))
+    work = list(expand_docs(rows, cfg))
+    s = run_step(BacktranslateStep(be, cfg), work, out, RunConfig(progress=True, overwrite=True, retries=0))
     print(f"backtranslation: {s.ok}/{s.done} pairs pass span verification ({100 * s.ok / max(1, s.done):.0f}%) "
-          f"on {docs} documents; failures: {dict(s.reasons)}")
+          f"on {len(rows)} documents with {model} in {s.seconds / 60:.1f} min; failures: {dict(s.reasons)}")
+    tasks = Counter(r["task"] for r in work)
+    passed = Counter(r["meta"]["task"] for r in iter_jsonl(out))
+    print("  by task: " + ", ".join(f"{t} {passed[t]}/{n}" for t, n in sorted(tasks.items())))
     dpo = tmp / "dpo.jsonl"
-    c = run_step(ConstitutionStep(be, ConstitutionConfig(min_score=0, max_tokens=512)), out, dpo,
+    c = run_step(ConstitutionStep(be, ConstitutionConfig(min_score=0, max_tokens=max_tokens)), out, dpo,
                  RunConfig(progress=True, overwrite=True, retries=0))
-    print(f"constitution: {c.ok}/{c.done} negatives pass minimality ({100 * c.ok / max(1, c.done):.0f}%); "
-          f"failures: {dict(c.reasons)}; errors in {errors_path(dpo)}")
+    print(f"constitution: {c.ok}/{c.done} negatives pass minimality ({100 * c.ok / max(1, c.done):.0f}%) "
+          f"in {c.seconds / 60:.1f} min; failures: {dict(c.reasons)}")
+    print(f"outputs and errors (with reasons and the rejected text) in {tmp}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=32)
     ap.add_argument("--docs", type=int, default=20)
+    ap.add_argument("--tokens", type=int, default=64, help="length of the free-text throughput workload")
     ap.add_argument("--skip-quality", action="store_true")
+    ap.add_argument("--only-quality", action="store_true", help="skip the overhead and throughput figures")
+    ap.add_argument("--examples", type=int, default=2, help="annotated examples per backtranslation prompt")
+    ap.add_argument("--max-tokens", type=int, default=1024)
+    ap.add_argument("--max-chars", type=int, default=1200, help="longest source passage shown")
+    ap.add_argument("--keep", type=Path, help="keep outputs and errors files in this folder")
+    ap.add_argument("--model", default="local:default", help="model for the quality figures")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
-        tmp = Path(d)
-        overhead(tmp)
-        throughput(a.records, tmp)
+        tmp = a.keep or Path(d)
+        tmp.mkdir(parents=True, exist_ok=True)
+        if not a.only_quality:
+            overhead(tmp)
+            throughput(a.records, tmp, a.tokens)
         if not a.skip_quality:
-            quality(a.docs, tmp)
+            quality(a.docs, tmp, a.examples, a.max_tokens, a.max_chars, a.model)
     sys.stdout.flush()
 
 

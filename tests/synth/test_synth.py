@@ -14,7 +14,7 @@ from bimo.runner import RunConfig, errors_path, run_step
 from bimo.synth.backtranslate import BacktranslateConfig, BacktranslateStep, expand_docs
 from bimo.synth.constitution import ConstitutionStep
 from bimo.synth.library import load_principles
-from bimo.synth.verify import is_minimal_edit, span_score
+from bimo.synth.verify import is_minimal_edit, snap, span_score
 
 DATA = Path(__file__).parent / "data"
 
@@ -45,6 +45,11 @@ def test_span_and_minimality_checks():
     assert span_score("举头望明月，低头思故乡。", src) == 100
     assert span_score("举头望明月,  低头思故乡", src) >= 90  # re-punctuated copy still counts
     assert span_score("白日依山尽，黄河入海流。", src) < 60
+    poem = "《感遇》\n兰叶春葳蕤，桂华秋皎洁。\n欣欣此生意，自尔为佳节。"
+    copy = "兰叶春葳蕤桂华秋皎洁欣欣此生意自尔为佳节。"  # line breaks and commas dropped
+    assert span_score(copy, poem) == 100 and snap(copy, poem) == poem.split("\n", 1)[1]
+    assert snap("it was the age  of foolishness", "It was the age of wisdom, it was the age of foolishness.") \
+        == "it was the age of foolishness"  # the source's spacing; no punctuation the copy lacks
     good = "It was the best of times, it was the worst of times."
     assert is_minimal_edit(good, "It was the best of times, it was the saddest of times.") is None
     assert "identical" in is_minimal_edit(good, good)
@@ -61,58 +66,116 @@ def test_principles_library():
 
 
 def test_backtranslate_accounting_with_scripted_model(tmp_path):
-    """Exact outcomes: a verbatim span passes (and is snapped), an invented output and a
-    low score are rejected with reasons, a repeated instruction is deduplicated."""
+    """Exact outcomes: a verbatim span passes (and is snapped), an invented output, a copied
+    example, a sliver of the source, a missing draft and a low score are rejected with
+    reasons, a repeated instruction is deduplicated."""
     docs = [{"id": "a", "text": "床前明月光，疑是地上霜。举头望明月，低头思故乡。"},
             {"id": "b", "text": "It was the best of times, it was the worst of times, it was the age of wisdom, "
                                   "it was the age of foolishness, it was the epoch of belief."},
             {"id": "c", "text": "I went to the woods because I wished to live deliberately, to front only the "
                                   "essential facts of life, and see if I could not learn what it had to teach."},
-            {"id": "d", "text": "春眠不觉晓，处处闻啼鸟。夜来风雨声，花落知多少。"}]
+            {"id": "d", "text": "春眠不觉晓，处处闻啼鸟。夜来风雨声，花落知多少。"},
+            {"id": "e", "text": "白日依山尽，黄河入海流。欲穷千里目，更上一层楼。"},
+            {"id": "f", "text": "It is a truth universally acknowledged, that a single man in possession of a "
+                                  "good fortune, must be in want of a wife."},
+            {"id": "g", "text": "Call me Ishmael. Some years ago, never mind how long precisely, having little "
+                                  "or no money in my purse, I thought I would sail about a little."}]
 
     def answer(prompt: str, seed):
         if "1 to 5" in prompt or "1 到 5" in prompt:  # the scoring call
             return {"reason": "ok", "score": 2 if "woods" in prompt else 5}
+        instr, inp = ("写两句诗。", "") if "床前" in prompt or "春眠" in prompt or "白日" in prompt else ("Write an opening line.", "")
         if "床前" in prompt:
-            out = "举头望明月, 低头思故乡。"
+            out = "举头望明月, 低头思故乡。"  # re-punctuated: still a span
         elif "春眠" in prompt:
             out = "这是模型自己编的句子，原文里没有。"
+        elif "白日" in prompt:
+            out = "天下事有难易乎？为之，则难者亦易矣；不为，则易者亦难矣。"  # the write example
+        elif "truth" in prompt:
+            out = "a truth universally acknowledged"  # a sliver
+        elif "Ishmael" in prompt:
+            out, instr = prompt.split("<<<")[1].split(">>>")[0].strip(), "Polish my draft."  # no draft given
+        elif "best of" in prompt:
+            out = "It was the best of times, it was the worst of times, it was the age of wisdom"
+            instr = "Write a line."
         else:
-            out = "It was the best of times" if "best of" in prompt else "I went to the woods"
-        instr = "Write a line." if "best of" in prompt or "woods" in prompt else "写两句诗。"
-        return {"reasoning": "r", "instruction": instr, "input": "", "output": out, "domain": "fiction"}
+            out = "I went to the woods because I wished to live deliberately"
+            instr = "Write a line."
+        return {"reasoning": "r", "instruction": instr, "input": inp, "output": out, "domain": "fiction"}
 
     cfg = BacktranslateConfig(tasks=["write"], tasks_per_doc=1)
+    work = list(expand_docs(docs, cfg))
+    work[-1].update(id="g#polish", task="polish")
     out = tmp_path / "sft.jsonl"
-    stats = run_step(BacktranslateStep(ScriptedBackend(answer), cfg), list(expand_docs(docs, cfg)), out,
+    stats = run_step(BacktranslateStep(ScriptedBackend(answer), cfg), work, out,
                      RunConfig(progress=False, concurrency=1, retries=0))
     got = {r["meta"]["doc_id"]: r for r in rows(out)}
     errs = {r["id"]: r["reason"] for r in rows(errors_path(out))}
-    assert set(got) == {"a", "b"} and stats.ok == 2 and stats.failed == 2
+    assert set(got) == {"a", "b"} and stats.ok == 2 and stats.failed == 5
     assert got["a"]["messages"][-1]["content"] == "举头望明月，低头思故乡。"  # snapped to the source
     assert "not a span of the source" in errs["d#write"]
+    assert "copies an annotated example" in errs["e#write"]
+    assert "covers only" in errs["f#write"]
+    assert "input is empty" in errs["g#polish"]
     assert "score 2 < 4" in errs["c#write"] or "near-duplicate" in errs["c#write"]
     assert_trl_shape(out, "sft")
 
 
-def test_constitution_minimality_with_scripted_model(tmp_path):
-    def answer(prompt: str, seed):
-        if "best of times" in prompt:
-            return {"principle_id": "gen-coherent", "reasoning": "r",
-                    "rejected": "It was the best of times, it was the worst of times, it was the age of wisdom, it was the age of certainty."}
-        if "床前" in prompt:
-            return {"principle_id": "zh-gen-coherent", "reasoning": "r", "rejected": "床前明月光，疑是地上霜。举头望明月，低头思故乡。"}
-        return {"principle_id": "made-up", "reasoning": "r", "rejected": "x"}
+def test_backtranslate_prompt_shows_annotated_examples_as_turns():
+    """Two annotated examples per task and language; the prompt shows `examples` of them as
+    earlier turns (source → complete JSON answer, reasoning first), the real source last."""
+    from bimo.synth.backtranslate import TASK_ORDER, task_table
 
+    table = task_table()["tasks"]
+    for name in TASK_ORDER:
+        for lang in ("zh", "en"):
+            exs = table[name]["examples"][lang]
+            assert len(exs) >= 2, (name, lang)
+            for ex in exs:  # the anchored field of every example is its source, verbatim
+                field = "output" if table[name]["anchor"] == "output" else "input"
+                assert ex["json"][field] == ex["source"] and ex["reasoning"]
+    doc = {"id": "x", "text": "It was the best of times, it was the worst of times, it was the age of wisdom, "
+                             "it was the age of foolishness."}
+    for n in (0, 1, 2):
+        cfg = BacktranslateConfig(tasks=["polish"], examples=n)
+        rec = next(expand_docs([doc], cfg))
+        msgs = BacktranslateStep(None, cfg).prompt(rec)
+        assert [m["role"] for m in msgs] == ["system", *["user", "assistant"] * n, "user"]
+        assert doc["text"] in msgs[-1]["content"] and "rougher draft" in msgs[0]["content"]
+        for m in msgs[2:-1:2]:
+            assert list(json.loads(m["content"])) == ["reasoning", "instruction", "input", "output", "domain"]
+
+
+def test_constitution_minimality_with_scripted_model(tmp_path):
+    """The copied passage is found (re-punctuated too) and replaced in place; a passage not
+    in the response, an unchanged one, an unknown principle and a low score are rejected."""
+    def answer(prompt: str, seed):
+        if "best of times" in prompt:  # copied with different spacing/punctuation: snapped
+            return {"principle_id": "gen-coherent", "reasoning": "r", "original": "it was the age  of foolishness",
+                    "rewritten": "it was the age of certainty"}
+        if "床前" in prompt:
+            return {"principle_id": "zh-gen-coherent", "reasoning": "r", "original": "举头望明月", "rewritten": "举头望明月"}
+        if "woods" in prompt:
+            return {"principle_id": "gen-coherent", "reasoning": "r", "original": "I never went anywhere at all",
+                    "rewritten": "x"}
+        return {"principle_id": "made-up", "reasoning": "r", "original": "x", "rewritten": "y"}
+
+    sft = tmp_path / "in.jsonl"
+    recs = rows(DATA / "sft.jsonl")
+    recs[3]["meta"]["score"] = 5
+    recs.append({**recs[3], "meta": {**recs[3]["meta"], "score": 2}, "id": "low"})
+    sft.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs))
     out = tmp_path / "dpo.jsonl"
-    run_step(ConstitutionStep(ScriptedBackend(answer)), DATA / "sft.jsonl", out,
-             RunConfig(progress=False, retries=0))
+    run_step(ConstitutionStep(ScriptedBackend(answer)), sft, out, RunConfig(progress=False, retries=0))
     good = rows(out)
     errs = [r["reason"] for r in rows(errors_path(out))]
     assert len(good) == 1 and good[0]["meta"]["principle"] == "gen-coherent"
+    chosen, rejected = good[0]["chosen"][0]["content"], good[0]["rejected"][0]["content"]
+    assert rejected == chosen.replace("foolishness", "certainty") and good[0]["meta"]["edited"]
     assert 0.6 <= good[0]["meta"]["similarity"] <= 0.98
     assert sorted(e.split(":")[0].split(" (")[0] for e in errs) == sorted(
-        ["not minimal", "unknown principle id 'made-up'", "below quality bar"])
+        ["not minimal", "original passage is not in the response", "unknown principle id 'made-up'",
+         "below quality bar"])
     assert_trl_shape(out, "preference")
 
 
@@ -121,30 +184,47 @@ def work(tmp_path_factory):
     return tmp_path_factory.mktemp("synth")
 
 
-@pytest.mark.slow
+# The tiny real model (SmolLM2-135M) writes poor data; these tests check the machinery
+# on real documents: parsing, verification, rejection with reasons, resume, TRL formats.
+# Kept fast: few records, short generations and prompts, no retries. One llama.cpp thread:
+# on a busy 2-core machine two threads that wait for each other by spinning made these
+# tests several times slower. The 4 slots share the context.
+TINY = {"BIMO_N_CTX": "4096", "BIMO_THREADS": "1"}
+
+
 def test_backtranslate_cli_tiny_model_and_resume(bimo_cli, tiny_path, work):
+    docs = work / "docs.jsonl"
+    keep = ("tang-jingyesi", "dickens-two-cities", "thoreau-walden")  # Chinese and English
+    docs.write_text("".join(line + "\n" for line in (DATA / "docs.jsonl").read_text().splitlines()
+                            if json.loads(line)["id"] in keep))
     out = work / "bt.jsonl"
-    args = ["synth", "backtranslate", str(DATA / "docs.jsonl"), "-o", str(out), "--model", "local:tiny",
-            "--limit", "3", "--tasks-per-doc", "1", "--max-tokens", "160", "-q"]
-    r = bimo_cli(*args, env={"BIMO_N_CTX": "4096"})
+    args = ["synth", "backtranslate", str(docs), "-o", str(out), "--model", "local:tiny",
+            "--tasks-per-doc", "1", "--examples", "1", "--max-tokens", "128", "--retries", "0", "-q"]
+    r = bimo_cli(*args, env=TINY)
     assert r.returncode == 0, r.stderr.decode()[-800:]
-    work_ids = {"tang-jingyesi", "tang-chunxiao", "luxun-qiuye"}
-    assert {i.split("#")[0] for i in ids_in(out)} == work_ids  # every pair accounted for
-    assert all(e["reason"] for e in rows(errors_path(out)))
+    assert {i.split("#")[0] for i in ids_in(out)} == set(keep)  # every pair accounted for
+    assert len(rows(out)) + len(rows(errors_path(out))) == 3
+    assert all(e["reason"] and e["step"] == "backtranslate" for e in rows(errors_path(out)))
+    for rec in rows(out):  # what passed is verified human text with its provenance
+        assert rec["meta"]["span_match"] >= 90 and rec["meta"]["score"] >= 4
     assert_trl_shape(out, "sft")
     before = out.read_text(), errors_path(out).read_text()
-    r2 = bimo_cli(*args, "--resume", env={"BIMO_N_CTX": "4096"})
+    r2 = bimo_cli(*args, "--resume", env=TINY)
     assert r2.returncode == 0 and (out.read_text(), errors_path(out).read_text()) == before
     assert b"3 skipped" in r2.stderr
-    r3 = bimo_cli(*args, env={"BIMO_N_CTX": "4096"})
+    r3 = bimo_cli(*args, env=TINY)
     assert r3.returncode == 2 and b"--resume" in r3.stderr
+    r4 = bimo_cli("synth", "stats", str(out))  # the rejection reasons of a real run
+    assert r4.returncode == 0, r4.stderr.decode()[-800:]
+    assert (work / "bt.stats.md").exists()
+    if rows(errors_path(out)):
+        assert b"Rejection reasons" in r4.stdout
 
 
-@pytest.mark.slow
 def test_constitution_cli_tiny_model(bimo_cli, tiny_path, work):
     out = work / "dpo.jsonl"
     r = bimo_cli("synth", "constitution", str(DATA / "sft.jsonl"), "-o", str(out), "--model", "local:tiny",
-                 "--max-tokens", "160", "-q", env={"BIMO_N_CTX": "4096"})
+                 "--max-tokens", "96", "--max-principles", "4", "--retries", "0", "-q", env=TINY)
     assert r.returncode == 0, r.stderr.decode()[-800:]
     assert len(ids_in(out)) == 4
     assert any("below quality bar" in e["reason"] for e in rows(errors_path(out)))
@@ -153,13 +233,17 @@ def test_constitution_cli_tiny_model(bimo_cli, tiny_path, work):
     assert_trl_shape(out, "preference")
 
 
-@pytest.mark.slow
 def test_rank_cli_tiny_model(bimo_cli, tiny_path, work):
     out = work / "rank.jsonl"
     r = bimo_cli("synth", "rank", str(DATA / "instructions.jsonl"), "--models", "local:tiny,local:tiny",
-                 "--judge", "local:tiny", "-o", str(out), "--max-tokens", "48", "-q", env={"BIMO_N_CTX": "4096"})
+                 "--judge", "local:tiny", "-o", str(out), "--max-tokens", "32", "--judge-tokens", "48",
+                 "--retries", "0", "-q", env=TINY)
     assert r.returncode == 0, r.stderr.decode()[-800:]
     assert ids_in(out) == {"i1", "i2"}
+    for rec in rows(out):
+        assert rec["meta"]["chosen_score"] > rec["meta"]["rejected_score"]
+    for e in rows(errors_path(out)):
+        assert e["reason"]
     assert_trl_shape(out, "preference")
 
 
@@ -191,14 +275,13 @@ def test_backward_rag_tools_stats(bimo_cli, work):
     assert (work / "s.stats.png").exists() and (work / "s.stats.md").exists()
 
 
-@pytest.mark.slow
 def test_longform_cli_tiny_model(bimo_cli, tiny_path, work):
     pytest.importorskip("bimo.write.longform")
     src = work / "long_in.jsonl"
-    src.write_text(json.dumps({"id": "l1", "instruction": "Write a 120-word story about a lighthouse."}) + "\n")
+    src.write_text(json.dumps({"id": "l1", "instruction": "Write a 60-word story about a lighthouse."}) + "\n")
     out = work / "long.jsonl"
-    r = bimo_cli("synth", "longform", str(src), "-o", str(out), "--model", "local:tiny", "-q",
-                 env={"BIMO_N_CTX": "4096"}, timeout=240)
+    r = bimo_cli("synth", "longform", str(src), "-o", str(out), "--model", "local:tiny", "--retries", "0",
+                 "-q", env=TINY)
     assert r.returncode == 0, r.stderr.decode()[-800:]
     assert ids_in(out) == {"l1"}
     for rec in rows(out):

@@ -22,13 +22,12 @@ from functools import cache
 from typing import Any
 
 from pydantic import BaseModel, Field
-from rapidfuzz import fuzz
 
 from bimo.llm.base import Backend, GenParams, Message
 from bimo.runner import Reject, Step
-from bimo.synth.common import SCORE_SCHEMA, STR, lang_of, object_schema, prompts
+from bimo.synth.common import REASONING, SCORE_SCHEMA, STR, lang_of, object_schema, prompts
 from bimo.synth.records import sft, user_prompt
-from bimo.synth.verify import NearDuplicates, similarity, span_score
+from bimo.synth.verify import NearDuplicates, length_units, similarity, snap, span_score
 from bimo.templates import load_package_yaml, render
 from bimo.text import count_length
 
@@ -52,7 +51,9 @@ class BacktranslateConfig(BaseModel):
     threshold: int = Field(4, ge=1, le=5, description="keep pairs the model scores at least this")
     score: bool = Field(True, description="run the 1-5 self-curation call")
     min_span: float = Field(90.0, ge=50, le=100, description="fuzzy span match needed (0-100)")
+    min_coverage: float = Field(0.2, ge=0, le=1, description="least share of the passage the span must cover")
     max_source_chars: int = Field(1200, ge=50, description="longest source passage shown to the model")
+    examples: int = Field(2, ge=0, le=8, description="annotated examples shown per prompt (stable choice per pair)")
     dedup: float = Field(90.0, ge=50, le=100, description="instruction similarity counted as duplicate")
     max_tokens: int = Field(1024, ge=16)
     temperature: float = Field(0.7, ge=0, le=2)
@@ -84,6 +85,29 @@ def pick_tasks(doc_id: str, length: int, config: BacktranslateConfig) -> list[st
     return ok[: config.tasks_per_doc]
 
 
+def pick_examples(examples: list[dict[str, Any]], key: str, n: int) -> list[dict[str, Any]]:
+    """`n` of a task's annotated examples: all when there are no more, else a stable choice
+    per work item (so a run shows every example somewhere while prompts stay short)."""
+    if n >= len(examples):
+        return list(examples)
+    start = int(hashlib.sha1(key.encode()).hexdigest()[:8], 16) % len(examples)
+    return [examples[(start + i) % len(examples)] for i in range(n)]
+
+
+def example_json(example: dict[str, Any]) -> str:
+    """An example as the complete answer the schema asks for, reasoning first."""
+    ans = example["json"]
+    full = {"reasoning": example["reasoning"], "instruction": ans["instruction"], "input": ans.get("input", ""),
+            "output": ans["output"], "domain": ans["domain"]}
+    return json.dumps(full, ensure_ascii=False)
+
+
+def copies_example(text: str, task: str, lang: str) -> bool:
+    """True when `text` is taken from one of the task's annotated examples (a small-model habit)."""
+    return any(span_score(text, ex["source"]) >= 90 or span_score(ex["source"], text) >= 90
+               for ex in task_table()["tasks"][task]["examples"][lang])
+
+
 def expand_docs(docs: Iterable[dict[str, Any]], config: BacktranslateConfig,
                 limit: int | None = None) -> Iterator[dict[str, Any]]:
     """Documents → one work record per (document, task)."""
@@ -99,7 +123,7 @@ def expand_docs(docs: Iterable[dict[str, Any]], config: BacktranslateConfig,
 
 
 def generation_schema() -> dict[str, Any]:
-    return object_schema(reasoning=STR, instruction=STR, input=STR, output=STR,
+    return object_schema(reasoning=REASONING, instruction=STR, input=STR, output=STR,
                          domain={"type": "string", "enum": domains()})
 
 
@@ -114,18 +138,24 @@ class BacktranslateStep(Step):
         self.dups = NearDuplicates(self.config.dedup)
 
     def prompt(self, record: dict[str, Any]) -> list[Message]:
+        """System: the task and the answer format; then each annotated example as a user
+        turn (its source) and an assistant turn (its JSON); last, the real source."""
         lang = lang_of(record["source"])
         p = prompts("backtranslate", lang)
         task = task_table()["tasks"][record["task"]]
-        name = task["name"][lang]
-        examples = "\n".join(
-            render(p["example"], task_name=name, source=ex["source"], reasoning=ex["reasoning"],
-                   json=json.dumps(ex["json"], ensure_ascii=False))
-            for ex in task["examples"][lang])
-        user = render(p["user"], task_name=name, guidance=task["guidance"][lang], examples=examples,
-                      source=record["source"], domains=", ".join(domains()),
-                      anchor_rule=p["anchor_" + task["anchor"]])
-        return [{"role": "system", "content": p["system"].strip()}, {"role": "user", "content": user}]
+        if task["anchor"] == "input":
+            anchor_rule, input_rule = p["anchor_input"], p["input_anchor"]
+        else:
+            anchor_rule = p["anchor_output"]
+            input_rule = p["input_required"] if task.get("input") == "required" else p["input_optional"]
+        system = render(p["system"], task_name=task["name"][lang], guidance=task["guidance"][lang],
+                        domains=", ".join(domains()), anchor_rule=anchor_rule, input_rule=input_rule)
+        msgs: list[Message] = [{"role": "system", "content": system}]
+        for ex in pick_examples(task["examples"][lang], record["id"], self.config.examples):
+            msgs += [{"role": "user", "content": render(p["user"], source=ex["source"])},
+                     {"role": "assistant", "content": example_json(ex)}]
+        msgs.append({"role": "user", "content": render(p["user"], source=record["source"])})
+        return msgs
 
     def process(self, record: dict[str, Any], attempt: int) -> list[dict[str, Any]]:
         out = self.generate(self.prompt(record), attempt, schema=self.schema)
@@ -159,10 +189,21 @@ class BacktranslateStep(Step):
             raise Reject(f"{field} should quote the source but is empty", detail=pair)
         match = span_score(claimed, record["source"])
         if match < self.config.min_span:
+            if copies_example(claimed, record["task"], lang_of(record["source"])):
+                raise Reject(f"{field} copies an annotated example, not the source", detail={field: claimed[:300]})
             raise Reject(f"{field} is not a span of the source (match {match:.0f} < {self.config.min_span:.0f})",
                          detail={field: claimed[:300]})
         pair[field] = snap(claimed, record["source"])
-        if anchor == "output" and pair["input"] and similarity(pair["input"], pair["output"]) > 0.98:
+        cover = length_units(pair[field]) / max(1, length_units(record["source"]))
+        if cover < self.config.min_coverage:
+            raise Reject(f"{field} covers only {100 * cover:.0f}% of the source "
+                         f"(< {100 * self.config.min_coverage:.0f}%)", detail={field: pair[field][:300]})
+        needs_input = task_table()["tasks"][record["task"]].get("input") == "required"
+        if needs_input and count_length(pair["input"]) < 2:
+            raise Reject("input is empty (the task needs the draft, notes or plain version)", detail=pair)
+        # the imagined draft/notes must differ from the answer; an optional input may quote it
+        if anchor == "output" and pair["input"] and similarity(pair["input"], pair["output"]) > (
+                0.9 if needs_input else 0.98):
             raise Reject("input is a copy of the output", detail=pair)
         declared = (record.get("metadata") or {}).get("domain")
         pair["domain"] = declared if declared in domains() else (pair["domain"] or "creative_nonfiction")
@@ -189,17 +230,6 @@ class BacktranslateStep(Step):
     def prime(self, result: dict[str, Any]) -> None:
         meta = result.get("meta") or {}
         self.dups.add(user_prompt(meta.get("instruction", ""), meta.get("input", "")))
-
-
-def snap(span: str, source: str) -> str:
-    """The source's own text for a span the model copied (fixes re-spacing/punctuation)."""
-    if span in source:
-        return span
-    al = fuzz.partial_ratio_alignment(span, source)
-    if al is None or al.dest_end <= al.dest_start:
-        return span
-    # partial_ratio aligns a window of len(span); widen to whole sentence boundaries nearby
-    return source[al.dest_start:al.dest_end].strip() or span
 
 
 class BackwardStep(Step):

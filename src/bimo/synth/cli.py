@@ -18,13 +18,15 @@ _LIMIT = typer.Option(None, "--limit", min=1, help="use at most N input records"
 _CONC = typer.Option(None, "--concurrency", "-j", min=1, help="parallel requests (default: the backend's slots)")
 _MAXTOK = typer.Option(None, "--max-tokens", min=16, help="generation limit per call")
 _QUIET = typer.Option(False, "--quiet", "-q", help="no progress bar")
+_RETRIES = typer.Option(1, "--retries", min=0, help="extra attempts (new seed) for rejected or unparseable answers")
 
 
-def _run(step, records, out: Path, resume: bool, overwrite: bool, limit, conc, quiet: bool) -> None:
+def _run(step, records, out: Path, resume: bool, overwrite: bool, limit, conc, quiet: bool,
+         retries: int = 1) -> None:
     from bimo.runner import RunConfig, errors_path, run_step
 
     stats = run_step(step, records, out, RunConfig(resume=resume, overwrite=overwrite, limit=limit,
-                                                   concurrency=conc, progress=not quiet))
+                                                   concurrency=conc, progress=not quiet, retries=retries))
     typer.echo(f"{out}: {stats.summary()} in {stats.seconds:.1f} s; errors: {errors_path(out)}", err=True)
 
 
@@ -41,19 +43,23 @@ def backtranslate(docs: Path = typer.Argument(..., help="documents JSONL: id, te
                   tasks_per_doc: int = typer.Option(2, "--tasks-per-doc", min=1),
                   threshold: int = typer.Option(4, "--threshold", min=1, max=5, help="keep pairs scored ≥ this"),
                   no_score: bool = typer.Option(False, "--no-score", help="skip the 1-5 self-curation"),
-                  max_tokens: int = _MAXTOK, concurrency: int = _CONC, quiet: bool = _QUIET) -> None:
+                  examples: int = typer.Option(2, "--examples", min=0, max=8,
+                                               help="annotated examples per prompt (fewer: shorter prompts)"),
+                  max_tokens: int = _MAXTOK, concurrency: int = _CONC, retries: int = _RETRIES,
+                  quiet: bool = _QUIET) -> None:
     """Human documents → instruction/response SFT pairs (instruction backtranslation)."""
     from bimo.io import iter_jsonl
     from bimo.synth.backtranslate import BacktranslateConfig, BacktranslateStep, expand_docs
 
-    kw = {"tasks_per_doc": tasks_per_doc, "threshold": threshold, "score": not no_score}
+    kw = {"tasks_per_doc": tasks_per_doc, "threshold": threshold, "score": not no_score, "examples": examples}
     if tasks:
         kw["tasks"] = [t.strip() for t in tasks.split(",") if t.strip()]
     if max_tokens:
         kw["max_tokens"] = max_tokens
     cfg = BacktranslateConfig(**kw)
     step = BacktranslateStep(_backend(model), cfg)
-    _run(step, expand_docs(iter_jsonl(docs), cfg, limit), output, resume, overwrite, None, concurrency, quiet)
+    _run(step, expand_docs(iter_jsonl(docs), cfg, limit), output, resume, overwrite, None, concurrency, quiet,
+         retries)
 
 
 @app.command("backward-model")
@@ -70,16 +76,19 @@ def backward_model(sft: Path = typer.Argument(..., help="SFT JSONL"), output: Pa
 def constitution(sft: Path = typer.Argument(..., help="SFT JSONL (e.g. from backtranslate)"), output: Path = _OUT,
                  model: str = _MODEL, principles: Path = typer.Option(None, "--principles", help="folder of principle YAML files"),
                  min_score: int = typer.Option(4, "--min-score", min=0, max=5),
+                 max_principles: int = typer.Option(16, "--max-principles", min=1,
+                                                    help="principles listed per prompt (fewer: shorter prompts)"),
                  limit: int = _LIMIT, resume: bool = _RESUME, overwrite: bool = _OVERWRITE,
-                 max_tokens: int = _MAXTOK, concurrency: int = _CONC, quiet: bool = _QUIET) -> None:
+                 max_tokens: int = _MAXTOK, concurrency: int = _CONC, retries: int = _RETRIES,
+                 quiet: bool = _QUIET) -> None:
     """Constitutional DPO: break the principle a good response exemplifies, minimally."""
     from bimo.synth.constitution import ConstitutionConfig, ConstitutionStep
 
-    kw = {"principles_dir": principles, "min_score": min_score}
+    kw = {"principles_dir": principles, "min_score": min_score, "max_candidates": max_principles}
     if max_tokens:
         kw["max_tokens"] = max_tokens
     step = ConstitutionStep(_backend(model), ConstitutionConfig(**kw))
-    _run(step, sft, output, resume, overwrite, limit, concurrency, quiet)
+    _run(step, sft, output, resume, overwrite, limit, concurrency, quiet, retries)
 
 
 @app.command()
@@ -87,15 +96,17 @@ def rank(instructions: Path = typer.Argument(..., help="JSONL with instruction /
          models: str = typer.Option(..., "--models", help="comma-separated model URIs (two or more)"),
          output: Path = _OUT, judge: str = typer.Option(None, "--judge", help="judge model URI (default model)"),
          limit: int = _LIMIT, resume: bool = _RESUME, overwrite: bool = _OVERWRITE,
-         max_tokens: int = _MAXTOK, concurrency: int = _CONC, quiet: bool = _QUIET) -> None:
+         max_tokens: int = _MAXTOK, judge_tokens: int = typer.Option(256, "--judge-tokens", min=16,
+                                                                     help="generation limit per verdict"),
+         concurrency: int = _CONC, retries: int = _RETRIES, quiet: bool = _QUIET) -> None:
     """Several models answer, a pairwise judge ranks them both ways, pairs come from the ranking."""
     from bimo.synth.rank import RankConfig, RankStep
 
     uris = [u.strip() for u in models.split(",") if u.strip()]
     backends = [_backend(u) for u in uris]
-    cfg = RankConfig(**({"max_tokens": max_tokens} if max_tokens else {}))
+    cfg = RankConfig(judge_tokens=judge_tokens, **({"max_tokens": max_tokens} if max_tokens else {}))
     step = RankStep(backends, _backend(judge), cfg)
-    _run(step, instructions, output, resume, overwrite, limit, concurrency, quiet)
+    _run(step, instructions, output, resume, overwrite, limit, concurrency, quiet, retries)
 
 
 @app.command()
@@ -104,13 +115,14 @@ def longform(instructions: Path = typer.Argument(..., help="JSONL with instructi
              min_score: float = typer.Option(80.0, "--min-score", help="keep records with length score ≥ this"),
              length: int = typer.Option(None, "--length", min=1, help="length for prompts that state none"),
              limit: int = _LIMIT, resume: bool = _RESUME, overwrite: bool = _OVERWRITE,
-             concurrency: int = _CONC, quiet: bool = _QUIET) -> None:
+             concurrency: int = _CONC, retries: int = _RETRIES, quiet: bool = _QUIET) -> None:
     """Long-output SFT records from the long-form writer, kept by length score."""
     from bimo.synth.longform import LongformStep, LongformSynthConfig
 
     cfg = LongformSynthConfig(min_score=min_score, default_length=length,
                               run_dir=output.with_name(output.name + ".work"))
-    _run(LongformStep(_backend(model), cfg), instructions, output, resume, overwrite, limit, concurrency, quiet)
+    _run(LongformStep(_backend(model), cfg), instructions, output, resume, overwrite, limit, concurrency, quiet,
+         retries)
 
 
 @app.command()

@@ -1,0 +1,109 @@
+"""Cheap checks of everything a recipe points at, run before the first stage starts.
+
+Input files, the training base, every model URI (registry models must be pulled), extra
+data files and the evaluation prompts: a typo should cost a second, not an hour of
+synthesis followed by a crash in the training stage.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bimo.errors import BimoError
+from bimo.pipeline.recipe import TRAIN_STAGES, PipelineRecipe, is_path_spec
+
+
+def check_ready(recipe: PipelineRecipe) -> None:
+    """Raise a one-line BimoError for the first thing the run could not find."""
+    stages = recipe.stages
+    if "curate" in stages:
+        from bimo.curate.readers import expand_inputs
+
+        cur = recipe.curate_recipe(Path("/nonexistent"))
+        expand_inputs(cur.inputs, cur.text_split)
+    if any(s in stages for s in (*TRAIN_STAGES, "export")):
+        import importlib.util
+
+        if importlib.util.find_spec("trl") is None:
+            raise BimoError("the training and export stages need the training extra: pip install 'bimo[train]'")
+    if any(s in stages for s in TRAIN_STAGES):
+        check_base(recipe.base)
+        if recipe.launch is not None:
+            from bimo.train.launch import find_config, load_accelerate_config
+
+            load_accelerate_config(find_config(recipe.launch.config))
+    if "synth" in stages:
+        from bimo.llm import default_uri
+
+        check_uri(recipe.synth.model or default_uri(), "synth.model")
+        for p in [*recipe.synth.extra_sft, *recipe.synth.extra_pairs]:
+            _need_file(p, "synth extra data")
+        if recipe.synth.constitution.principles_dir is not None and not recipe.synth.constitution.principles_dir.is_dir():
+            raise BimoError(f"principles folder not found: {recipe.synth.constitution.principles_dir}")
+    if "eval" in stages:
+        from bimo.pipeline.evaluation import judge_uri, select_prompts
+
+        assert recipe.eval.prompts is not None
+        _need_file(recipe.eval.prompts, "eval prompts")
+        if not select_prompts(recipe.eval):
+            raise BimoError(f"{recipe.eval.prompts}: no prompts match eval.tasks {recipe.eval.tasks} and "
+                            f"eval.langs {recipe.eval.langs} (prompts with an input text or a length are skipped)")
+        check_uri(judge_uri(recipe), "eval.judge")
+        check_uri(baseline_uri(recipe), "eval.baseline")
+
+
+def baseline_uri(recipe: PipelineRecipe) -> str:
+    """The model the trained one is compared with: eval.baseline, else the training base as a URI."""
+    if recipe.eval.baseline:
+        return recipe.eval.baseline
+    base = recipe.base
+    if ":" in base and base.split(":", 1)[0] in ("local", "gguf", "hf", "openai"):
+        return base
+    if is_path_spec(base):
+        return f"gguf:{base}" if base.endswith(".gguf") else f"hf:{base}"
+    return f"local:{base}"
+
+
+def check_base(spec: str) -> None:
+    """The training base exists: a pulled registry model, a .gguf file or a checkpoint folder."""
+    scheme, sep, rest = spec.partition(":")
+    if sep and scheme in ("hf", "gguf"):
+        spec = rest
+    elif sep and scheme == "local":
+        spec = rest
+    if is_path_spec(spec):
+        p = Path(spec)
+        if not p.exists():
+            raise BimoError(f"base model not found: {p}")
+        if p.is_dir() and not ((p / "config.json").exists() or (p / "bimo_run.json").exists()):
+            raise BimoError(f"base model {p} is neither an HF checkpoint (config.json) nor a bimo training run")
+        return
+    from bimo.llm import registry
+
+    registry.resolve_path(spec)  # unknown or not pulled: one line with the pull command
+
+
+def check_uri(uri: str, what: str) -> None:
+    """A model URI that can be opened: known scheme, pulled registry model, existing file."""
+    scheme, sep, rest = uri.partition(":")
+    if not sep or not rest:
+        raise BimoError(f"{what}: bad model URI {uri!r}; use local:NAME, gguf:PATH, openai:URL[#MODEL] or hf:PATH")
+    if scheme == "local":
+        from bimo.llm import registry
+
+        registry.resolve_path(rest)
+    elif scheme == "gguf":
+        _need_file(Path(rest), what)
+    elif scheme == "hf":
+        if not (Path(rest) / "config.json").exists():
+            raise BimoError(f"{what}: no transformers checkpoint (config.json) in {rest}")
+    elif scheme != "openai":
+        from importlib.metadata import entry_points
+
+        if scheme not in {ep.name for ep in entry_points(group="bimo.backends")}:
+            raise BimoError(f"{what}: unknown model scheme {scheme!r} in {uri!r}; valid: local, gguf, openai, hf")
+
+
+def _need_file(path: Path, what: str) -> None:
+    if not path.is_file():
+        raise BimoError(f"{what}: file not found: {path}")

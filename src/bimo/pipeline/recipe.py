@@ -1,0 +1,263 @@
+"""The pipeline recipe: one YAML file for a whole run, checked completely before any work starts.
+
+```yaml
+name: tiny-writer              # the exported model is registered as local:NAME
+base: small                    # training base: registry name, .gguf, HF folder (paths: relative to this file)
+stages: [curate, synth, sft, dpo, export, eval]   # the default; `pretrain` can be added after synth
+curate: {inputs: [...], steps: [...], dedup: {...}, mix: {...}}   # a `bimo curate` recipe without `output`
+synth: {model: local:small, docs: 12, backtranslate: {...}, constitution: {...}}
+train: {lora: true, sft: {max_steps: 4}, dpo: {max_steps: 2}}      # exactly `bimo train --config`
+export: {quant: q8_0}
+eval: {prompts: ../benchmarks/prompts/bimo_bench.jsonl, limit: 8, judge: local:default}
+```
+
+The `train:` section is read by the same loader as `bimo train STAGE --config RECIPE`, so a
+pipeline recipe is also a training config. Unknown keys anywhere are errors; every error
+is one line naming the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+
+from bimo.errors import BimoError
+from bimo.synth.backtranslate import BacktranslateConfig
+from bimo.synth.constitution import ConstitutionConfig
+
+StageName = Literal["curate", "synth", "pretrain", "sft", "dpo", "export", "eval"]
+#: Every stage, in the only order they can run.
+STAGES: tuple[str, ...] = ("curate", "synth", "pretrain", "sft", "dpo", "export", "eval")
+DEFAULT_STAGES = ["curate", "synth", "sft", "dpo", "export", "eval"]
+TRAIN_STAGES = ("pretrain", "sft", "dpo")
+#: A stage needs at least one of these earlier in the list.
+NEEDS: dict[str, tuple[str, ...]] = {"synth": ("curate",), "pretrain": ("curate",), "sft": ("synth",),
+                                     "dpo": ("synth",), "export": TRAIN_STAGES, "eval": ("export",)}
+BASELINE_NAME = "base"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BacktranslateSettings(BacktranslateConfig):
+    """`bimo synth backtranslate` settings, with unknown keys rejected."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ConstitutionSettings(ConstitutionConfig):
+    """`bimo synth constitution` settings, with unknown keys rejected."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class SynthSection(_Strict):
+    """Training data from the curated corpus: backtranslated SFT pairs, then constitutional DPO pairs."""
+
+    model: str | None = Field(None, description="generator URI (default: bimo.llm.default_uri())")
+    docs: int | None = Field(None, ge=1, description="documents sampled from the curated corpus (default: all)")
+    seed: int = Field(0, description="which documents are sampled")
+    concurrency: int | None = Field(None, ge=1)
+    retries: int = Field(1, ge=0)
+    backtranslate: BacktranslateSettings = Field(default_factory=BacktranslateSettings)
+    constitution: ConstitutionSettings = Field(default_factory=ConstitutionSettings)
+    extra_sft: list[Path] = Field(default_factory=list, description="existing SFT files mixed into the SFT data")
+    extra_pairs: list[Path] = Field(default_factory=list, description="existing preference files mixed into DPO")
+    min_sft: int = Field(1, ge=1, description="fewer SFT records than this stops the run")
+    min_pairs: int = Field(1, ge=1, description="fewer preference pairs than this stops the run (with dpo)")
+
+
+class LaunchSection(_Strict):
+    """Run the training stages under `accelerate launch` (multi-GPU, DeepSpeed, FSDP), as `bimo train launch` does."""
+
+    config: str = Field(min_length=1, description="accelerate config: a shipped name (deepspeed-zero3, ...) or a path")
+    num_processes: int | None = Field(None, ge=1)
+
+
+class ExportSection(_Strict):
+    """GGUF export of the last trained model, registered in the model registry by default."""
+
+    name: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", description="default: the recipe name")
+    quant: Literal["f32", "f16", "bf16", "q8_0", "auto"] = "q8_0"
+    # `register` in YAML (the attribute name would shadow pydantic's BaseModel.register)
+    register_model: bool = Field(True, alias="register",
+                                 description="register as local:NAME (else gguf:PATH in the run folder)")
+
+
+class EvalSection(_Strict):
+    """Base model vs the exported model on a slice of a prompt file, judged side by side."""
+
+    prompts: Path | None = None
+    tasks: list[str] = Field(default_factory=lambda: ["write", "outline", "brainstorm", "chat"])
+    langs: list[Literal["zh", "en"]] = Field(default_factory=lambda: ["zh", "en"])
+    limit: int = Field(8, ge=1, description="prompts answered by each model")
+    longform: bool = Field(False, description="also prompts with a length target (written by the long-form writer)")
+    max_tokens: int = Field(256, ge=16, description="answer length limit")
+    seed: int = 1
+    baseline: str | None = Field(None, description="URI of the model compared against (default: the train base)")
+    judge: str | None = Field(None, description="judge URI (default: $BIMO_JUDGE or local:default)")
+    judge_max_tokens: int = Field(512, ge=16)
+    judge_retries: int = Field(2, ge=0)
+    rounds: int = Field(1000, ge=10, description="bootstrap rounds for the win-rate interval")
+
+
+class PipelineRecipe(_Strict):
+    """A whole run: the stages to run and one section of settings per stage."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    description: str = ""
+    base: str = Field(min_length=1)
+    output: Path | None = None
+    stages: list[StageName] = Field(default_factory=lambda: list(DEFAULT_STAGES))
+    curate: dict[str, Any] | None = None
+    synth: SynthSection = Field(default_factory=SynthSection)
+    train: dict[str, Any] = Field(default_factory=dict)
+    launch: LaunchSection | None = None
+    export: ExportSection = Field(default_factory=ExportSection)
+    eval: EvalSection = Field(default_factory=EvalSection)
+
+    _source: Path = PrivateAttr(default=Path("recipe.yaml"))
+
+    @property
+    def source(self) -> Path:
+        """The recipe file (its folder anchors relative paths; `bimo train` reads its `train:` part)."""
+        return self._source
+
+    @property
+    def export_name(self) -> str:
+        return self.export.name or self.name
+
+    def curate_recipe(self, output: Path):
+        """The embedded `bimo curate` recipe, writing to `output`."""
+        from bimo.curate.recipe import resolve_relative, validate_recipe
+
+        data = json.loads(json.dumps(self.curate or {}))
+        resolve_relative(data, self.source.parent, output=False)
+        data["output"] = str(output)
+        return validate_recipe(data, f"{self.source}: curate")
+
+    def train_config(self, stage: str, **values: Any):
+        """The `bimo train` config of one stage, as `bimo train STAGE --config RECIPE` builds it."""
+        from bimo.train.config import load_config
+
+        try:
+            return load_config(stage, self.source if self.train else None, values)
+        except BimoError as exc:
+            raise BimoError(f"{self.source}: train ({stage}): {exc}") from None
+
+    def fingerprint(self, stage: str) -> str:
+        """A hash of the settings one stage's output depends on (its own section)."""
+        part: Any = {
+            "curate": self.curate, "synth": self.synth.model_dump(mode="json"),
+            "export": [self.export.model_dump(mode="json"), self.export_name],
+            "eval": self.eval.model_dump(mode="json"),
+        }.get(stage)
+        if stage in TRAIN_STAGES:
+            part = [self.base, self.train_config(stage).model_dump(mode="json")]
+        blob = json.dumps(part, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8")
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def load_pipeline_recipe(path: str | Path) -> PipelineRecipe:
+    """Read, validate and resolve a recipe; one-line BimoError for anything wrong in it."""
+    path = Path(path)
+    if not path.exists():
+        raise BimoError(f"recipe not found: {path}")
+    if path.is_dir():
+        raise BimoError(f"expected a recipe file, got a folder: {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise BimoError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    except UnicodeDecodeError:
+        raise BimoError(f"{path} is not valid UTF-8") from None
+    if not isinstance(data, dict):
+        raise BimoError(f"{path}: a pipeline recipe is a mapping (name, base, stages, curate, synth, train, ...)")
+    try:
+        recipe = PipelineRecipe.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "recipe"
+        msg = "unknown setting" if err["type"] == "extra_forbidden" else err["msg"]
+        raise BimoError(f"{path}: {where}: {msg}") from None
+    recipe._source = path.resolve()
+    _resolve_paths(recipe, path.resolve().parent)
+    _check_stages(recipe)
+    if "curate" in recipe.stages:
+        if not recipe.curate:
+            raise BimoError(f"{path}: the curate stage needs a `curate:` section (inputs, steps, ...)")
+        recipe.curate_recipe(Path("/nonexistent")).build_steps()  # the section, its steps and their options
+    for stage in TRAIN_STAGES:
+        if stage in recipe.stages:
+            recipe.train_config(stage)
+    if "synth" in recipe.stages:
+        from bimo.synth.backtranslate import task_table
+
+        unknown = [t for t in recipe.synth.backtranslate.tasks if t not in task_table()["tasks"]]
+        if unknown:
+            raise BimoError(f"{path}: synth.backtranslate.tasks: unknown task {unknown[0]!r}; "
+                            f"known: {', '.join(task_table()['tasks'])}")
+    if "eval" in recipe.stages and recipe.eval.prompts is None:
+        raise BimoError(f"{path}: eval.prompts: the eval stage needs a prompt file")
+    if recipe.export_name == BASELINE_NAME:
+        raise BimoError(f"{path}: export.name: {BASELINE_NAME!r} is the baseline's name in the comparison; pick another")
+    return recipe
+
+
+def _check_stages(recipe: PipelineRecipe) -> None:
+    where = f"{recipe.source}: stages"
+    if not recipe.stages:
+        raise BimoError(f"{where}: empty; name at least one of {', '.join(STAGES)}")
+    if len(set(recipe.stages)) != len(recipe.stages):
+        raise BimoError(f"{where}: a stage is listed twice")
+    if recipe.stages != sorted(recipe.stages, key=STAGES.index):
+        raise BimoError(f"{where}: stages run in this order: {', '.join(STAGES)}")
+    for stage in recipe.stages:
+        need = NEEDS.get(stage, ())
+        if need and not any(n in recipe.stages for n in need):
+            raise BimoError(f"{where}: {stage} needs {' or '.join(need)} before it")
+
+
+def is_path_spec(spec: str) -> bool:
+    """Whether a model spec names a file or folder (else a registry name or a URI)."""
+    return spec.startswith((".", "/", "~")) or "/" in spec or "\\" in spec or spec.endswith(".gguf")
+
+
+def _resolve(base: Path, spec: str) -> str:
+    """`spec` with a relative path part made relative to `base` (URIs other than gguf:/hf: untouched)."""
+    scheme, sep, rest = spec.partition(":")
+    if sep and scheme in ("gguf", "hf"):
+        return f"{scheme}:{_resolve(base, rest)}"
+    if sep and scheme in ("local", "openai"):
+        return spec
+    if not is_path_spec(spec):
+        return spec
+    p = Path(spec).expanduser()
+    return str(p if p.is_absolute() else (base / p).resolve())
+
+
+def _resolve_paths(recipe: PipelineRecipe, base: Path) -> None:
+    def rel(p: Path) -> Path:
+        p = p.expanduser()
+        return p if p.is_absolute() else (base / p).resolve()
+
+    recipe.base = _resolve(base, recipe.base)
+    recipe.output = rel(recipe.output) if recipe.output is not None else None
+    s = recipe.synth
+    s.extra_sft = [rel(p) for p in s.extra_sft]
+    s.extra_pairs = [rel(p) for p in s.extra_pairs]
+    if s.constitution.principles_dir is not None:
+        s.constitution.principles_dir = rel(s.constitution.principles_dir)
+    s.model = _resolve(base, s.model) if s.model else None
+    if recipe.launch is not None and is_path_spec(recipe.launch.config):
+        recipe.launch.config = _resolve(base, recipe.launch.config)
+    e = recipe.eval
+    e.prompts = rel(e.prompts) if e.prompts is not None else None
+    e.baseline = _resolve(base, e.baseline) if e.baseline else None
+    e.judge = _resolve(base, e.judge) if e.judge else None
