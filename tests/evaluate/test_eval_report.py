@@ -19,7 +19,8 @@ def test_report_renders(tmp_path, jsonl):
     jsonl(run / "m.writebench.judged.jsonl", judg)
     jsonl(run / "m.writebench.judged.errors.jsonl", [{"key": "9", "reason": "not valid JSON"}])
     jsonl(run / "m1.jsonl", [{"prompt": "p", "response": "字" * n, "length": L}
-                             for n, L in [(300, 400), (900, 1000), (2500, 3000), (5000, 5000)]])
+                             for n, L in [(300, 400), (900, 1000), (2500, 3000), (5000, 5000)]]
+          + [{"prompt": "no length asked", "response": "短文", "length": None}])  # as `bimo bench run` writes
     (run / "agreement.json").write_text(json.dumps({"kind": "pairwise", "judge": "local:tiny", "order_consistency": 0.4}))
 
     page = build_report(run, run / "report", rounds=50)

@@ -52,7 +52,11 @@ def collect(run_dir: Path) -> dict[str, Any]:
             elif "rubric" in first and "scores" in first:
                 found["judgments"] += recs
             elif "response" in first and "length" in first:
-                found["predictions"][path.stem] = recs
+                # Bench output keeps `length: null` for prompts without a length requirement;
+                # only those with one have an S_l.
+                with_length = [r for r in recs if r.get("length") is not None]
+                if with_length:
+                    found["predictions"][path.stem] = with_length
         elif path.suffix in (".sqlite", ".db"):
             try:
                 found["battles"] += load_battles(path)
