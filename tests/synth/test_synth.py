@@ -147,18 +147,21 @@ def test_backtranslate_prompt_shows_annotated_examples_as_turns():
 
 
 def test_constitution_minimality_with_scripted_model(tmp_path):
-    """The copied passage is found (re-punctuated too) and replaced in place; a passage not
-    in the response, an unchanged one, an unknown principle and a low score are rejected."""
+    """The rewrite replaces the named sentence in place; an unchanged (or only re-spaced)
+    sentence, a sentence that does not exist, an unknown principle and a low score are
+    rejected with reasons."""
     def answer(prompt: str, seed):
-        if "best of times" in prompt:  # copied with different spacing/punctuation: snapped
-            return {"principle_id": "gen-coherent", "reasoning": "r", "original": "it was the age  of foolishness",
-                    "rewritten": "it was the age of certainty"}
-        if "床前" in prompt:
-            return {"principle_id": "zh-gen-coherent", "reasoning": "r", "original": "举头望明月", "rewritten": "举头望明月"}
+        ans = {"principle_id": "gen-coherent", "reasoning": "r", "sentence": 1}
+        if "best of times" in prompt:
+            assert "[1] It was the best of times" in prompt  # numbered sentences
+            return {**ans, "rewritten": "It was the best of times, it was the worst of times, it was the age of "
+                                        "wisdom, it was the age of certainty."}
+        if "truth universally" in prompt:
+            return {**ans, "rewritten": "It is a truth universally  acknowledged, that a single man in possession "
+                                        "of a good fortune, must be in want of a wife."}
         if "woods" in prompt:
-            return {"principle_id": "gen-coherent", "reasoning": "r", "original": "I never went anywhere at all",
-                    "rewritten": "x"}
-        return {"principle_id": "made-up", "reasoning": "r", "original": "x", "rewritten": "y"}
+            return {**ans, "sentence": 7, "rewritten": "x"}
+        return {**ans, "principle_id": "made-up", "rewritten": "y"}
 
     sft = tmp_path / "in.jsonl"
     recs = rows(DATA / "sft.jsonl")
@@ -174,8 +177,8 @@ def test_constitution_minimality_with_scripted_model(tmp_path):
     assert rejected == chosen.replace("foolishness", "certainty") and good[0]["meta"]["edited"]
     assert 0.6 <= good[0]["meta"]["similarity"] <= 0.98
     assert sorted(e.split(":")[0].split(" (")[0] for e in errs) == sorted(
-        ["not minimal", "original passage is not in the response", "unknown principle id 'made-up'",
-         "below quality bar"])
+        ["not minimal", "no sentence '7' in the response", "unknown principle id 'made-up'", "below quality bar"])
+    assert any("identical to the original" in e for e in errs)
     assert_trl_shape(out, "preference")
 
 

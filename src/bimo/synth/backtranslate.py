@@ -80,7 +80,8 @@ def passage(text: str, max_chars: int) -> str:
 def pick_tasks(doc_id: str, length: int, config: BacktranslateConfig) -> list[str]:
     """Applicable tasks in a stable pseudo-random order per document (resume-safe)."""
     table = task_table()["tasks"]
-    ok = [t for t in config.tasks if t in table and length >= int(table[t].get("min_length", 0))]
+    ok = [t for t in config.tasks if t in table
+          and int(table[t].get("min_length", 0)) <= length <= int(table[t].get("max_length", 10**9))]
     ok.sort(key=lambda t: hashlib.sha1(f"{config.seed}:{doc_id}:{t}".encode()).hexdigest())
     return ok[: config.tasks_per_doc]
 

@@ -1,18 +1,19 @@
 """Constitutional DPO pairs (Weaver): a human response and its minimal, principled corruption.
 
 For each high-quality (instruction, response) pair the model names the principle the
-response best exemplifies, copies the passage that shows it, and rewrites that passage
-so it violates exactly that principle. The copied passage must be a span of the response
-(fuzzy, then snapped to the response's own characters); the rewrite replaces it, so the
-rest of the rejected response is the chosen one word for word. Minimality is still
+response best exemplifies, names the sentence that shows it (the response is shown as
+numbered sentences), and rewrites that sentence so it violates exactly that principle.
+The rewrite replaces the sentence, so the rest of the rejected response is the chosen one
+word for word. Minimality is still
 verified, not trusted: character similarity between chosen and rejected must lie in
 [0.6, 0.98] and the length within ±25%; failures go to the errors file with the reason.
-The principle and the edited passage are recorded in `meta`.
+The principle and the edited sentence are recorded in `meta`.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,9 @@ from bimo.runner import Reject, Step
 from bimo.synth.common import REASONING, STR, lang_of, object_schema, prompts
 from bimo.synth.library import Principle, candidates, load_principles
 from bimo.synth.records import last_assistant, preference
-from bimo.synth.verify import is_minimal_edit, length_ratio, similarity, snap, span_score
+from bimo.synth.verify import is_minimal_edit, length_ratio, similarity
 from bimo.templates import render
+from bimo.text import count_length
 
 
 class ConstitutionConfig(BaseModel):
@@ -36,7 +38,7 @@ class ConstitutionConfig(BaseModel):
     sim_high: float = Field(0.98, ge=0, le=1)
     max_len_change: float = Field(0.25, ge=0, le=1)
     max_candidates: int = Field(16, ge=1)
-    min_span: float = Field(90.0, ge=50, le=100, description="fuzzy match of the copied passage (0-100)")
+    max_sentences: int = Field(40, ge=1, description="sentences of a response offered for the edit")
     max_tokens: int = Field(1536, ge=16)
     temperature: float = Field(0.7, ge=0, le=2)
     seed: int = 0
@@ -66,25 +68,29 @@ class ConstitutionStep(Step):
         lang = meta.get("lang") if meta.get("lang") in ("zh", "en") else lang_of(response)
         cands = candidates(self.principles, lang, meta.get("task"), meta.get("domain"), self.config.max_candidates)
         by_id = {p.id: p for p in cands}
+        units = sentence_spans(response)[: self.config.max_sentences]
+        if not units:
+            raise Reject("response has no sentence to edit", retry=False)
         schema = object_schema(principle_id={"type": "string", "enum": list(by_id)}, reasoning=REASONING,
-                               original=STR, rewritten=STR)
+                               sentence={"type": "integer", "enum": list(range(1, len(units) + 1))},
+                               rewritten=STR)
         instruction = "\n\n".join(str(m.get("content") or "") for m in prompt_msgs if m.get("role") == "user")
-        out = self.generate(self.messages(lang, instruction, response, cands), attempt, schema=schema)
+        numbered = numbered_sentences(response, units)
+        out = self.generate(self.messages(lang, instruction, numbered, cands), attempt, schema=schema)
         if not isinstance(out, dict):
             raise Reject("output is not a JSON object")
         principle = by_id.get(str(out.get("principle_id", "")))
         if principle is None:
             raise Reject(f"unknown principle id {str(out.get('principle_id'))[:40]!r}")
-        original = str(out.get("original") or "").strip()
+        try:
+            start, end = units[int(out.get("sentence")) - 1]
+        except (TypeError, ValueError, IndexError):
+            raise Reject(f"no sentence {str(out.get('sentence'))[:20]!r} in the response") from None
+        span = response[start:end]
         rewritten = str(out.get("rewritten") or "").strip()
-        if not original or not rewritten:
-            raise Reject("empty original or rewritten passage", detail={"principle": principle.id})
-        match = span_score(original, response)
-        if match < self.config.min_span:
-            raise Reject(f"original passage is not in the response (match {match:.0f} < {self.config.min_span:.0f})",
-                         detail={"principle": principle.id, "original": original[:300]})
-        span = snap(original, response)
-        rejected = response.replace(span, rewritten, 1).strip()
+        if not rewritten:
+            raise Reject("empty rewritten sentence", detail={"principle": principle.id})
+        rejected = (response[:start] + rewritten + response[end:]).strip()
         why = is_minimal_edit(response, rejected, lo=self.config.sim_low, hi=self.config.sim_high,
                               max_len_change=self.config.max_len_change)
         if why:
@@ -93,23 +99,52 @@ class ConstitutionStep(Step):
         pmeta = {**{k: meta[k] for k in ("task", "domain", "doc_id") if k in meta}, "lang": lang,
                  "principle": principle.id, "principle_statement": principle.statement,
                  "reasoning": str(out.get("reasoning") or "")[:300], "edited": span, "edit": rewritten,
+                 "sentence": int(out["sentence"]),
                  "similarity": round(similarity(response, rejected), 3),
                  "length_ratio": round(length_ratio(response, rejected), 3)}
         return [preference(prompt_msgs, response, rejected, pmeta)]
 
 
     @staticmethod
-    def messages(lang: str, instruction: str, response: str, cands: list[Principle]) -> list[Message]:
+    def messages(lang: str, instruction: str, numbered: str, cands: list[Principle]) -> list[Message]:
         """System: the method and the answer format; a worked example as an earlier turn;
-        then the real pair with its candidate principles."""
+        then the real pair (its response as numbered sentences) with its candidate principles."""
         p = prompts("constitution", lang)
         ex = p["example"]
+        ex_response = numbered_sentences(ex["response"], sentence_spans(ex["response"]))
         return [{"role": "system", "content": p["system"].strip()},
-                {"role": "user", "content": render(p["user"], instruction=ex["instruction"], response=ex["response"],
+                {"role": "user", "content": render(p["user"], instruction=ex["instruction"], response=ex_response,
                                                    principles="\n".join(f"- {x}" for x in ex["principles"]))},
                 {"role": "assistant", "content": json.dumps(ex["answer"], ensure_ascii=False)},
-                {"role": "user", "content": render(p["user"], instruction=instruction, response=response,
+                {"role": "user", "content": render(p["user"], instruction=instruction, response=numbered,
                                                    principles=_listing(cands))}]
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence or clause of `text`: split after 。！？；… and after
+    . ! ? followed by a space, and at line breaks. A piece of fewer than two words or CJK
+    characters ("1.", "Mr.") joins the next piece on its line."""
+    spans: list[tuple[int, int]] = []
+    for line in re.finditer(r"[^\n]+", text):
+        pos, start = line.start(), None
+        for m in re.finditer(r".+?(?:[。！？!?…；;]+[」”』\"'’)）]*|[.!?]+[\"'”’)]*(?=\s|$)|$)", line.group()):
+            if start is None:
+                start = pos + m.start()
+            end = pos + m.end()
+            if count_length(text[start:end]) >= 2 or m.end() == len(line.group()):
+                a, b = start, end
+                while a < b and text[a].isspace():
+                    a += 1
+                while b > a and text[b - 1].isspace():
+                    b -= 1
+                if any(c.isalnum() for c in text[a:b]):
+                    spans.append((a, b))
+                start = None
+    return spans
+
+
+def numbered_sentences(text: str, spans: list[tuple[int, int]]) -> str:
+    return "\n".join(f"[{i}] {text[a:b]}" for i, (a, b) in enumerate(spans, 1))
 
 
 def _listing(cands: list[Principle]) -> str:

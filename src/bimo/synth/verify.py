@@ -109,8 +109,8 @@ def length_ratio(a: str, b: str) -> float:
 def is_minimal_edit(chosen: str, rejected: str, *, lo: float = 0.6, hi: float = 0.98,
                     max_len_change: float = 0.25) -> str | None:
     """None when `rejected` is a minimal edit of `chosen`, else the reason it is not."""
-    if norm(chosen) == norm(rejected):
-        return "negative is identical to the original"
+    if _SPACE.sub("", norm(chosen)) == _SPACE.sub("", norm(rejected)):
+        return "negative is identical to the original (whitespace aside)"
     sim = similarity(chosen, rejected)
     if sim < lo:
         return f"edit too large: similarity {sim:.2f} < {lo}"
