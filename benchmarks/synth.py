@@ -1,13 +1,16 @@
 """Synthesis benchmark (prints figures; not a test).
 
-1. Runner throughput against an OpenAI-compatible server with 8 slots (the embedded
-   llama.cpp server of `local:tiny`, over HTTP), records/s at concurrency 1 and 8, for
-   short JSON answers and for fixed-length paragraphs (`--tokens`).
+1. Runner throughput against OpenAI-compatible servers with 8 slots, records/s at
+   concurrency 1 and 8: (a) a loopback server whose 8 slots each take a fixed time per
+   request (`--latency`), the way a GPU server's slots run side by side, so the figure is
+   the runner's and the HTTP client's own scaling; (b) the embedded llama.cpp server of
+   `local:tiny` over HTTP, for short JSON answers and fixed-length paragraphs (`--tokens`),
+   where the 8 slots share this machine's cores.
 2. Runner overhead per record with an instant in-process backend (target ≤ 5 ms).
 3. With `local:default` (or `--model`) on N real documents: share of backtranslated pairs passing span
    verification, and share of constitutional negatives passing minimality.
 
-    .venv/bin/python benchmarks/synth.py [--records 32] [--docs 20] [--skip-quality | --only-quality]
+    .venv/bin/python benchmarks/synth.py [--records 32] [--latency 0.2] [--docs 20] [--skip-quality | --only-quality]
         [--examples 2] [--max-tokens 1024] [--max-chars 1200] [--keep DIR] [--model local:default]
 """
 
@@ -18,6 +21,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from bimo.llm.base import Backend
@@ -82,6 +86,65 @@ def throughput(n: int, tmp: Path, tokens: int) -> None:
         print(f"  {label}: speed-up at 8 = {rates[8] / rates[1]:.2f}x (target >= 5x)")
 
 
+class SlotServer:
+    """A loopback OpenAI-compatible chat server with `slots` slots: each request holds a slot
+    for `latency` seconds, then answers. Models a server whose slots really run in parallel
+    (a GPU server), which two shared CPU cores cannot provide."""
+
+    def __init__(self, slots: int, latency: float):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        gate, lat = threading.BoundedSemaphore(slots), latency
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server's name)
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with gate:
+                    time.sleep(lat)
+                body = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "slots",
+                                   "choices": [{"index": 0, "finish_reason": "stop",
+                                                "message": {"role": "assistant", "content": '{"n": 2}'}}],
+                                   "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+
+
+def slot_throughput(n: int, tmp: Path, latency: float) -> None:
+    from bimo.llm.base import GenParams
+    from bimo.llm.openai_backend import OpenAIBackend
+
+    server = SlotServer(8, latency)
+    try:
+        api = OpenAIBackend(server.url, "slots", api_key="x", parallel=8)
+        api.cache = None
+        print(f"8-slot loopback server, {1000 * latency:.0f} ms per request per slot")
+        rates = {}
+        for conc in (1, 8):
+            recs = [{"id": f"{conc}-{i}", "x": i} for i in range(n)]
+            s = run_step(Echo(api, GenParams(max_tokens=24)), recs, tmp / f"s{conc}.jsonl",
+                         RunConfig(concurrency=conc, progress=False, overwrite=True))
+            rates[conc] = s.done / s.seconds
+            print(f"  concurrency {conc}: {rates[conc]:.2f} records/s ({s.ok} ok, {s.failed} failed, {s.seconds:.1f} s)")
+        print(f"  speed-up at 8 = {rates[8] / rates[1]:.2f}x (target >= 5x; ideal 8x)")
+    finally:
+        server.close()
+
+
 def overhead(tmp: Path, n: int = 2000) -> None:
     recs = [{"id": i, "x": i} for i in range(n)]
     s = run_step(Echo(Instant()), recs, tmp / "o.jsonl", RunConfig(concurrency=8, progress=False, overwrite=True))
@@ -108,7 +171,8 @@ def real_docs(n: int) -> list[dict]:
     return out[:n]
 
 
-def quality(docs: int, tmp: Path, examples: int, max_tokens: int, max_chars: int, model: str) -> None:
+def quality(docs: int, tmp: Path, examples: int, max_tokens: int, max_chars: int, model: str,
+            retries: int = 0) -> None:
     from collections import Counter
 
     from bimo.io import iter_jsonl
@@ -122,7 +186,8 @@ def quality(docs: int, tmp: Path, examples: int, max_tokens: int, max_chars: int
                               max_source_chars=max_chars)
     out = tmp / "bt.jsonl"
     work = list(expand_docs(rows, cfg))
-    s = run_step(BacktranslateStep(be, cfg), work, out, RunConfig(progress=True, overwrite=True, retries=0))
+    s = run_step(BacktranslateStep(be, cfg), work, out, RunConfig(progress=True, overwrite=True, retries=retries))
+    print(f"retries per record: {retries} (a retry samples again with another seed)")
     print(f"backtranslation: {s.ok}/{s.done} pairs pass span verification ({100 * s.ok / max(1, s.done):.0f}%) "
           f"on {len(rows)} documents with {model} in {s.seconds / 60:.1f} min; failures: {dict(s.reasons)}")
     tasks = Counter(r["task"] for r in work)
@@ -130,7 +195,7 @@ def quality(docs: int, tmp: Path, examples: int, max_tokens: int, max_chars: int
     print("  by task: " + ", ".join(f"{t} {passed[t]}/{n}" for t, n in sorted(tasks.items())))
     dpo = tmp / "dpo.jsonl"
     c = run_step(ConstitutionStep(be, ConstitutionConfig(min_score=0, max_tokens=max_tokens)), out, dpo,
-                 RunConfig(progress=True, overwrite=True, retries=0))
+                 RunConfig(progress=True, overwrite=True, retries=retries))
     print(f"constitution: {c.ok}/{c.done} negatives pass minimality ({100 * c.ok / max(1, c.done):.0f}%) "
           f"in {c.seconds / 60:.1f} min; failures: {dict(c.reasons)}")
     print(f"outputs and errors (with reasons and the rejected text) in {tmp}")
@@ -140,6 +205,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=32)
     ap.add_argument("--docs", type=int, default=20)
+    ap.add_argument("--latency", type=float, default=0.2, help="seconds per request per slot of the loopback server")
     ap.add_argument("--tokens", type=int, default=64, help="length of the free-text throughput workload")
     ap.add_argument("--skip-quality", action="store_true")
     ap.add_argument("--only-quality", action="store_true", help="skip the overhead and throughput figures")
@@ -148,15 +214,17 @@ def main() -> None:
     ap.add_argument("--max-chars", type=int, default=1200, help="longest source passage shown")
     ap.add_argument("--keep", type=Path, help="keep outputs and errors files in this folder")
     ap.add_argument("--model", default="local:default", help="model for the quality figures")
+    ap.add_argument("--retries", type=int, default=0, help="retries per record in the quality figures")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         tmp = a.keep or Path(d)
         tmp.mkdir(parents=True, exist_ok=True)
         if not a.only_quality:
             overhead(tmp)
+            slot_throughput(a.records, tmp, a.latency)
             throughput(a.records, tmp, a.tokens)
         if not a.skip_quality:
-            quality(a.docs, tmp, a.examples, a.max_tokens, a.max_chars, a.model)
+            quality(a.docs, tmp, a.examples, a.max_tokens, a.max_chars, a.model, a.retries)
     sys.stdout.flush()
 
 
