@@ -1,10 +1,11 @@
 """Evaluation benchmark: ratings fit and bootstrap speed, and judge throughput.
 
 Prints figures; not a test. Targets: fit of 100k battles among 20 models < 1 s,
-1000 bootstrap rounds < 60 s on 2 cores. Judge throughput uses `local:tiny` when it
-has been pulled (`bimo models pull tiny`), otherwise that part is skipped.
+1000 bootstrap rounds < 60 s on 2 cores. Judge throughput uses `--judge-model`
+(default `tiny`) when it has been pulled (`bimo models pull NAME`), otherwise that
+part is skipped.
 
-    .venv/bin/python benchmarks/eval.py [--rounds 1000] [--judge-items 8]
+    .venv/bin/python benchmarks/eval.py [--rounds 1000] [--judge-items 8] [--judge-model default]
 """
 
 from __future__ import annotations
@@ -47,13 +48,13 @@ def ratings_bench(n: int, m: int, rounds: int) -> None:
     print(f"  ranking recovered exactly: {rank_ok}; mean 95% interval width: {width:.1f} Elo")
 
 
-def judge_bench(items: int) -> None:
+def judge_bench(items: int, model: str = "tiny") -> None:
     from bimo.llm import registry
 
     try:
-        registry.resolve_path("tiny")
+        registry.resolve_path(model)
     except Exception as exc:  # not pulled: skip, as documented
-        print(f"judge throughput: skipped ({exc}); run `bimo models pull tiny` first")
+        print(f"judge throughput: skipped ({exc}); run `bimo models pull {model}` first")
         return
     from bimo.evaluate.judge import judge_file
     from bimo.evaluate.runner import JudgeSettings
@@ -66,13 +67,13 @@ def judge_bench(items: int) -> None:
         os.environ["BIMO_CACHE"] = os.path.join(tmp, "cache.sqlite")  # measure real calls, not cache hits
         pred = os.path.join(tmp, "p.jsonl")
         atomic_write_jsonl(pred, recs)
-        be = get_backend("local:tiny")
-        settings = JudgeSettings(judge="local:tiny", retries=1, max_tokens=160)
+        be = get_backend(f"local:{model}")
+        settings = JudgeSettings(judge=f"local:{model}", retries=1, max_tokens=160)
         t0 = time.perf_counter()
         s = judge_file(pred, "writebench", be, os.path.join(tmp, "out.jsonl"), settings)
         dt = time.perf_counter() - t0
         be.close()
-    print(f"judge throughput (local:tiny, writebench, parallel={be.parallel}): {items} items in {dt:.1f} s "
+    print(f"judge throughput (local:{model}, writebench, parallel={be.parallel}): {items} items in {dt:.1f} s "
           f"= {items / dt:.2f} items/s; judged {s['judged_now']}, failed {s['failed_now']}")
 
 
@@ -82,9 +83,10 @@ def main() -> None:
     ap.add_argument("--models", type=int, default=20)
     ap.add_argument("--rounds", type=int, default=1000)
     ap.add_argument("--judge-items", type=int, default=8)
+    ap.add_argument("--judge-model", default="tiny", help="registry model for the judge throughput")
     args = ap.parse_args()
     ratings_bench(args.battles, args.models, args.rounds)
-    judge_bench(args.judge_items)
+    judge_bench(args.judge_items, args.judge_model)
 
 
 if __name__ == "__main__":

@@ -101,6 +101,8 @@ def _common_args(cfg: TrainConfig, out: Path, dtype: Any) -> dict[str, Any]:
         "gradient_checkpointing": cfg.gradient_checkpointing,
         "max_length": cfg.max_length,
         "report_to": [],
+        # Pinned memory only helps copies to a GPU; on CPU torch warns about it on every run.
+        "dataloader_pin_memory": torch.cuda.is_available(),
     }
     args.update(cfg.trl_args)
     return args
