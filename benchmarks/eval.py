@@ -6,6 +6,13 @@ Prints figures; not a test. Targets: fit of 100k battles among 20 models < 1 s,
 part is skipped.
 
     .venv/bin/python benchmarks/eval.py [--rounds 1000] [--judge-items 8] [--judge-model default]
+
+`--offline DIR` instead runs the whole evaluation offline through the CLI, the way a user
+would: two registry models answer a few bimo-bench prompts (Chinese and English), the
+embedded default judges one pointwise and both side by side, checks its own agreement,
+and writes the report; it prints each command's time and the results.
+
+    .venv/bin/python benchmarks/eval.py --offline runs/eval-offline [--offline-models small,default]
 """
 
 from __future__ import annotations
@@ -77,6 +84,68 @@ def judge_bench(items: int, model: str = "tiny") -> None:
           f"= {items / dt:.2f} items/s; judged {s['judged_now']}, failed {s['failed_now']}")
 
 
+OFFLINE_TASKS = [("title", "zh"), ("brainstorm", "zh"), ("outline", "zh"), ("chat", "zh"),
+                 ("title", "en"), ("brainstorm", "en"), ("outline", "en"), ("chat", "en")]
+
+
+def offline(run: str, models: list[str], judge: str, agreement_n: int) -> None:
+    """The offline evaluation end to end, through the `bimo` command line."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from bimo.io import atomic_write_jsonl, iter_jsonl
+
+    out = Path(run)
+    out.mkdir(parents=True, exist_ok=True)
+    bench = Path(__file__).parent / "prompts" / "bimo_bench.jsonl"
+    rows = list(iter_jsonl(bench))
+    picked = [next(r for r in rows if r["task"] == t and r["lang"] == lang and not r.get("length"))
+              for t, lang in OFFLINE_TASKS]
+    prompts = out / "prompts.jsonl"
+    atomic_write_jsonl(prompts, picked)
+    bimo = [sys.executable, "-m", "bimo.cli"]
+    # A request cache of its own, so every figure is a real generation, not a hit from an earlier run.
+    env = {**os.environ, "BIMO_CACHE": str(out / "cache.sqlite")}
+
+    def step(label: str, *args: str) -> str:
+        t0 = time.perf_counter()
+        proc = subprocess.run([*bimo, *args], capture_output=True, text=True, env=env)
+        dt = time.perf_counter() - t0
+        if proc.returncode:
+            raise SystemExit(f"{label} failed ({proc.returncode}): {proc.stderr.strip()[-400:]}")
+        print(f"  {label}: {dt:.1f} s")
+        return proc.stdout
+
+    print(f"offline evaluation in {out}: {len(picked)} prompts, models {', '.join(models)}, judge {judge}")
+    preds = []
+    for m in models:
+        pred = out / f"{m}.jsonl"
+        step(f"bench run local:{m}", "bench", "run", str(prompts), "-m", f"local:{m}", "-o", str(pred),
+             "--max-tokens", "512")
+        preds.append(pred)
+    common = ["--judge", judge, "--json", "-q"]
+    judged = out / f"{models[-1]}.writebench.judged.jsonl"
+    s = json.loads(step(f"judge {models[-1]} (writebench)", "eval", "judge", str(preds[-1]), "-r", "writebench",
+                        "-o", str(judged), *common))
+    scores = [json.loads(x)["scores"]["overall"] for x in judged.read_text().splitlines()]
+    print(f"    judged {s['judged_now']}, failed {s['failed_now']}; mean overall "
+          f"{sum(scores) / max(1, len(scores)):.2f}/10 over {len(scores)}")
+    res = json.loads(step("compare (both orders)", "eval", "compare", *map(str, preds), "-o", str(out / "battles.jsonl"),
+                          *common))
+    for pair in res["pairs"]:
+        print(f"    {pair['model_a']} vs {pair['model_b']}: n={pair['n']}, win rate {pair['win_rate']}, 95% {pair['ci']}, "
+              f"W/T/L {pair['wins']}/{pair['ties']}/{pair['losses']}, LC {pair['lc_win_rate']}")
+    print(f"    failed battles: {res['failed']}")
+    step("agreement", "eval", "agreement", *map(str, preds), "--judge", judge, "-n", str(agreement_n),
+         "-o", str(out / "agreement.json"))
+    agree = json.loads((out / "agreement.json").read_text())
+    print("    agreement: " + json.dumps({k: v for k, v in agree.items() if not isinstance(v, (list, dict))}))
+    step("report", "eval", "report", str(out))
+    print(f"  report: {out}/report/index.html")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--battles", type=int, default=100_000)
@@ -84,7 +153,14 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=1000)
     ap.add_argument("--judge-items", type=int, default=8)
     ap.add_argument("--judge-model", default="tiny", help="registry model for the judge throughput")
+    ap.add_argument("--offline", metavar="DIR", help="run the offline evaluation end to end into DIR instead")
+    ap.add_argument("--offline-models", default="small,default", help="registry models compared by --offline")
+    ap.add_argument("--judge", default="local:default", help="judge for --offline")
+    ap.add_argument("--agreement-items", type=int, default=4)
     args = ap.parse_args()
+    if args.offline:
+        offline(args.offline, args.offline_models.split(","), args.judge, args.agreement_items)
+        return
     ratings_bench(args.battles, args.models, args.rounds)
     judge_bench(args.judge_items, args.judge_model)
 

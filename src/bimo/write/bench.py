@@ -15,9 +15,23 @@ from bimo.write.lengthreq import detect_length
 from bimo.write.longform import LongformConfig, LongformWriter
 from bimo.write.tasks import build_messages
 
+# Tasks that answer about a text rather than write one get the writing-partner system prompt;
+# every other task gets the writer's ("give the piece itself, no commentary").
+_PARTNER_TASKS = {"review", "brainstorm", "chat", "title", "outline"}
+
 
 def _key(rec: dict, i: int) -> str:
     return str(rec.get("id", i))
+
+
+def bench_messages(rec: dict) -> list[dict]:
+    """The chat turn for one benchmark record: its instruction, then its source text
+    (`input`, for tasks such as polish or title that work on a given text)."""
+    text = rec["prompt"].strip()
+    if isinstance(rec.get("input"), str) and rec["input"].strip():
+        text += "\n\n" + rec["input"].strip()
+    template = "chat" if rec.get("task") in _PARTNER_TASKS else "write"
+    return build_messages(template, text, lang=rec.get("lang") if rec.get("lang") in ("zh", "en") else None)
 
 
 def run_bench(prompts: Path, out: Path, *, model: str | None = None, limit: int | None = None,
@@ -52,7 +66,7 @@ def run_bench(prompts: Path, out: Path, *, model: str | None = None, limit: int 
                         result = LongformWriter(backend, cfg).run(rec["prompt"], run_dir=run_dir)
                         text, tokens = result.text, result.tokens
                     else:
-                        comp = backend.chat(build_messages("write", rec["prompt"]), GenParams(seed=seed, max_tokens=max_tokens))
+                        comp = backend.chat(bench_messages(rec), GenParams(seed=seed, max_tokens=max_tokens))
                         text, tokens = comp.text, comp.completion_tokens
                 except BimoError as exc:
                     errs.write({"id": key, "prompt": rec["prompt"], "error": str(exc)})

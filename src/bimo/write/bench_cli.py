@@ -1,7 +1,8 @@
 """`bimo bench run`: run `bimo write` over a prompt file so any model can be scored.
 
-Each input record has `prompt`, optional `length` (else detected from the prompt) and
-`type`. Output records carry `prompt`, `response`, `length` (required), the produced
+Each input record has `prompt`, optional `length` (else detected from the prompt),
+`task` and `input` (the source text for tasks that work on one: it follows the
+instruction in the same turn). Output records carry `prompt`, `response`, `length` (required), the produced
 length and timing — ready for `bimo eval length` and `bimo eval judge`. Resumable:
 records already in the output (by id) are skipped; failures go to OUT.errors.jsonl.
 """
@@ -17,15 +18,17 @@ app = typer.Typer(help="Run a model over a benchmark prompt file.", no_args_is_h
 
 @app.command("run")
 def run(
-    prompts: Path = typer.Argument(..., help="JSONL with prompt, optional length and type."),
+    prompts: Path = typer.Argument(..., help="JSONL with prompt, optional length, task and input."),
     model: str = typer.Option(None, "--model", "-m", help="Model URI (default: $BIMO_MODEL or local:default)."),
     out: Path = typer.Option(..., "--out", "-o", help="Predictions JSONL (appended, resumable)."),
     limit: int = typer.Option(None, "--limit", help="Only the first N prompts."),
     parallel: int = typer.Option(1, "--parallel", help="Long-form sections written concurrently."),
     seed: int = typer.Option(1, "--seed", help="Seed (outputs are cached and reproducible)."),
+    max_tokens: int = typer.Option(2048, "--max-tokens", min=16, help="Longest answer to a short-form prompt."),
 ) -> None:
     """Write an answer for every prompt; resume by running the same command again."""
     from bimo.write.bench import run_bench
 
-    done, failed, skipped = run_bench(prompts, out, model=model, limit=limit, parallel=parallel, seed=seed)
+    done, failed, skipped = run_bench(prompts, out, model=model, limit=limit, parallel=parallel, seed=seed,
+                                     max_tokens=max_tokens)
     typer.echo(f"{done} written, {skipped} already done, {failed} failed → {out}", err=True)

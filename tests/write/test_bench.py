@@ -1,0 +1,44 @@
+"""`bimo bench run`: benchmark records (instruction + source text) through the tiny model."""
+
+from __future__ import annotations
+
+import json
+
+from bimo.write.bench import bench_messages
+
+
+def test_bench_messages_carry_the_source_text_and_pick_the_system_prompt():
+    polish = bench_messages({"prompt": "Polish the text below.", "input": "This sentence are bad.", "task": "polish",
+                             "lang": "en"})
+    assert polish[-1]["content"] == "Polish the text below.\n\nThis sentence are bad."
+    assert "Give the piece itself" in polish[0]["content"]  # the writer's system prompt
+    review = bench_messages({"prompt": "请点评下面这段文字。", "input": "春天来了。", "task": "review", "lang": "zh"})
+    assert review[-1]["content"].endswith("春天来了。") and "笔墨" in review[0]["content"]  # writing partner
+    plain = bench_messages({"prompt": "Write a haiku.", "input": None})
+    assert plain[-1]["content"] == "Write a haiku."
+
+
+def test_bench_run_writes_resumes_and_rejects_a_bad_file(bimo_cli, tiny_path, tmp_path):
+    prompts = tmp_path / "p.jsonl"
+    rows = [{"id": "t1", "prompt": "Suggest a title for the text below.", "task": "title", "lang": "en",
+             "input": "The lighthouse keeper counted ships every night."},
+            {"id": "t2", "prompt": "Write one sentence about rain.", "task": "write", "lang": "en"}]
+    prompts.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "tiny.jsonl"
+    args = ("bench", "run", str(prompts), "-m", "local:tiny", "-o", str(out), "--max-tokens", "24")
+    proc = bimo_cli(*args)
+    assert proc.returncode == 0, proc.stderr.decode()
+    recs = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in recs] == ["t1", "t2"]
+    assert all(r["response"].strip() and 0 < r["tokens"] <= 24 and r["model"] == "local:tiny" for r in recs)
+    assert recs[0]["input"] == rows[0]["input"] and recs[0]["task"] == "title"  # kept for the judges
+
+    again = bimo_cli(*args)  # resume: nothing left to do, nothing duplicated
+    assert again.returncode == 0 and "0 written, 2 already done" in again.stderr.decode()
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 2
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": 1}\n', encoding="utf-8")
+    proc = bimo_cli("bench", "run", str(bad), "-m", "local:tiny", "-o", str(tmp_path / "x.jsonl"))
+    err = proc.stderr.decode().strip()
+    assert proc.returncode != 0 and "record 1 has no 'prompt'" in err and "Traceback" not in err
