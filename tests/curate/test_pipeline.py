@@ -122,7 +122,6 @@ def test_huge_single_document_is_rejected_not_fatal(tmp_path, tang300):
     assert len(output_docs(tmp_path / "out")) == 20
 
 
-@pytest.mark.slow
 def test_200mb_document(tmp_path, tang300):
     big = "a" * 200_000_000
     (tmp_path / "in").mkdir()

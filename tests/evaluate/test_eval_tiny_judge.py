@@ -6,15 +6,12 @@ verdict or a recorded failure with a reason: nothing is silently defaulted.
 
 import json
 
-import pytest
-
 from bimo.evaluate.judge import judge_file
 from bimo.evaluate.pairwise import compare_files
 from bimo.evaluate.runner import JudgeSettings
 from bimo.io import errors_path
 
 
-@pytest.mark.slow
 def test_tiny_judge_pointwise_and_pairwise(tiny_backend, tmp_path, jsonl):
     recs = [{"id": k, "prompt": p, "response": r, "lang": "en"} for k, (p, r) in enumerate([
         ("Write a one-line slogan for a bakery.", "Fresh bread, warm hearts, every morning."),
@@ -39,7 +36,6 @@ def test_tiny_judge_pointwise_and_pairwise(tiny_backend, tmp_path, jsonl):
     assert all(bt.winner in ("model_a", "model_b", "tie") and len(bt.meta["verdicts"]) == 2 for bt in battles)
 
 
-@pytest.mark.slow
 def test_tiny_judge_through_the_cli(tiny_path, tmp_path, jsonl, bimo_cli):
     recs = [{"id": k, "prompt": p, "response": r, "lang": "en"} for k, (p, r) in enumerate([
         ("Write a one-line slogan for a bakery.", "Fresh bread, warm hearts, every morning."),

@@ -10,7 +10,8 @@ from bimo.errors import BackendError, ContextOverflow
 from bimo.llm import get_backend
 from bimo.llm.cache import RequestCache
 
-SCHEMA = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+# maxLength bounds the name, so a sampled answer always closes within max_tokens.
+SCHEMA = {"type": "object", "properties": {"name": {"type": "string", "maxLength": 40}, "age": {"type": "integer"}},
           "required": ["name", "age"], "additionalProperties": False}
 
 
@@ -53,8 +54,8 @@ def test_stop_sequence(tiny_backend):
 
 
 def test_json_schema_output(tiny_backend):
-    data = tiny_backend.chat_json("Invent a person and give name and age.", SCHEMA, max_tokens=60, seed=1)
-    assert set(data) == {"name", "age"} and isinstance(data["age"], int)
+    data = tiny_backend.chat_json("Invent a person and give name and age.", SCHEMA, max_tokens=80, seed=1)
+    assert set(data) == {"name", "age"} and isinstance(data["age"], int) and len(data["name"]) <= 40
 
 
 def test_concurrent_requests_all_finish(tiny_backend):

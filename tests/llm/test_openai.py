@@ -16,7 +16,7 @@ from bimo.errors import BackendError
 from bimo.llm import get_backend
 from bimo.llm.openai_backend import OpenAIBackend
 
-SCHEMA = {"type": "object", "properties": {"title": {"type": "string"}, "stars": {"type": "integer"}},
+SCHEMA = {"type": "object", "properties": {"title": {"type": "string", "maxLength": 40}, "stars": {"type": "integer"}},
           "required": ["title", "stars"]}
 
 
@@ -39,7 +39,7 @@ def test_streaming(server_backend):
 
 
 def test_json_schema(server_backend):
-    data = server_backend.chat_json("Review a film: give a title and a star count.", SCHEMA, max_tokens=60, seed=3)
+    data = server_backend.chat_json("Review a film: give a title and a star count.", SCHEMA, max_tokens=80, seed=3)
     assert isinstance(data["title"], str) and isinstance(data["stars"], int)
 
 

@@ -1,4 +1,4 @@
-"""The real long-form writer behind the jobs API, with the tiny model (slow-ish: marked)."""
+"""The real long-form writer behind the jobs API, with the tiny model."""
 
 from __future__ import annotations
 
@@ -10,13 +10,11 @@ import sys
 import time
 
 import httpx
-import pytest
 from serve_util import free_port, stop, wait_ready
 
 from bimo.serve.jobs import JobManager
 
 
-@pytest.mark.slow
 def test_real_longform_job(tiny_backend, tmp_path) -> None:
     jm = JobManager(tiny_backend, tmp_path)  # default runner: bimo.write.longform
     job_id = jm.submit("Write a short essay about rivers.", 300)
@@ -36,7 +34,6 @@ def _status_events(base: str, job_id: str) -> list[dict]:
     return events
 
 
-@pytest.mark.slow
 def test_real_jobs_queue_on_slots_and_survive_a_restart(tiny_path, tmp_path) -> None:
     """`bimo serve --model local:tiny --max-jobs 2` with three real long-form jobs: two run,
     the third waits its turn; after a SIGKILL and a restart all three finish, and at no

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from bimo.io import errors_path
 from bimo.write.bench import bench_messages
 
 
@@ -18,24 +19,29 @@ def test_bench_messages_carry_the_source_text_and_pick_the_system_prompt():
     assert plain[-1]["content"] == "Write a haiku."
 
 
-def test_bench_run_writes_resumes_and_rejects_a_bad_file(bimo_cli, tiny_path, tmp_path):
+def test_bench_run_writes_resumes_and_records_failures(bimo_cli, tiny_path, tmp_path):
     prompts = tmp_path / "p.jsonl"
     rows = [{"id": "t1", "prompt": "Suggest a title for the text below.", "task": "title", "lang": "en",
              "input": "The lighthouse keeper counted ships every night."},
-            {"id": "t2", "prompt": "Write one sentence about rain.", "task": "write", "lang": "en"}]
+            {"id": "t2", "prompt": "Write one sentence about rain.", "task": "write", "lang": "en"},
+            {"id": "huge", "prompt": "Summarise: " + "word " * 9000, "task": "condense", "lang": "en"}]
     prompts.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     out = tmp_path / "tiny.jsonl"
     args = ("bench", "run", str(prompts), "-m", "local:tiny", "-o", str(out), "--max-tokens", "24")
     proc = bimo_cli(*args)
     assert proc.returncode == 0, proc.stderr.decode()
-    recs = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
-    assert [r["id"] for r in recs] == ["t1", "t2"]
-    assert all(r["response"].strip() and 0 < r["tokens"] <= 24 and r["model"] == "local:tiny" for r in recs)
-    assert recs[0]["input"] == rows[0]["input"] and recs[0]["task"] == "title"  # kept for the judges
+    assert "2 written, 0 already done, 1 failed" in proc.stderr.decode()
+    recs = {r["id"]: r for r in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
+    assert sorted(recs) == ["t1", "t2"]
+    assert all(r["response"].strip() and 0 < r["tokens"] <= 24 and r["model"] == "local:tiny" for r in recs.values())
+    assert recs["t1"]["input"] == rows[0]["input"] and recs["t1"]["task"] == "title"  # kept for the judges
+    errs = [json.loads(x) for x in errors_path(out).read_text(encoding="utf-8").splitlines()]
+    assert [e["id"] for e in errs] == ["huge"] and "context" in errs[0]["reason"]
 
-    again = bimo_cli(*args)  # resume: nothing left to do, nothing duplicated
-    assert again.returncode == 0 and "0 written, 2 already done" in again.stderr.decode()
+    again = bimo_cli(*args)  # resume: the two answers are kept, the failed prompt is tried again
+    assert again.returncode == 0 and "0 written, 2 already done, 1 failed" in again.stderr.decode()
     assert len(out.read_text(encoding="utf-8").splitlines()) == 2
+    assert len(errors_path(out).read_text(encoding="utf-8").splitlines()) == 1
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": 1}\n', encoding="utf-8")

@@ -1,8 +1,8 @@
 """The eval stage: the trained model against the base model, side by side, with a report.
 
 A slice of a prompt file (e.g. bimo-bench) is answered by both models through
-`bimo.write.bench.run_bench`; the judge compares every pair of answers in both orders
-(`bimo.evaluate.pairwise.compare_files`), the win rate of the trained model comes with
+`bimo.write.bench.run_bench` (on the shared runner); the judge compares every pair of
+answers in both orders (`bimo.evaluate.pairwise.compare_files`), the win rate of the trained model comes with
 a bootstrap interval (`bimo.evaluate.winrate.pair_summary`), and `bimo eval report`'s
 HTML page is written. Every step appends to its own file and skips what is done, so an
 interrupted evaluation continues where it stopped.

@@ -1,15 +1,24 @@
-"""Benchmark runs: every prompt through the writer, one prediction record per prompt."""
+"""Benchmark runs: every prompt through the writer, one prediction record per prompt.
+
+A prompt with a required length (its `length`, or one stated in the prompt) goes through
+the long-form writer; any other gets one call with its source text (`input`) after the
+instruction. Runs on the shared generation-step runner: prompts answered concurrently on
+the backend's slots, resumable (running the same command again skips finished prompts and
+retries failed ones), failures in OUT.errors.jsonl with their reasons.
+"""
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from bimo import paths
 from bimo.errors import BimoError
-from bimo.io import JsonlAppender, errors_path, iter_jsonl
+from bimo.io import iter_jsonl
 from bimo.llm import GenParams, get_backend
+from bimo.llm.base import Backend
+from bimo.runner import Reject, RunConfig, Step, run_step
 from bimo.text import count_length
 from bimo.write.lengthreq import detect_length
 from bimo.write.longform import LongformConfig, LongformWriter
@@ -18,10 +27,6 @@ from bimo.write.tasks import build_messages
 # Tasks that answer about a text rather than write one get the writing-partner system prompt;
 # every other task gets the writer's ("give the piece itself, no commentary").
 _PARTNER_TASKS = {"review", "brainstorm", "chat", "title", "outline"}
-
-
-def _key(rec: dict, i: int) -> str:
-    return str(rec.get("id", i))
 
 
 def bench_messages(rec: dict) -> list[dict]:
@@ -34,48 +39,54 @@ def bench_messages(rec: dict) -> list[dict]:
     return build_messages(template, text, lang=rec.get("lang") if rec.get("lang") in ("zh", "en") else None)
 
 
+class BenchStep(Step):
+    """One prediction per prompt: the record, plus `response`, the required and produced
+    lengths, the model, seconds and tokens."""
+
+    name = "bench"
+
+    def __init__(self, backend: Backend, *, seed: int, max_tokens: int, parallel: int, run_prefix: str):
+        super().__init__(backend, GenParams(seed=seed, max_tokens=max_tokens))
+        self.sections_parallel = parallel
+        self.run_prefix = run_prefix
+
+    def process(self, record: dict[str, Any], attempt: int) -> list[dict[str, Any]]:
+        t0 = time.perf_counter()
+        key = self.key(record)
+        required = record.get("length") or detect_length(record["prompt"])
+        if required:
+            cfg = LongformConfig(length=int(required), parallel=self.sections_parallel,
+                                 seed=(self.params.seed or 0) + attempt)
+            run_dir = paths.home() / "runs" / "bench" / f"{self.run_prefix}-{key}"
+            result = LongformWriter(self.backend, cfg).run(record["prompt"], run_dir=run_dir)
+            text, tokens = result.text, result.tokens
+        else:
+            seed = None if self.params.seed is None else self.params.seed + attempt
+            comp = self.backend.chat(bench_messages(record), self.params, seed=seed)
+            text, tokens = comp.text, comp.completion_tokens
+        if not text.strip():
+            raise Reject("empty answer")
+        return [{**record, "id": key, "response": text, "length": required, "output_length": count_length(text),
+                 "model": self.backend.uri, "seconds": round(time.perf_counter() - t0, 2), "tokens": tokens}]
+
+
 def run_bench(prompts: Path, out: Path, *, model: str | None = None, limit: int | None = None,
-              parallel: int = 1, seed: int = 1, max_tokens: int = 2048) -> tuple[int, int, int]:
+              parallel: int = 1, seed: int = 1, max_tokens: int = 2048,
+              concurrency: int | None = None) -> tuple[int, int, int]:
+    """Answer every prompt of `prompts` into `out`; returns (written, failed, already done)."""
     records = list(iter_jsonl(prompts))
     if not records:
         raise BimoError(f"{prompts} has no records")
     for i, rec in enumerate(records):
         if not isinstance(rec.get("prompt"), str) or not rec["prompt"].strip():
             raise BimoError(f"{prompts}: record {i + 1} has no 'prompt'")
-    records = records[:limit] if limit else records
+    records = [rec if rec.get("id") not in (None, "") else {**rec, "id": str(i)} for i, rec in enumerate(records)]
     out = Path(out)
-    err_path = errors_path(out)
-    seen = {_key(r, -1) for r in iter_jsonl(out)} if out.exists() else set()
     backend = get_backend(model, parallel=max(4, parallel))
-    done = failed = skipped = 0
-    from tqdm import tqdm
-
     try:
-        with JsonlAppender(out) as sink, JsonlAppender(err_path) as errs:
-            for i, rec in enumerate(tqdm(records, desc="bench", unit="prompt", file=sys.stderr)):
-                key = _key(rec, i)
-                if key in seen:
-                    skipped += 1
-                    continue
-                t0 = time.perf_counter()
-                try:
-                    required = rec.get("length") or detect_length(rec["prompt"])
-                    if required:
-                        cfg = LongformConfig(length=int(required), parallel=parallel, seed=seed)
-                        run_dir = paths.home() / "runs" / "bench" / f"{out.stem}-{key}"
-                        result = LongformWriter(backend, cfg).run(rec["prompt"], run_dir=run_dir)
-                        text, tokens = result.text, result.tokens
-                    else:
-                        comp = backend.chat(bench_messages(rec), GenParams(seed=seed, max_tokens=max_tokens))
-                        text, tokens = comp.text, comp.completion_tokens
-                except BimoError as exc:
-                    errs.write({"id": key, "prompt": rec["prompt"], "error": str(exc)})
-                    failed += 1
-                    continue
-                sink.write({**rec, "id": key, "response": text, "length": required,
-                            "output_length": count_length(text), "model": backend.uri,
-                            "seconds": round(time.perf_counter() - t0, 2), "tokens": tokens})
-                done += 1
+        step = BenchStep(backend, seed=seed, max_tokens=max_tokens, parallel=parallel, run_prefix=out.stem)
+        stats = run_step(step, records, out, RunConfig(resume=True, retry_failed=True, limit=limit,
+                                                       concurrency=concurrency))
     finally:
         backend.close()
-    return done, failed, skipped
+    return stats.ok, stats.failed, stats.skipped

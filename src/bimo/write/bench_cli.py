@@ -3,8 +3,9 @@
 Each input record has `prompt`, optional `length` (else detected from the prompt),
 `task` and `input` (the source text for tasks that work on one: it follows the
 instruction in the same turn). Output records carry `prompt`, `response`, `length` (required), the produced
-length and timing — ready for `bimo eval length` and `bimo eval judge`. Resumable:
-records already in the output (by id) are skipped; failures go to OUT.errors.jsonl.
+length and timing — ready for `bimo eval length` and `bimo eval judge`. Prompts are
+answered concurrently on the model's slots. Resumable: records already in the output (by
+id) are skipped and failed ones tried again; failures go to OUT.errors.jsonl.
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ def run(
     parallel: int = typer.Option(1, "--parallel", help="Long-form sections written concurrently."),
     seed: int = typer.Option(1, "--seed", help="Seed (outputs are cached and reproducible)."),
     max_tokens: int = typer.Option(2048, "--max-tokens", min=16, help="Longest answer to a short-form prompt."),
+    concurrency: int = typer.Option(None, "--concurrency", min=1, help="Prompts answered at once (default: the model's slots)."),
 ) -> None:
     """Write an answer for every prompt; resume by running the same command again."""
     from bimo.write.bench import run_bench
 
     done, failed, skipped = run_bench(prompts, out, model=model, limit=limit, parallel=parallel, seed=seed,
-                                     max_tokens=max_tokens)
+                                     max_tokens=max_tokens, concurrency=concurrency)
     typer.echo(f"{done} written, {skipped} already done, {failed} failed → {out}", err=True)
