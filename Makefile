@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-slow install install-dev browser lint bench clean
+.PHONY: demo test install install-dev browser lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,9 +36,6 @@ browser:
 
 test: install-dev browser
 	$(BIN)/python -m pytest
-
-test-slow: install-dev
-	$(BIN)/python -m pytest -m slow
 
 lint: install-dev
 	$(BIN)/ruff check src tests benchmarks
