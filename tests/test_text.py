@@ -1,4 +1,4 @@
-from bimo.text import count_length, detect_lang, mixed_script_ratio, normalize
+from bimo.text import count_length, detect_lang, mixed_script_ratio, normalize, sentence_spans, sentences
 
 
 def test_count_length_counts_cjk_chars_and_english_words():
@@ -21,3 +21,12 @@ def test_mixed_script_ratio_and_normalize():
     assert mixed_script_ratio("中文") == 0.0
     assert 0 < mixed_script_ratio("中文 abc") < 0.5
     assert normalize("ＡＢＣ　１２３\n\n\n\nx  y") == "ABC 123\n\nx y"
+
+
+def test_sentences_and_sentence_spans():
+    text = '1. Mr. Smith went home. He said: "Fine!" Then left.\n\n第一句。第二句！“引号。”\n（括号。）最后'
+    assert "".join(sentences(text)) == text  # the pieces cover the text exactly
+    got = [text[a:b] for a, b in sentence_spans(text)]
+    assert got == ["1. Mr. Smith went home.", 'He said: "Fine!"', "Then left.", "第一句。", "第二句！", "“引号。”",
+                   "（括号。）", "最后"]
+    assert sentence_spans("...\n\n") == []

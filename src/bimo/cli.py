@@ -59,13 +59,18 @@ for _name, _module, _attr in _STAGES:
             app.command(_name)(_sub)
 
 
-@app.callback()
-def _root(version: bool = typer.Option(False, "--version", help="Print the version and exit.")) -> None:
-    if version:
+def _print_version(value: bool) -> None:
+    if value:
         from bimo import __version__
 
         typer.echo(__version__)
         raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """bimo: build, run and judge writing models."""
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -74,14 +79,18 @@ def fail(message: str, code: int = 2) -> None:
     sys.exit(code)
 
 
-def main() -> None:
+def run_app(typer_app: typer.Typer) -> None:
+    """Run a Typer app with bimo's error contract: one line on stderr and a non-zero exit
+    for usage errors, bad input and bugs alike (a traceback only with BIMO_DEBUG=1).
+    Typer raises click's exceptions or those of its own bundled copy of click, so both
+    are caught."""
     try:
-        rv = app(standalone_mode=False)
-    except click.exceptions.Exit as exc:
+        rv = typer_app(standalone_mode=False)
+    except (click.exceptions.Exit, typer.Exit) as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, typer.Abort):
         fail("aborted", 130)
-    except click.ClickException as exc:
+    except (click.ClickException, typer.TyperException) as exc:
         exc.show()
         sys.exit(exc.exit_code)
     except BimoError as exc:
@@ -95,6 +104,10 @@ def main() -> None:
             raise
         fail(f"internal error: {type(exc).__name__}: {str(exc)[:200]} (set BIMO_DEBUG=1 for a traceback)", 1)
     sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def main() -> None:
+    run_app(app)
 
 
 if __name__ == "__main__":

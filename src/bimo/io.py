@@ -62,6 +62,26 @@ def read_text(path: str | Path) -> str:
         raise BimoError(f"{path} is not valid UTF-8 (byte {exc.start}); convert it first, e.g. iconv -f GBK -t UTF-8") from None
 
 
+def read_yaml_mapping(path: str | Path, *, kind: str, shape: str) -> dict[str, Any]:
+    """A YAML file whose top level is a mapping (a recipe, a config), with one-line errors:
+    "{kind} not found", a folder, non-UTF-8, invalid YAML, or not a mapping (`shape` says
+    what it should be)."""
+    import yaml
+
+    path = Path(path)
+    if not path.exists():
+        raise BimoError(f"{kind} not found: {path}")
+    if path.is_dir():
+        raise BimoError(f"expected a {kind}, got a folder: {path}")
+    try:
+        data = yaml.safe_load(read_text(path)) or {}
+    except yaml.YAMLError as exc:
+        raise BimoError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise BimoError(f"{path}: {shape}")
+    return data
+
+
 def _open_text(path: Path):
     if path.suffix == ".gz":
         return gzip.open(path, "rt", encoding="utf-8")

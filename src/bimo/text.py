@@ -1,4 +1,5 @@
-"""Shared text utilities: the one length counter and the one language detector.
+"""Shared text utilities: the one length counter, the one language detector and the one
+sentence splitter.
 
 Length is counted the way LongBench-Write counts it: every CJK unified ideograph
 (U+4E00–U+9FFF) plus every run of ASCII letters (`[a-zA-Z]+`) as one English word.
@@ -72,3 +73,41 @@ def normalize(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     lines = [re.sub(r"[ \t\u3000]+", " ", ln).strip() for ln in text.splitlines()]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+# After sentence-ending punctuation (Chinese, and English when followed by a space or the
+# end), with any closing quotes or brackets, and at line breaks.
+_SENTENCE_END = re.compile(r"[。！？!?…；;]+[」”』\"'’)）]*|[.!?]+[\"'”’)]*(?=\s|$)|\n")
+
+
+def sentences(text: str) -> list[str]:
+    """Split into sentences; the pieces, joined, give back `text` exactly."""
+    out, start = [], 0
+    for m in _SENTENCE_END.finditer(text):
+        out.append(text[start:m.end()])
+        start = m.end()
+    if start < len(text):
+        out.append(text[start:])
+    return out
+
+
+def sentence_spans(text: str, min_length: int = 2) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of `text`, whitespace trimmed. A piece shorter than
+    `min_length` length units ("1.", "Mr.") joins the next piece on its line; pieces with
+    no letter or digit are left out."""
+    spans: list[tuple[int, int]] = []
+    start, pos = None, 0
+    for piece in sentences(text):
+        if start is None:
+            start = pos
+        pos += len(piece)
+        if count_length(text[start:pos]) >= min_length or piece.endswith("\n") or pos == len(text):
+            a, b = start, pos
+            while a < b and text[a].isspace():
+                a += 1
+            while b > a and text[b - 1].isspace():
+                b -= 1
+            if any(c.isalnum() for c in text[a:b]):
+                spans.append((a, b))
+            start = None
+    return spans

@@ -21,13 +21,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bimo.curate.base import Step
 from bimo.curate.dedup import DedupConfig
 from bimo.curate.mixer import MixConfig
 from bimo.errors import BimoError
+from bimo.io import read_yaml_mapping
 
 
 def step_registry() -> dict[str, type[Step]]:
@@ -87,14 +87,7 @@ class Recipe(BaseModel):
 
 def load_recipe(path: str | Path, **overrides: Any) -> Recipe:
     path = Path(path)
-    if not path.exists():
-        raise BimoError(f"recipe not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise BimoError(f"{path}: invalid YAML ({str(exc).splitlines()[0]})") from None
-    if not isinstance(data, dict):
-        raise BimoError(f"{path}: a recipe is a mapping with inputs, output, steps")
+    data = read_yaml_mapping(path, kind="recipe", shape="a recipe is a mapping with inputs, output, steps")
     # The recipe's own paths are relative to the recipe file; overrides (command-line options)
     # are taken as given, relative to the working directory.
     resolve_relative(data, path.parent)

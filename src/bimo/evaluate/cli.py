@@ -7,7 +7,6 @@ the commands so `bimo --help` stays fast.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -314,20 +313,9 @@ def _warn_small(judge_uri: str) -> None:
 
 def main() -> None:
     """Standalone entry (`python -m bimo.evaluate.cli`) with the same one-line errors as `bimo`."""
-    try:
-        app(standalone_mode=False)
-    except BimoError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(exc.exit_code)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except Exception as exc:  # click usage errors in non-standalone mode
-        import click
+    from bimo.cli import run_app
 
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+    run_app(app)
 
 
 if __name__ == "__main__":

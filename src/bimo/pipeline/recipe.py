@@ -23,10 +23,10 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from bimo.errors import BimoError
+from bimo.io import read_yaml_mapping
 from bimo.synth.backtranslate import BacktranslateConfig
 from bimo.synth.constitution import ConstitutionConfig
 
@@ -167,18 +167,8 @@ class PipelineRecipe(_Strict):
 def load_pipeline_recipe(path: str | Path) -> PipelineRecipe:
     """Read, validate and resolve a recipe; one-line BimoError for anything wrong in it."""
     path = Path(path)
-    if not path.exists():
-        raise BimoError(f"recipe not found: {path}")
-    if path.is_dir():
-        raise BimoError(f"expected a recipe file, got a folder: {path}")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise BimoError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    except UnicodeDecodeError:
-        raise BimoError(f"{path} is not valid UTF-8") from None
-    if not isinstance(data, dict):
-        raise BimoError(f"{path}: a pipeline recipe is a mapping (name, base, stages, curate, synth, train, ...)")
+    data = read_yaml_mapping(path, kind="recipe",
+                             shape="a pipeline recipe is a mapping (name, base, stages, curate, synth, train, ...)")
     try:
         recipe = PipelineRecipe.model_validate(data)
     except ValidationError as exc:

@@ -13,7 +13,6 @@ The principle and the edited sentence are recorded in `meta`.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ from bimo.synth.library import Principle, candidates, load_principles
 from bimo.synth.records import last_assistant, preference
 from bimo.synth.verify import is_minimal_edit, length_ratio, similarity
 from bimo.templates import render
-from bimo.text import count_length
+from bimo.text import sentence_spans
 
 
 class ConstitutionConfig(BaseModel):
@@ -118,29 +117,6 @@ class ConstitutionStep(Step):
                 {"role": "assistant", "content": json.dumps(ex["answer"], ensure_ascii=False)},
                 {"role": "user", "content": render(p["user"], instruction=instruction, response=numbered,
                                                    principles=_listing(cands))}]
-
-
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence or clause of `text`: split after 。！？；… and after
-    . ! ? followed by a space, and at line breaks. A piece of fewer than two words or CJK
-    characters ("1.", "Mr.") joins the next piece on its line."""
-    spans: list[tuple[int, int]] = []
-    for line in re.finditer(r"[^\n]+", text):
-        pos, start = line.start(), None
-        for m in re.finditer(r".+?(?:[。！？!?…；;]+[」”』\"'’)）]*|[.!?]+[\"'”’)]*(?=\s|$)|$)", line.group()):
-            if start is None:
-                start = pos + m.start()
-            end = pos + m.end()
-            if count_length(text[start:end]) >= 2 or m.end() == len(line.group()):
-                a, b = start, end
-                while a < b and text[a].isspace():
-                    a += 1
-                while b > a and text[b - 1].isspace():
-                    b -= 1
-                if any(c.isalnum() for c in text[a:b]):
-                    spans.append((a, b))
-                start = None
-    return spans
 
 
 def numbered_sentences(text: str, spans: list[tuple[int, int]]) -> str:

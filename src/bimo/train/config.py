@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bimo.errors import BimoError
+from bimo.io import read_yaml_mapping
 
 Stage = Literal["sft", "dpo", "pretrain"]
 STAGES: tuple[str, ...] = ("sft", "dpo", "pretrain")
@@ -95,15 +96,7 @@ class TrainConfig(BaseModel):
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        raise BimoError(f"config file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise BimoError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    if not isinstance(data, dict):
-        raise BimoError(f"{path}: expected a mapping at the top level")
-    return data
+    return read_yaml_mapping(path, kind="config file", shape="expected a mapping at the top level")
 
 
 def _stage_view(data: dict[str, Any], stage: str) -> dict[str, Any]:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import sys
 import time
 from collections.abc import Callable
@@ -38,7 +37,7 @@ from bimo.errors import BackendError, BimoError
 from bimo.io import atomic_write_text
 from bimo.llm.base import Backend, GenParams
 from bimo.templates import load_package_yaml, render
-from bimo.text import count_length, detect_lang
+from bimo.text import count_length, detect_lang, sentences
 from bimo.write.lengthreq import check_length
 
 Event = Callable[[dict[str, Any]], None]
@@ -106,20 +105,6 @@ class LongformResult:
 
 def _prompts(lang: str) -> dict[str, str]:
     return load_package_yaml("bimo.write.prompts", "longform.yaml")[lang]
-
-
-_SENTENCE_END = re.compile(r"[。！？!?…；;]+[」”』\"'’]?|[.!?]+[\"'”’)]?(?=\s|$)|\n")
-
-
-def sentences(text: str) -> list[str]:
-    """Split after sentence-ending punctuation (Chinese and English) and line breaks."""
-    out, start = [], 0
-    for m in _SENTENCE_END.finditer(text):
-        out.append(text[start:m.end()])
-        start = m.end()
-    if start < len(text):
-        out.append(text[start:])
-    return out
 
 
 def cut_to_length(text: str, target: int) -> str:
