@@ -49,13 +49,14 @@ def errors_path(out: str | Path) -> Path:
     return out.with_name(stem + ".errors.jsonl")
 
 
-def read_text(path: str | Path) -> str:
-    """Read a UTF-8 text file, with one-line errors for missing or non-UTF-8 files."""
+def read_text(path: str | Path, kind: str = "file") -> str:
+    """Read a UTF-8 text file, with one-line errors for missing or non-UTF-8 files
+    (`kind` names what the file is, in those errors: "recipe not found: ...")."""
     path = Path(path)
     if not path.exists():
-        raise BimoError(f"file not found: {path}")
+        raise BimoError(f"{kind} not found: {path}")
     if path.is_dir():
-        raise BimoError(f"expected a file, got a folder: {path}")
+        raise BimoError(f"expected a {kind}, got a folder: {path}")
     try:
         return path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -69,12 +70,9 @@ def read_yaml_mapping(path: str | Path, *, kind: str, shape: str) -> dict[str, A
     import yaml
 
     path = Path(path)
-    if not path.exists():
-        raise BimoError(f"{kind} not found: {path}")
-    if path.is_dir():
-        raise BimoError(f"expected a {kind}, got a folder: {path}")
+    text = read_text(path, kind)
     try:
-        data = yaml.safe_load(read_text(path)) or {}
+        data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         raise BimoError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
     if not isinstance(data, dict):
