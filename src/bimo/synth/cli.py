@@ -126,6 +126,31 @@ def longform(instructions: Path = typer.Argument(..., help="JSONL with instructi
 
 
 @app.command()
+def longdoc(docs: Path = typer.Argument(..., help="long human documents JSONL: id, text, metadata (with license)"),
+            output: Path = _OUT, model: str = _MODEL,
+            min_units: int = typer.Option(500, "--min-units", min=50, help="shortest piece kept"),
+            max_units: int = typer.Option(5000, "--max-units", min=100, help="longer documents are split"),
+            no_license_check: bool = typer.Option(False, "--no-license-check",
+                                                  help="accept documents without metadata.license"),
+            seed: int = typer.Option(0, "--seed", help="seed for the instruction and the length phrasing"),
+            limit: int = _LIMIT, resume: bool = _RESUME, overwrite: bool = _OVERWRITE,
+            concurrency: int = _CONC, retries: int = _RETRIES, quiet: bool = _QUIET) -> None:
+    """Long human texts → long-output SFT: backtranslated instruction + a length clause written by code."""
+    from bimo.io import iter_jsonl
+    from bimo.synth.longdoc import LongDocConfig, LongDocStep, check_licences, expand_docs
+
+    cfg = LongDocConfig(min_units=min_units, max_units=max(max_units, min_units), seed=seed,
+                        require_license=not no_license_check)
+    rows = list(iter_jsonl(docs))
+    if limit:
+        rows = rows[:limit]
+    if cfg.require_license:
+        check_licences(rows)
+    _run(LongDocStep(_backend(model), cfg), expand_docs(rows, cfg), output, resume, overwrite, None, concurrency,
+         quiet, retries)
+
+
+@app.command()
 def rag(sft: Path = typer.Argument(..., help="SFT JSONL"), output: Path = _OUT,
         refs: Path = typer.Option(..., "--refs", help="reference documents JSONL (id, text)"),
         share: float = typer.Option(0.1, "--share", min=0.0, max=1.0, help="share of records given a reference"),
