@@ -45,3 +45,21 @@ def test_missing_base_and_bad_settings(tmp_path, toy_data, run_stage):
         load_config("sft", overrides={"lora_rank": 8})
     with pytest.raises(BimoError, match="training needs `base`"):
         run_stage("sft", data=toy_data["sft"], output_dir=tmp_path / "r")
+
+
+def test_records_longer_than_max_length_are_named_not_cut(tmp_path, tiny_base, run_stage):
+    long = tmp_path / "long.jsonl"
+    rows = [{"messages": [{"role": "user", "content": "Write a short line."},
+                          {"role": "assistant", "content": "A short line."}]},
+            {"messages": [{"role": "user", "content": "Write at length."},
+                          {"role": "assistant", "content": " ".join(["word"] * 400)}]}]
+    long.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    with pytest.raises(BimoError, match=r"1 of 2 SFT records exceed max_length 128 tokens and would be cut: "
+                                        r"record 2 \([\d,]+ tokens, \d+% cut\)") as exc:
+        run_stage("sft", data=long, base=str(tiny_base), output_dir=tmp_path / "r")
+    assert "\n" not in str(exc.value)
+    assert not (tmp_path / "r").exists()
+    # asked for explicitly, truncation trains
+    res = run_stage("sft", data=long, base=str(tiny_base), output_dir=tmp_path / "t", allow_truncation=True,
+                    max_steps=1)
+    assert (res.model_dir).exists()

@@ -95,11 +95,21 @@ def run_synth(ctx: StageContext) -> StageResult:
     run_cfg = RunConfig(resume=True, retry_failed=True, concurrency=cfg.concurrency, retries=cfg.retries,
                         progress=True)
     with_pairs = "dpo" in ctx.recipe.stages
+    if cfg.method == "longdoc" and cfg.longdoc.require_license:
+        from bimo.synth.longdoc import check_licences
+
+        check_licences(list(iter_jsonl(docs_file)))
     backend = get_backend(cfg.model or default_uri())
     try:
-        bt = BacktranslateStep(backend, cfg.backtranslate)
-        run_step(bt, expand_docs(iter_jsonl(docs_file), cfg.backtranslate), sft_file, run_cfg)
-        if with_pairs and sft_file.exists() and sft_file.stat().st_size:
+        if cfg.method == "longdoc":
+            from bimo.synth.longdoc import LongDocStep
+            from bimo.synth.longdoc import expand_docs as pieces
+
+            run_step(LongDocStep(backend, cfg.longdoc), pieces(iter_jsonl(docs_file), cfg.longdoc), sft_file, run_cfg)
+        else:
+            bt = BacktranslateStep(backend, cfg.backtranslate)
+            run_step(bt, expand_docs(iter_jsonl(docs_file), cfg.backtranslate), sft_file, run_cfg)
+        if with_pairs and cfg.method == "backtranslate" and sft_file.exists() and sft_file.stat().st_size:
             run_step(ConstitutionStep(backend, cfg.constitution), sft_file, pairs_file, run_cfg)
     finally:
         backend.close()

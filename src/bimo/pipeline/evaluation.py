@@ -74,7 +74,7 @@ def run_eval(ctx: StageContext) -> StageResult:
     files = {name: preds / f"{name}.jsonl", BASELINE_NAME: preds / f"{BASELINE_NAME}.jsonl"}
     uris = {name: ctx.output("export", "uri"), BASELINE_NAME: baseline_uri(ctx.recipe)}
     for model, out in files.items():
-        run_bench(prompts, out, model=uris[model], seed=cfg.seed, max_tokens=cfg.max_tokens)
+        run_bench(prompts, out, model=uris[model], seed=cfg.seed, max_tokens=cfg.max_tokens, single_pass=cfg.single_pass)
         if not out.exists() or not out.stat().st_size:
             raise BimoError(f"{uris[model]} answered none of the eval prompts; reasons in {out.parent}")
 

@@ -29,6 +29,7 @@ from bimo.errors import BimoError
 from bimo.io import read_yaml_mapping
 from bimo.synth.backtranslate import BacktranslateConfig
 from bimo.synth.constitution import ConstitutionConfig
+from bimo.synth.longdoc import LongDocConfig
 
 StageName = Literal["curate", "synth", "pretrain", "sft", "dpo", "export", "eval"]
 #: Every stage, in the only order they can run.
@@ -57,9 +58,18 @@ class ConstitutionSettings(ConstitutionConfig):
     model_config = ConfigDict(extra="forbid")
 
 
-class SynthSection(_Strict):
-    """Training data from the curated corpus: backtranslated SFT pairs, then constitutional DPO pairs."""
+class LongDocSettings(LongDocConfig):
+    """`bimo synth longdoc` settings, with unknown keys rejected."""
 
+    model_config = ConfigDict(extra="forbid")
+
+
+class SynthSection(_Strict):
+    """Training data from the curated corpus: backtranslated SFT pairs, then constitutional DPO
+    pairs (`method: backtranslate`), or long-output SFT whose responses are the long human
+    documents themselves (`method: longdoc`, LongWriter × Weaver)."""
+
+    method: Literal["backtranslate", "longdoc"] = "backtranslate"
     model: str | None = Field(None, description="generator URI (default: bimo.llm.default_uri())")
     docs: int | None = Field(None, ge=1, description="documents sampled from the curated corpus (default: all)")
     seed: int = Field(0, description="which documents are sampled")
@@ -67,6 +77,7 @@ class SynthSection(_Strict):
     retries: int = Field(1, ge=0)
     backtranslate: BacktranslateSettings = Field(default_factory=BacktranslateSettings)
     constitution: ConstitutionSettings = Field(default_factory=ConstitutionSettings)
+    longdoc: LongDocSettings = Field(default_factory=LongDocSettings)
     extra_sft: list[Path] = Field(default_factory=list, description="existing SFT files mixed into the SFT data")
     extra_pairs: list[Path] = Field(default_factory=list, description="existing preference files mixed into DPO")
     min_sft: int = Field(1, ge=1, description="fewer SFT records than this stops the run")
@@ -98,6 +109,7 @@ class EvalSection(_Strict):
     langs: list[Literal["zh", "en"]] = Field(default_factory=lambda: ["zh", "en"])
     limit: int = Field(8, ge=1, description="prompts answered by each model")
     longform: bool = Field(False, description="also prompts with a length target (written by the long-form writer)")
+    single_pass: bool = Field(False, description="answer every prompt in one call, length targets too (no plan)")
     max_tokens: int = Field(256, ge=16, description="answer length limit")
     seed: int = 1
     baseline: str | None = Field(None, description="URI of the model compared against (default: the train base)")
@@ -193,6 +205,10 @@ def load_pipeline_recipe(path: str | Path) -> PipelineRecipe:
         if unknown:
             raise BimoError(f"{path}: synth.backtranslate.tasks: unknown task {unknown[0]!r}; "
                             f"known: {', '.join(task_table()['tasks'])}")
+    if ("synth" in recipe.stages and recipe.synth.method == "longdoc" and "dpo" in recipe.stages
+            and not recipe.synth.extra_pairs):
+        raise BimoError(f"{path}: synth.method longdoc makes SFT records only; the dpo stage needs "
+                        "synth.extra_pairs or method backtranslate")
     if "eval" in recipe.stages and recipe.eval.prompts is None:
         raise BimoError(f"{path}: eval.prompts: the eval stage needs a prompt file")
     if recipe.export_name == BASELINE_NAME:

@@ -47,6 +47,9 @@ class TrainConfig(BaseModel):
     batch_size: int = Field(4, ge=1)
     grad_accum: int = Field(1, ge=1)
     max_length: int = Field(2048, ge=16)
+    # SFT records longer than max_length lose the end of their answer, which for long-output
+    # data is the point: refuse them unless truncation is asked for.
+    allow_truncation: bool = False
     warmup_ratio: float = Field(0.0, ge=0.0, lt=1.0)
     lr_scheduler: str = "linear"
     weight_decay: float = Field(0.0, ge=0.0)

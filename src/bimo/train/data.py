@@ -84,6 +84,22 @@ def load_records(path: Path | str, stage: str) -> list[dict[str, Any]]:
     return out
 
 
+def check_lengths(records: list[dict[str, Any]], tokenizer: Any, max_length: int, where: str) -> None:
+    """One line naming the SFT records that `max_length` tokens cannot hold, and by how much
+    each would be cut, before any training step."""
+    over = []
+    for i, rec in enumerate(records, 1):
+        ids = tokenizer.apply_chat_template(rec["messages"], tokenize=True)
+        n = len(ids["input_ids"] if hasattr(ids, "keys") else ids)
+        if n > max_length:
+            over.append((n, i))
+    if over:
+        over.sort(reverse=True)
+        worst = ", ".join(f"record {i} ({n:,} tokens, {1 - max_length / n:.0%} cut)" for n, i in over[:3])
+        raise BimoError(f"{where}: {len(over)} of {len(records)} SFT records exceed max_length {max_length:,} tokens "
+                        f"and would be cut: {worst}; raise max_length to {over[0][0]:,} or set allow_truncation: true")
+
+
 def to_dataset(records: list[dict[str, Any]]):
     """A `datasets.Dataset` (imported here: datasets is heavy and only needed to train)."""
     from datasets import Dataset

@@ -144,6 +144,10 @@ def build_trainer(cfg: TrainConfig):
     if cfg.stage in ("sft", "pretrain"):
         from trl import SFTConfig, SFTTrainer
 
+        if cfg.stage == "sft" and not cfg.allow_truncation:
+            from bimo.train.data import check_lengths
+
+            check_lengths(records, tokenizer, cfg.max_length, str(cfg.data))
         mode = _sft_loss_mode(tokenizer, cfg)
         notes["loss_mode"] = mode
         if mode == "completion":

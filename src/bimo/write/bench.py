@@ -45,16 +45,18 @@ class BenchStep(Step):
 
     name = "bench"
 
-    def __init__(self, backend: Backend, *, seed: int, max_tokens: int, parallel: int, run_prefix: str):
+    def __init__(self, backend: Backend, *, seed: int, max_tokens: int, parallel: int, run_prefix: str,
+                 single_pass: bool = False):
         super().__init__(backend, GenParams(seed=seed, max_tokens=max_tokens))
         self.sections_parallel = parallel
         self.run_prefix = run_prefix
+        self.single_pass = single_pass
 
     def process(self, record: dict[str, Any], attempt: int) -> list[dict[str, Any]]:
         t0 = time.perf_counter()
         key = self.key(record)
         required = record.get("length") or detect_length(record["prompt"])
-        if required:
+        if required and not self.single_pass:
             cfg = LongformConfig(length=int(required), parallel=self.sections_parallel,
                                  seed=(self.params.seed or 0) + attempt)
             run_dir = paths.home() / "runs" / "bench" / f"{self.run_prefix}-{key}"
@@ -66,14 +68,17 @@ class BenchStep(Step):
             text, tokens = comp.text, comp.completion_tokens
         if not text.strip():
             raise Reject("empty answer")
+        mode = "longform" if required and not self.single_pass else "single-pass"
         return [{**record, "id": key, "response": text, "length": required, "output_length": count_length(text),
-                 "model": self.backend.uri, "seconds": round(time.perf_counter() - t0, 2), "tokens": tokens}]
+                 "model": self.backend.uri, "mode": mode, "seconds": round(time.perf_counter() - t0, 2),
+                 "tokens": tokens}]
 
 
 def run_bench(prompts: Path, out: Path, *, model: str | None = None, limit: int | None = None,
               parallel: int = 1, seed: int = 1, max_tokens: int = 2048,
-              concurrency: int | None = None) -> tuple[int, int, int]:
-    """Answer every prompt of `prompts` into `out`; returns (written, failed, already done)."""
+              concurrency: int | None = None, single_pass: bool = False) -> tuple[int, int, int]:
+    """Answer every prompt of `prompts` into `out`; returns (written, failed, already done).
+    `single_pass`: prompts with a length get one call too (up to `max_tokens`), not the writer."""
     records = list(iter_jsonl(prompts))
     if not records:
         raise BimoError(f"{prompts} has no records")
@@ -84,7 +89,8 @@ def run_bench(prompts: Path, out: Path, *, model: str | None = None, limit: int 
     out = Path(out)
     backend = get_backend(model, parallel=max(4, parallel))
     try:
-        step = BenchStep(backend, seed=seed, max_tokens=max_tokens, parallel=parallel, run_prefix=out.stem)
+        step = BenchStep(backend, seed=seed, max_tokens=max_tokens, parallel=parallel, run_prefix=out.stem,
+                         single_pass=single_pass)
         stats = run_step(step, records, out, RunConfig(resume=True, retry_failed=True, limit=limit,
                                                        concurrency=concurrency))
     finally:

@@ -27,10 +27,12 @@ def run(
     seed: int = typer.Option(1, "--seed", help="Seed (outputs are cached and reproducible)."),
     max_tokens: int = typer.Option(2048, "--max-tokens", min=16, help="Longest answer to a short-form prompt."),
     concurrency: int = typer.Option(None, "--concurrency", min=1, help="Prompts answered at once (default: the model's slots)."),
+    single_pass: bool = typer.Option(False, "--single-pass", help="Prompts with a length get one call too "
+                                     "(up to --max-tokens), not the plan-and-write writer."),
 ) -> None:
     """Write an answer for every prompt; resume by running the same command again."""
     from bimo.write.bench import run_bench
 
     done, failed, skipped = run_bench(prompts, out, model=model, limit=limit, parallel=parallel, seed=seed,
-                                     max_tokens=max_tokens, concurrency=concurrency)
+                                     max_tokens=max_tokens, concurrency=concurrency, single_pass=single_pass)
     typer.echo(f"{done} written, {skipped} already done, {failed} failed → {out}", err=True)

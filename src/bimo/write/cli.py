@@ -25,6 +25,8 @@ def write_command(
     resume: Path = typer.Option(None, "--resume", help="Resume an interrupted long-form run folder."),
     parallel: int = typer.Option(1, "--parallel", help="Long-form: write K sections concurrently."),
     show_plan: bool = typer.Option(False, "--show-plan", help="Long-form: print the plan and stop."),
+    single_pass: bool = typer.Option(False, "--single-pass", help="Answer in one call, no plan and no length "
+                                     "control, with room for a long answer (what LongBench-Write measures)."),
     temperature: float = typer.Option(0.7, "--temperature", help="Sampling temperature."),
     top_p: float = typer.Option(0.95, "--top-p", help="Nucleus sampling."),
     max_tokens: int = typer.Option(None, "--max-tokens", help="Cap on generated tokens (single answers)."),
@@ -38,6 +40,6 @@ def write_command(
     run_write(WriteRequest(
         text=text, task=task, model=model, input_file=input_file, out=out, lang=lang,
         instruction=instruction, style=style, sample=sample, to=to, length=length, plan=plan,
-        resume=resume, parallel=parallel, show_plan=show_plan, temperature=temperature, top_p=top_p,
+        resume=resume, parallel=parallel, show_plan=show_plan, single_pass=single_pass, temperature=temperature, top_p=top_p,
         max_tokens=max_tokens, seed=seed, threads=threads, timeout=timeout,
     ))

@@ -33,6 +33,7 @@ class WriteRequest(BaseModel):
     resume: Path | None = None
     parallel: int = 1
     show_plan: bool = False
+    single_pass: bool = False
     temperature: float = 0.7
     top_p: float = 0.95
     max_tokens: int | None = None
@@ -73,15 +74,24 @@ def run_write(req: WriteRequest) -> None:
                           sample=read_text(req.sample) if req.sample else "")
     if req.task == "chat" and not text.strip() and sys.stdin is not None and sys.stdin.isatty():
         return _chat_repl(req, options)
-    longform = _longform_requested(req, text)
+    if req.single_pass and (req.plan or req.resume or req.show_plan or req.parallel > 1):
+        raise BimoError("--single-pass answers in one call: it does not take --plan, --resume, --show-plan or --parallel")
+    longform = None if req.single_pass else _longform_requested(req, text)
     if longform is not None:
         return longform(req, text)
     messages = build_messages(req.task, text, req.lang, options)  # empty input → error before loading
     backend = get_backend(req.model, threads=req.threads)
     try:
-        _answer(backend, messages, _params(req), req.out)
+        _answer(backend, messages, _params(req, single_pass_tokens(backend) if req.single_pass else 2048), req.out)
     finally:
         backend.close()
+
+
+def single_pass_tokens(backend) -> int:
+    """Room for a long answer in one call: the model's context less a margin for the prompt
+    (8,192 tokens when the backend does not say its context)."""
+    n_ctx = getattr(backend, "n_ctx", None)
+    return max(1024, int(n_ctx) - 1024) if n_ctx else 8192
 
 
 def _longform_requested(req: WriteRequest, text: str):
