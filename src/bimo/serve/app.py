@@ -2,8 +2,9 @@
 
 `create_app(config)` opens the backend named by `config.model` unless one is
 given (tests pass their own), resumes unfinished long-form jobs, and sets up the
-arena. Middleware order matters: the key check runs first, so an unauthenticated
-client cannot even make the server read a large body.
+arena. Middleware order matters: security headers wrap everything, CORS answers
+browser preflights (which never carry a key), then the key check runs before the
+body limit, so an unauthenticated client cannot even make the server read a large body.
 """
 
 from __future__ import annotations

@@ -1,8 +1,11 @@
 """`/v1/chat/completions` and `/v1/models`: the OpenAI wire format over any bimo backend.
 
-The request dict goes to the backend unchanged apart from `model`/`stream`/
-`stream_options`, so tools, `response_format` (JSON schema) and sampling options
-reach llama.cpp or the upstream server as the client sent them. Streams are
+The request dict goes to the backend unchanged apart from the fields that change
+nothing in the answer (`model`, `stream`, `user`, `metadata`...), so tools,
+`response_format` (JSON schema) and sampling options reach llama.cpp or the upstream
+server as the client sent them. What would change the answer without being honoured
+(`n` > 1, log probabilities, an unknown `response_format` type, `max_tokens` beyond
+the context) is a 400 naming the field, never a silently different answer. Streams are
 Server-Sent Events of `chat.completion.chunk` objects ending in `data: [DONE]`:
 text as `delta.content`, tool calls as `delta.tool_calls` entries with an `index`
 (id, type and name first, then argument fragments), as the backend streams them.
