@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import socket
 import subprocess
 import sys
@@ -9,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -48,11 +51,13 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 @contextmanager
-def stub_server_process(data_dir: Path, key: str | None = None) -> Iterator[str]:
-    """A real uvicorn process around the real app, the fake backend and a stub writer."""
+def stub_server_process(data_dir: Path, key: str | None = None, **options: Any) -> Iterator[str]:
+    """A real uvicorn process around the real app, the fake backend and a stub writer;
+    `options` as stub_server.py reads them from BIMO_STUB_OPTIONS."""
     port = free_port()
     args = [sys.executable, str(HERE / "stub_server.py"), str(port), str(data_dir)] + ([key] if key else [])
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    env = {**os.environ, "BIMO_STUB_OPTIONS": json.dumps(options)}
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_ready(base, proc, timeout=60, headers={"Authorization": f"Bearer {key}"} if key else None)

@@ -110,3 +110,89 @@ def test_longform_plan_and_progress_behind_a_key(page, stub_server: str, artifac
     assert page.inner_text("#output").count("Part") == 6
     assert "#job=" in page.url  # a reload follows the same job
     page.screenshot(path=str(artifacts / "longform.png"), full_page=True)
+
+
+@pytest.fixture
+def context_for(browser) -> Iterator:
+    """New browser contexts with a given locale (and optionally navigator.languages)."""
+    made = []
+
+    def make(locale: str, languages: list[str] | None = None):
+        ctx = browser.new_context(viewport={"width": 1200, "height": 900}, locale=locale)
+        if languages is not None:
+            ctx.add_init_script(f"Object.defineProperty(navigator, 'languages', {{get: () => {languages!r}}});")
+        made.append(ctx)
+        pg = ctx.new_page()
+        pg.set_default_timeout(60_000)
+        return pg
+
+    yield make
+    for ctx in made:
+        ctx.close()
+
+
+def test_arena_without_pairs_shows_how_to_set_them_up(context_for, stub_server: str, artifacts: Path) -> None:
+    for locale, title in (("zh-CN", "还没有可评的对比"), ("en-US", "no pairs to vote on yet")):
+        pg = context_for(locale)
+        pg.goto(f"{stub_server}/arena?key={KEY}")
+        pg.wait_for_selector("#setup", state="visible")
+        setup = pg.inner_text("#setup")
+        assert title in setup
+        assert "--arena-pairs" in setup and "--arena-models" in setup and "--arena-prompts" in setup
+        assert not pg.is_visible("#board")  # no votes yet: no empty leaderboard
+        assert not pg.is_visible("#battle")
+        pg.screenshot(path=str(artifacts / f"arena-setup-{locale}.png"), full_page=True)
+
+
+@pytest.mark.parametrize(("languages", "want"), [
+    (["fr-FR"], "开始写作"),  # none the pages speak: Chinese
+    (["de-DE", "zh-TW", "en-US"], "开始写作"),  # the first one spoken wins
+    (["ja-JP", "en-GB", "zh-CN"], "Write"),
+])
+def test_pages_follow_the_browser_languages_until_switched(context_for, tiny_server: str, languages: list[str],
+                                                           want: str) -> None:
+    pg = context_for(languages[0], languages)
+    pg.goto(tiny_server + "/")
+    pg.wait_for_selector("#task option[value=chat]", state="attached")
+    assert pg.inner_text("#go") == want
+    pg.click("#lang-toggle")
+    switched = pg.inner_text("#go")
+    assert switched != want
+    pg.goto(tiny_server + "/arena")  # the choice is remembered across pages and reloads
+    pg.goto(tiny_server + "/")
+    pg.wait_for_selector("#task option[value=chat]", state="attached")
+    assert pg.inner_text("#go") == switched
+
+
+def test_cross_origin_page_uses_the_api_with_a_key(context_for, tmp_path_factory) -> None:
+    """A page on another loopback origin calls the API: Chromium's own preflight, then the keyed request."""
+    import functools
+    import http.server
+    import threading
+
+    from serve_util import free_port
+
+    site = tmp_path_factory.mktemp("site")
+    (site / "index.html").write_text("<!doctype html><title>other origin</title>", encoding="utf-8")
+    port = free_port()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    origin = f"http://127.0.0.1:{port}"
+    try:
+        with stub_server_process(tmp_path_factory.mktemp("cors"), KEY, config={"cors_origins": [origin]}) as api:
+            pg = context_for("en-US")
+            pg.goto(origin + "/")
+            call = """async ([url, key]) => {
+                const headers = {"content-type": "application/json"};
+                if (key) headers.authorization = "Bearer " + key;
+                const r = await fetch(url, {method: "POST", headers,
+                    body: JSON.stringify({messages: [{role: "user", content: "hi"}]})});
+                return [r.status, await r.text()];
+            }"""
+            status, text = pg.evaluate(call, [f"{api}/v1/chat/completions", KEY])
+            assert status == 200 and "word0" in text, text
+            status, text = pg.evaluate(call, [f"{api}/v1/chat/completions", "wrong"])
+            assert status == 401 and "invalid_api_key" in text, text
+    finally:
+        httpd.shutdown()

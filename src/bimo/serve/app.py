@@ -2,8 +2,9 @@
 
 `create_app(config)` opens the backend named by `config.model` unless one is
 given (tests pass their own), resumes unfinished long-form jobs, and sets up the
-arena. Middleware order matters: the key check runs first, so an unauthenticated
-client cannot even make the server read a large body.
+arena. Middleware order matters: security headers wrap everything, CORS answers
+browser preflights (which never carry a key), then the key check runs before the
+body limit, so an unauthenticated client cannot even make the server read a large body.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from contextlib import asynccontextmanager
 from importlib.resources import files
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -22,7 +23,7 @@ from bimo.serve import arena_api, errors, openai_api, writing
 from bimo.serve.arena import Arena, load_pairs, load_prompts
 from bimo.serve.config import ServeConfig
 from bimo.serve.jobs import JobManager, Runner
-from bimo.serve.security import AuthMiddleware, BodyLimitMiddleware
+from bimo.serve.security import AuthMiddleware, BodyLimitMiddleware, SecurityHeadersMiddleware
 from bimo.serve.slots import SlotPool
 from bimo.serve.state import ServerState
 
@@ -54,7 +55,8 @@ def _arena(config: ServeConfig, backend: Backend, slots: SlotPool) -> Arena:
             same = getattr(other, "server", None) is not None and other.server is getattr(backend, "server", None)
             pools[uri] = slots.sharing(other) if same else SlotPool(other)
     return Arena(store, pairs=pairs, prompts=prompts, pools=pools, max_tokens=config.arena_max_tokens,
-                 cache_path=config.data_dir / "arena_pairs.jsonl" if pools else None)
+                 cache_path=config.data_dir / "arena_pairs.jsonl" if pools else None,
+                 max_pending_per_client=config.arena_max_pending_per_client, max_pending=config.arena_max_pending)
 
 
 def create_app(config: ServeConfig, backend: Backend | None = None, *, job_runner: Runner | None = None,
@@ -100,20 +102,18 @@ def create_app(config: ServeConfig, backend: Backend | None = None, *, job_runne
     def healthz() -> Response:
         return Response("ok", media_type="text/plain")
 
-    @app.middleware("http")
-    async def no_sniff(request: Request, call_next):
-        response = await call_next(request)
-        response.headers["x-content-type-options"] = "nosniff"
-        response.headers["referrer-policy"] = "no-referrer"
-        return response
-
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    # Each add_middleware wraps the previous ones: the last added runs first.
+    # The key check runs before anything reads the body.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
+    app.add_middleware(AuthMiddleware, api_key=config.api_key)
     if config.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
+        # Outside the key check: a browser's preflight (OPTIONS) never carries the key,
+        # and CORS answers it without reaching the app; the real request then needs
+        # the key, and its 401 still carries CORS headers so the page can read it.
         app.add_middleware(CORSMiddleware, allow_origins=config.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["authorization", "content-type"])
-    # Added last = outermost: the key check runs before anything reads the body.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
-    app.add_middleware(AuthMiddleware, api_key=config.api_key)
+    app.add_middleware(SecurityHeadersMiddleware)
     return app

@@ -10,6 +10,11 @@ A pair is shown in random order under an opaque ticket; which side is which mode
 stays on the server until the vote is in. Votes become battles in the shared
 battle store; "both bad" is recorded as a tie with `meta.verdict = "both_bad"`,
 since a Bradley-Terry fit has no outcome for it.
+
+Generating a pair costs two model answers, so it is bounded: each client (by
+address) may have `max_pending_per_client` pairs being generated at once, and the
+server `max_pending` in all; beyond that the request gets 429 at once instead of
+queueing more model work.
 """
 
 from __future__ import annotations
@@ -25,11 +30,15 @@ from typing import Any
 
 from bimo.errors import BimoError
 from bimo.io import JsonlAppender, read_jsonl, read_text
+from bimo.serve.errors import ApiError
 from bimo.serve.slots import SlotPool
 
 VERDICTS = ("a", "b", "tie", "both_bad")
 _PAIR_KEYS = ("prompt", "model_a", "model_b", "response_a", "response_b")
 _MAX_TICKETS = 10_000
+#: pairs generated at once for one client, and for all clients together
+MAX_PENDING_PER_CLIENT = 2
+MAX_PENDING = 4
 
 
 def load_pairs(path: Path) -> list[dict[str, str]]:
@@ -66,7 +75,8 @@ class Arena:
 
     def __init__(self, store: Any, pairs: list[dict[str, str]] | None = None,
                  prompts: list[str] | None = None, pools: dict[str, SlotPool] | None = None,
-                 cache_path: Path | None = None, max_tokens: int = 512):
+                 cache_path: Path | None = None, max_tokens: int = 512,
+                 max_pending_per_client: int = MAX_PENDING_PER_CLIENT, max_pending: int = MAX_PENDING):
         self.store = store
         self.pairs = list(pairs or [])
         self.prompts = prompts or []
@@ -76,6 +86,9 @@ class Arena:
         self._tickets: OrderedDict[str, tuple[dict[str, str], bool]] = OrderedDict()
         self._lock = threading.Lock()
         self._board: dict[str, Any] | None = None
+        self.max_pending_per_client = max_pending_per_client
+        self.max_pending = max_pending
+        self._pending: dict[str, int] = {}
         if cache_path is not None and cache_path.exists():
             models = set(self.pools)
             self.pairs += [p for p in load_pairs(cache_path) if {p["model_a"], p["model_b"]} == models]
@@ -84,13 +97,19 @@ class Arena:
     def enabled(self) -> bool:
         return bool(self.pairs) or (len(self.pools) == 2 and bool(self.prompts))
 
-    async def next_pair(self) -> dict[str, str]:
+    async def next_pair(self, client: str = "") -> dict[str, str]:
         if not self.enabled:
             raise BimoError("no arena pairs: start the server with --arena-pairs FILE, "
                             "or --arena-models URI,URI with --arena-prompts FILE")
         # With generation on, mostly make new pairs so voters see fresh prompts.
         if self.pools and self.prompts and (not self.pairs or random.random() < 0.5):
-            pair = await self._generate(random.choice(self.prompts))
+            self._reserve(client)
+            try:
+                pair = await self._generate(random.choice(self.prompts))
+            finally:
+                self._pending[client] -= 1
+                if not self._pending[client]:
+                    del self._pending[client]
         else:
             pair = random.choice(self.pairs)
         swapped = random.random() < 0.5
@@ -101,6 +120,20 @@ class Arena:
                 self._tickets.popitem(last=False)
         left, right = ("response_b", "response_a") if swapped else ("response_a", "response_b")
         return {"id": ticket, "prompt": pair["prompt"], "a": pair[left], "b": pair[right]}
+
+    def _reserve(self, client: str) -> None:
+        """Count one generation for `client`, or 429 when it or the server has enough waiting.
+
+        Called on the event loop only, so check and count are one step.
+        """
+        mine, total = self._pending.get(client, 0), sum(self._pending.values())
+        if mine >= self.max_pending_per_client:
+            raise ApiError(429, f"you already have {mine} arena pair(s) being generated; "
+                           "vote on it or wait for it before asking for another", "too_many_pairs")
+        if total >= self.max_pending:
+            raise ApiError(429, f"the server is generating {total} arena pairs already (the limit); "
+                           "try again in a moment", "too_many_pairs")
+        self._pending[client] = mine + 1
 
     async def _generate(self, prompt: str) -> dict[str, str]:
         (name_a, pool_a), (name_b, pool_b) = self.pools.items()
@@ -127,8 +160,16 @@ class Arena:
         # Translate the shown sides back to the stored model_a / model_b.
         side = {"a": "model_b" if swapped else "model_a", "b": "model_a" if swapped else "model_b"}
         winner = side.get(verdict, "tie")
-        self.store.add({**pair, "winner": winner, "judge": f"human:{voter}", "time": time.time(),
-                        "meta": {"verdict": verdict, "swapped": swapped, "source": "bimo-serve"}})
+        try:
+            self.store.add({**pair, "winner": winner, "judge": f"human:{voter}", "time": time.time(),
+                            "meta": {"verdict": verdict, "swapped": swapped, "source": "bimo-serve"}})
+        except Exception as exc:
+            # The ticket goes back, so the same vote can be sent again.
+            with self._lock:
+                self._tickets[ticket] = found
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ApiError(503, f"the vote could not be saved ({reason}); send it again",
+                           "vote_not_saved") from None
         self._board = None
         shown_a, shown_b = (pair["model_b"], pair["model_a"]) if swapped else (pair["model_a"], pair["model_b"])
         return {"a": shown_a, "b": shown_b, "winner": winner}

@@ -25,7 +25,7 @@ def _arena(request: Request) -> Arena:
 
 @router.get("/pair")
 async def pair(request: Request) -> dict:
-    return await _arena(request).next_pair()
+    return await _arena(request).next_pair(request.client.host if request.client else "")
 
 
 @router.post("/vote")

@@ -34,6 +34,11 @@ def app(
                                    "'auto' (schema for local:, gguf:, hf:; native otherwise)."),
     arena_max_tokens: int = typer.Option(512, "--arena-max-tokens", min=1, help="Length of each answer "
                                          "generated for --arena-models, in tokens."),
+    arena_max_pending: int = typer.Option(4, "--arena-max-pending", min=1, help="Arena pairs generated at "
+                                          "once for all clients; more get HTTP 429."),
+    arena_max_pending_per_client: int = typer.Option(2, "--arena-max-pending-per-client", min=1,
+                                                     help="Arena pairs generated at once for one client "
+                                                     "address; more get HTTP 429."),
 ) -> None:
     """Serve an OpenAI-compatible API, the writing page (/) and the voting page (/arena)."""
     import uvicorn
@@ -46,7 +51,8 @@ def app(
         arena_models=[u.strip() for u in arena_models.split(",") if u.strip()] if arena_models else [],
         arena_prompts=arena_prompts, arena_db=arena_db, cors_origins=list(cor for cor in cors_origin or []),
         max_body_bytes=max_body, max_prompt_chars=max_prompt, max_jobs=max_jobs, max_queued=max_queued,
-        tool_calls=tool_calls, arena_max_tokens=arena_max_tokens,
+        tool_calls=tool_calls, arena_max_tokens=arena_max_tokens, arena_max_pending=arena_max_pending,
+        arena_max_pending_per_client=arena_max_pending_per_client,
     )
     application = create_app(config)
     shown = f"[{host}]" if ":" in host else host

@@ -44,6 +44,9 @@ class ServeConfig:
     arena_db: Path | None = None
     #: length of each generated arena answer, in tokens
     arena_max_tokens: int = 512
+    #: arena pairs being generated at once, per client address and in all; more get 429
+    arena_max_pending_per_client: int = 2
+    arena_max_pending: int = 4
     #: long-form jobs run at once; None: half the backend's slots (at least one)
     max_jobs: int | None = None
     #: long-form jobs allowed to wait; more get 429
@@ -56,6 +59,10 @@ class ServeConfig:
     def __post_init__(self) -> None:
         if self.api_key is None:
             self.api_key = os.environ.get("BIMO_API_KEY") or None
+        if self.api_key:
+            from bimo.serve.security import check_key
+
+            check_key(self.api_key)
         if not is_loopback(self.host) and not self.api_key:
             raise BimoError(f"binding {self.host} exposes the server to the network; "
                             "set an API key with --api-key or BIMO_API_KEY")
@@ -69,6 +76,8 @@ class ServeConfig:
             raise BimoError(f"--max-queued must be 0 or more, got {self.max_queued}")
         if self.arena_max_tokens < 1:
             raise BimoError(f"--arena-max-tokens must be at least 1, got {self.arena_max_tokens}")
+        if self.arena_max_pending_per_client < 1 or self.arena_max_pending < 1:
+            raise BimoError("--arena-max-pending and --arena-max-pending-per-client must be at least 1")
         if self.tool_calls not in TOOL_CALL_MODES:
             raise BimoError(f"unknown --tool-calls mode {self.tool_calls!r}; valid: {', '.join(TOOL_CALL_MODES)}")
         if self.data_dir is None:

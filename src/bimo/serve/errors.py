@@ -10,13 +10,13 @@ from bimo.errors import BackendError, BimoError, ContextOverflow
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, code: str = "invalid_request"):
+    def __init__(self, status: int, message: str, code: str = "invalid_request", param: str | None = None):
         super().__init__(message)
-        self.status, self.message, self.code = status, message, code
+        self.status, self.message, self.code, self.param = status, message, code, param
 
 
-def error_body(message: str, code: str, etype: str = "invalid_request_error") -> dict:
-    return {"error": {"message": message, "type": etype, "code": code, "param": None}}
+def error_body(message: str, code: str, etype: str = "invalid_request_error", param: str | None = None) -> dict:
+    return {"error": {"message": message, "type": etype, "code": code, "param": param}}
 
 
 def status_for(exc: BaseException) -> tuple[int, str, str]:
@@ -36,7 +36,7 @@ def install(app: FastAPI) -> None:
     async def on_error(request: Request, exc: Exception) -> JSONResponse:
         status, code, message = status_for(exc)
         etype = "server_error" if status >= 500 else "invalid_request_error"
-        return JSONResponse(error_body(message, code, etype), status_code=status)
+        return JSONResponse(error_body(message, code, etype, getattr(exc, "param", None)), status_code=status)
 
     async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         err = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}

@@ -77,15 +77,16 @@ def longform_runner(backend: Backend, prompt: str, length: int | None, run_dir: 
 class JobStore:
     """The jobs database; one short connection per call so threads never share one."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, timeout: float = 30.0):
         self.path = path
+        self.timeout = timeout
         path.parent.mkdir(parents=True, exist_ok=True)
         with closing(self._connect()) as con:
             con.execute("PRAGMA journal_mode=WAL")
             con.executescript(_SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
-        con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        con = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
         con.row_factory = sqlite3.Row
         return con
 
@@ -134,14 +135,15 @@ class JobManager:
     previous process left."""
 
     def __init__(self, backend: Backend, data_dir: Path, runner: Runner | None = None,
-                 max_jobs: int | None = None, slots: SlotPool | None = None, max_queued: int = MAX_QUEUED):
+                 max_jobs: int | None = None, slots: SlotPool | None = None, max_queued: int = MAX_QUEUED,
+                 db_timeout: float = 30.0):
         if slots is not None:
             from bimo.serve.slots import SlottedBackend
 
             backend = SlottedBackend(slots)
         self.backend = backend
         self.root = data_dir / "jobs"
-        self.store = JobStore(data_dir / "jobs.sqlite")
+        self.store = JobStore(data_dir / "jobs.sqlite", timeout=db_timeout)
         self.runner = runner or longform_runner
         self.max_jobs = max(1, max_jobs or default_max_jobs(backend))
         self.max_queued = max_queued
@@ -163,15 +165,22 @@ class JobManager:
                 # Everyone behind moved up one place; said under the lock so a client
                 # never sees positions out of order.
                 for pos, other in enumerate(self._waiting, 1):
-                    self._queued_event(other, pos)
-            self._run(job_id)
+                    self._safe(self._queued_event, other, pos)
+            try:
+                self._run(job_id)
+            except Exception:  # never let one job end the worker
+                traceback.print_exc()
+                with self._cond:
+                    self._running.discard(job_id)
 
     def submit(self, prompt: str, length: int | None) -> str:
+        # Check, insert and enqueue under one lock: concurrent submits cannot all pass
+        # the check before any of them is counted.
         with self._cond:
             if len(self._running) + len(self._waiting) >= self.max_jobs + self.max_queued:
                 raise QueueFull(f"{len(self._waiting)} long-form jobs are waiting already; try again later")
-        job_id = self.store.create(prompt, length)
-        self._schedule(job_id)
+            job_id = self.store.create(prompt, length)
+            self._schedule(job_id)
         return job_id
 
     def resume(self) -> list[str]:
@@ -206,9 +215,16 @@ class JobManager:
         with self._cond:
             return {"running": len(self._running), "queued": len(self._waiting), "max": self.max_jobs}
 
-    def _run(self, job_id: str) -> None:
-        job = self.store.get(job_id)
+    def _safe(self, fn: Callable[..., Any], *args: Any) -> None:
+        """A bookkeeping write that must not stop a worker: logged when it fails."""
         try:
+            fn(*args)
+        except sqlite3.Error:
+            traceback.print_exc()
+
+    def _run(self, job_id: str) -> None:
+        try:
+            job = self.store.get(job_id)
             if job is None:
                 return
             run_dir = self.root / job_id
@@ -227,13 +243,31 @@ class JobManager:
             self.store.update(job_id, status="done", result=text, result_length=length)
         except Exception as exc:
             msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            self.store.add_event(job_id, {"type": "status", "status": "failed", "error": msg[:500],
-                                          "t": round(time.time(), 3)})
-            self.store.update(job_id, status="failed", error=msg[:500])
+            if isinstance(exc, sqlite3.Error):
+                msg = f"the jobs database failed: {msg}"
             traceback.print_exc()
+            self._record_failure(job_id, msg[:500])
         finally:
             with self._cond:
                 self._running.discard(job_id)
+
+    def _record_failure(self, job_id: str, msg: str, tries: int = 5) -> None:
+        """Mark the job failed with its reason, retrying while the database is busy.
+
+        If it still cannot be written, the job stays 'running' in the database and is
+        run again (from its checkpoint) when the server next starts.
+        """
+        for attempt in range(tries):
+            try:
+                self.store.add_event(job_id, {"type": "status", "status": "failed", "error": msg,
+                                              "t": round(time.time(), 3)})
+                self.store.update(job_id, status="failed", error=msg)
+                return
+            except sqlite3.Error:
+                if attempt == tries - 1:
+                    traceback.print_exc()
+                    return
+                time.sleep(0.5 * (attempt + 1))
 
     def busy(self) -> bool:
         with self._cond:

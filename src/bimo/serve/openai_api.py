@@ -1,8 +1,11 @@
 """`/v1/chat/completions` and `/v1/models`: the OpenAI wire format over any bimo backend.
 
-The request dict goes to the backend unchanged apart from `model`/`stream`/
-`stream_options`, so tools, `response_format` (JSON schema) and sampling options
-reach llama.cpp or the upstream server as the client sent them. Streams are
+The request dict goes to the backend unchanged apart from the fields that change
+nothing in the answer (`model`, `stream`, `user`, `metadata`...), so tools,
+`response_format` (JSON schema) and sampling options reach llama.cpp or the upstream
+server as the client sent them. What would change the answer without being honoured
+(`n` > 1, log probabilities, an unknown `response_format` type, `max_tokens` beyond
+the context) is a 400 naming the field, never a silently different answer. Streams are
 Server-Sent Events of `chat.completion.chunk` objects ending in `data: [DONE]`:
 text as `delta.content`, tool calls as `delta.tool_calls` entries with an `index`
 (id, type and name first, then argument fragments), as the backend streams them.
@@ -28,8 +31,11 @@ from bimo.serve.state import ServerState
 from bimo.serve.toolcalls import CallStream, normalize_calls, schema_request, schema_response, schema_tools
 
 router = APIRouter()
-#: not forwarded: the served model is fixed, streaming is ours to do
-_DROP = ("model", "stream", "stream_options", "user")
+#: not forwarded: the served model is fixed, streaming is ours to do, and the rest
+#: change nothing in the answer (OpenAI's API and llama.cpp's server accept them too)
+_DROP = ("model", "stream", "stream_options", "user", "metadata", "store", "service_tier", "prediction_id")
+#: `response_format` types the backends honour
+RESPONSE_FORMATS = ("text", "json_object", "json_schema")
 
 
 class ChatRequest(BaseModel):
@@ -41,7 +47,34 @@ class ChatRequest(BaseModel):
     stream: bool = False
     stream_options: dict[str, Any] | None = None
     max_tokens: int | None = Field(None, ge=1)
+    max_completion_tokens: int | None = Field(None, ge=1)
     temperature: float | None = Field(None, ge=0.0, le=2.0)
+    n: int | None = Field(None, ge=1)
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(None, ge=0)
+    response_format: dict[str, Any] | None = None
+
+
+def check_request(state: ServerState, body: ChatRequest) -> None:
+    """400 for what the server would otherwise not honour in a way that changes the answer."""
+    if body.n is not None and body.n > 1:
+        raise ApiError(400, f"n: only one choice per request is served (got n={body.n}); "
+                       "send the request n times instead", "unsupported_parameter", "n")
+    if body.logprobs or body.top_logprobs:
+        field = "logprobs" if body.logprobs else "top_logprobs"
+        raise ApiError(400, f"{field}: log probabilities are not returned by this server", "unsupported_parameter",
+                       field)
+    if body.response_format is not None:
+        kind = body.response_format.get("type")
+        if kind not in RESPONSE_FORMATS:
+            raise ApiError(400, f"response_format.type: {kind!r} is not supported; use one of "
+                           f"{', '.join(RESPONSE_FORMATS)}", "unsupported_parameter", "response_format")
+    n_ctx = getattr(state.backend, "n_ctx", None)
+    for name in ("max_tokens", "max_completion_tokens"):
+        value = getattr(body, name)
+        if n_ctx and value is not None and value > n_ctx:
+            raise ApiError(400, f"{name}: {value} is more than the model's context of {n_ctx} tokens",
+                           "context_length_exceeded", name)
 
 
 def prompt_chars(messages: list[dict[str, Any]]) -> int:
@@ -72,7 +105,14 @@ async def list_models(request: Request) -> dict:
 async def chat_completions(body: ChatRequest, request: Request):
     state: ServerState = request.app.state.bimo
     check_prompt(state, prompt_chars(body.messages))
+    check_request(state, body)
     req = {k: v for k, v in body.model_dump(exclude_none=True).items() if k not in _DROP}
+    if "max_completion_tokens" in req:  # OpenAI's newer name; backends know max_tokens
+        req.setdefault("max_tokens", req["max_completion_tokens"])
+        del req["max_completion_tokens"]
+    for name, neutral in (("n", 1), ("logprobs", False), ("top_logprobs", 0)):
+        if name in req and req[name] == neutral:  # the default said out loud: nothing to pass on
+            del req[name]
     funcs = schema_tools(state.config.tool_calls, state.backend, req)
     if funcs is not None:
         req = schema_request(req, funcs)

@@ -16,6 +16,8 @@ from urllib.parse import parse_qsl, urlencode
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bimo.errors import BimoError
+
 COOKIE = "bimo_key"
 
 
@@ -25,6 +27,43 @@ async def _send_json(send: Send, status: int, message: str, code: str, headers: 
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", str(len(body)).encode()), *(headers or [])]})
     await send({"type": "http.response.body", "body": body})
+
+
+#: sent with every response, including the 401s and 413s answered before the app runs
+SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
+
+
+class SecurityHeadersMiddleware:
+    """The outermost layer: every response, whoever answers it, carries the same headers."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                names = {k.lower() for k, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in SECURITY_HEADERS if k not in names]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def check_key(key: str) -> None:
+    """A key must survive an HTTP header unchanged: printable ASCII, no spaces.
+
+    Header bytes are Latin-1 on the wire and clients encode non-ASCII differently,
+    so such a key could never be matched reliably; refuse it when the server starts.
+    """
+    bad = next((c for c in key if not (33 <= ord(c) <= 126)), None)
+    if bad is not None:
+        raise BimoError(f"the API key contains {bad!r}; use printable ASCII characters only "
+                        "(letters, digits, punctuation; no spaces), as HTTP headers carry it")
 
 
 class AuthMiddleware:

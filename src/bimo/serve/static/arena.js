@@ -75,9 +75,15 @@ document.addEventListener("DOMContentLoaded", async () => {
   document.querySelectorAll("[data-verdict]").forEach((b) => b.addEventListener("click", () => vote(b.dataset.verdict)));
   $("#next").addEventListener("click", nextPair);
   try {
-    renderBoard(await api("/api/arena/leaderboard"));
+    const board = await api("/api/arena/leaderboard");
+    renderBoard(board);
     const info = await api("/api/arena/info");
-    if (!info.enabled) { status(t("noPairs")); return; }
+    if (!info.enabled) {
+      // Nothing to vote on: say how to set it up; past votes still show if there are any.
+      $("#setup").hidden = false;
+      $("#board-section").hidden = !(board.n_battles > 0);
+      return;
+    }
   } catch (err) {
     status(err.message, true);
     return;
