@@ -166,7 +166,6 @@ class PipelineRecipe(_Strict):
         blob = json.dumps(part, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8")
         return hashlib.sha256(blob).hexdigest()[:16]
 
-
     def defaulted_models(self, stage: str) -> dict[str, str]:
         """Model URIs a stage uses that its section does not name ($BIMO_MODEL, $BIMO_JUDGE,
         the train base), resolved now: changing one of them changes the stage's output."""

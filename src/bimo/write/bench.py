@@ -4,7 +4,10 @@ A prompt with a required length (its `length`, or one stated in the prompt) goes
 the long-form writer; any other gets one call with its source text (`input`) after the
 instruction. Runs on the shared generation-step runner: prompts answered concurrently on
 the backend's slots, resumable (running the same command again skips finished prompts and
-retries failed ones), failures in OUT.errors.jsonl with their reasons.
+retries failed ones), failures in OUT.errors.jsonl with their reasons. Long-form
+checkpoints live beside the output (`OUT.runs/ID/`) and are reused only when model,
+prompt and settings match; the output records its model and settings (`OUT.binding.json`)
+and a run asking for others is refused.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bimo.binding import differences, make_binding, params_settings
+from bimo.binding import differences
 from bimo.errors import BimoError
 from bimo.io import iter_jsonl
 from bimo.llm import GenParams, get_backend
@@ -56,8 +59,7 @@ class BenchStep(Step):
         self.runs_dir = runs_dir
 
     def binding(self) -> dict[str, Any]:
-        return make_binding(self.backend.uri, step=self.name, parallel=self.sections_parallel,
-                            **params_settings(self.params))
+        return {**super().binding(), "parallel": self.sections_parallel}
 
     def checkpoint(self, key: str, writer: LongformWriter, prompt: str) -> Path:
         """The record's long-form run folder, emptied when it was made with other settings."""
