@@ -206,3 +206,47 @@ def test_map_step_in_memory():
     assert outcomes["r1"].ok and outcomes["r1"].results[0]["messages"][-1]["content"] == "2"
     assert not outcomes["r3"].ok and outcomes["r3"].reason.startswith("unparseable") and outcomes["r3"].attempts == 2
     assert outcomes["r9"].ok and outcomes["r9"].attempts == 2 and outcomes["r9"].record["x"] == 9
+
+
+class OneLine(Step):
+    """Free text from the real model: one short line per record."""
+
+    name = "oneline"
+
+    def prompt(self, record):
+        return [{"role": "user", "content": f"Write one short sentence about {record['topic']}."}]
+
+    def parse(self, record, output):
+        return [{"topic": record["topic"], "text": output}]
+
+
+def test_resume_with_another_model_or_settings_is_refused(tiny_backend, tiny_path, tmp_path, capsys):
+    from bimo.binding import read_sidecar, sidecar_path
+    from bimo.llm import GenParams, get_backend
+
+    records = [{"id": "a", "topic": "rain"}, {"id": "b", "topic": "snow"}]
+    out = tmp_path / "out.jsonl"
+    params = GenParams(temperature=0.7, max_tokens=12, seed=0)
+    cfg = RunConfig(progress=False, resume=True)
+    assert run_step(OneLine(tiny_backend, params), records[:1], out, cfg).ok == 1
+    recorded = read_sidecar(out)
+    assert recorded["model"] == "local:tiny" and recorded["max_tokens"] == 12 and recorded["step"] == "oneline"
+
+    with pytest.raises(BimoError, match=r"seed 0 → 5.*resuming would mix them"):
+        run_step(OneLine(tiny_backend, params.model_copy(update={"seed": 5})), records, out, cfg)
+    with get_backend(f"gguf:{tiny_path}", n_ctx=1024) as other:
+        with pytest.raises(BimoError, match=r"model local:tiny → gguf:"):
+            run_step(OneLine(other, params), records, out, cfg)
+    assert len(rows(out)) == 1  # nothing was added by the refused runs
+
+    stats = run_step(OneLine(tiny_backend, params), records, out, cfg)  # same settings: continues
+    assert stats.skipped == 1 and stats.ok == 1 and len(rows(out)) == 2
+
+    sidecar_path(out).unlink()  # an output from before bindings: adopted, with a note
+    run_step(OneLine(tiny_backend, params), records, out, cfg)
+    assert "no record of the model" in capsys.readouterr().err and read_sidecar(out) == recorded
+
+    # --overwrite starts over and records the new settings
+    run_step(OneLine(tiny_backend, params.model_copy(update={"seed": 5})), records[:1], out,
+             RunConfig(progress=False, overwrite=True))
+    assert read_sidecar(out)["seed"] == 5 and len(rows(out)) == 1

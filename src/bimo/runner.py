@@ -15,7 +15,8 @@ makes data (synthesis) or judges it (evaluation):
   keys already complete in the output or listed in the errors file (with
   `retry_failed`, failures are forgotten and tried again instead). A record whose
   parts were torn by a crash is dropped from the output and redone, so nothing is
-  lost or duplicated;
+  lost or duplicated. The model and settings are recorded beside the output
+  (`bimo.binding`); a resume asking for others is refused, so nothing is mixed;
 * error accounting: every failure (backend error or timeout, unparseable output,
   failed validation, a bad input line) goes to `OUT.errors.jsonl` with its reason —
   never a silent empty row; a tqdm bar on stderr shows ok / retried / failed.
@@ -40,11 +41,16 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from bimo.binding import check_sidecar, make_binding, params_settings, sidecar_path
 from bimo.errors import BackendError, BimoError, ContextOverflow
 from bimo.io import JsonlAppender, atomic_write_jsonl, errors_path, iter_jsonl, repair_jsonl
 from bimo.llm.base import Backend, GenParams, Message, parse_json
 
 __all__ = ["Reject", "Step", "RunConfig", "RunStats", "StepOutcome", "errors_path", "map_step", "run_step"]
+
+
+#: Step config fields that change how a run goes, not what it writes (left out of the binding).
+_NOT_OUTPUT = {"concurrency", "retries", "workers", "progress", "limit"}
 
 
 class Reject(Exception):
@@ -99,6 +105,15 @@ class Step:
     def describe(self, record: dict[str, Any]) -> dict[str, Any]:
         """Extra fields for the record's row in the errors file (what it was, who judged it...)."""
         return {}
+
+    def binding(self) -> dict[str, Any]:
+        """What the output depends on besides the input: recorded beside the output file
+        (`OUT.binding.json`), and a resume with anything different is refused. Steps with
+        settings of their own (a rubric, a judged model's name) add them."""
+        config = getattr(self, "config", None)
+        extra = {"config": config.model_dump(mode="json", exclude=_NOT_OUTPUT)} if isinstance(config, BaseModel) else {}
+        return make_binding(getattr(self.backend, "uri", None), step=self.name, **params_settings(self.params),
+                            **extra)
 
     @property
     def parallel(self) -> int:
@@ -380,9 +395,12 @@ def _prepare_outputs(step: Step, out: Path, err_path: Path, config: RunConfig) -
         if (out.exists() and out.stat().st_size) or (err_path.exists() and err_path.stat().st_size):
             if not config.overwrite:
                 raise BimoError(f"{out} already exists; pass --resume to continue it or --overwrite to start over")
-        for p in (out, err_path):
+        for p in (out, err_path, sidecar_path(out)):
             p.unlink(missing_ok=True)
+        check_sidecar(out, step.binding(), reusing=False)
         return set()
+    earlier = any(p.exists() and p.stat().st_size for p in (out, err_path))
+    check_sidecar(out, step.binding(), reusing=earlier)
     done: set[str] = set()
     if out.exists():
         repair_jsonl(out)

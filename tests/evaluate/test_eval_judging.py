@@ -194,3 +194,46 @@ def test_agreement(tmp_path, jsonl):
     p = pointwise_agreement(FakeBackend(noisy), a, "writebench", JudgeSettings(judge="f", seed=1), n=6)
     assert p["judged"] == 6 and p["mean_abs_diff"] == pytest.approx(1.0)  # seeds 1 and 1001 -> 6 vs 7
     assert p["exact_agreement"] == 0.0
+
+
+def test_judge_outputs_stay_bound_to_their_judge_and_settings(tmp_path, jsonl):
+    from bimo.errors import BimoError
+
+    pred = preds(tmp_path, jsonl, "m", "good")
+    out = tmp_path / "m.judged.jsonl"
+    judge_file(pred, "writebench", FakeBackend(lambda m, s: json.dumps(GOOD)), out, JudgeSettings(judge="fake:judge"))
+    for settings, other, needle in [
+            (JudgeSettings(judge="fake:other"), pred, "model fake:judge → fake:other"),
+            (JudgeSettings(judge="fake:judge", temperature=0.5), pred, "temperature 0.0 → 0.5"),
+            (JudgeSettings(judge="fake:judge", max_tokens=100), pred, "max_tokens 768 → 100"),
+            (JudgeSettings(judge="fake:judge"), preds(tmp_path, jsonl, "n", "bad"), "judged_model m → n")]:
+        be = FakeBackend(lambda m, s: json.dumps(GOOD))
+        with pytest.raises(BimoError, match=needle):
+            judge_file(other, "writebench", be, out, settings)
+        assert not be.calls
+    with pytest.raises(BimoError, match="rubric writebench → longbench"):
+        judge_file(pred, "longbench", FakeBackend(lambda m, s: "{}"), out, JudgeSettings(judge="fake:judge"))
+
+
+def test_battles_and_criteria_stay_bound_to_their_judge(tmp_path, jsonl):
+    from bimo.errors import BimoError
+
+    a, b = preds(tmp_path, jsonl, "strong", "good"), preds(tmp_path, jsonl, "weak", "poor")
+    out = tmp_path / "battles.jsonl"
+    compare_files([a, b], FakeBackend(pair_by_quality), out, JudgeSettings(judge="fake:fair"))
+    with pytest.raises(BimoError, match="model fake:fair → fake:other"):
+        compare_files([a, b], FakeBackend(pair_by_quality), out, JudgeSettings(judge="fake:other"))
+    with pytest.raises(BimoError, match="seed 1 → 7"):
+        compare_files([a, b], FakeBackend(pair_by_quality), out, JudgeSettings(judge="fake:fair", seed=7))
+
+    crit = {"criteria": [{"name": f"c{k}", "description": "d"} for k in range(5)]}
+    scores = {"scores": [{"reason": "r", "score": 6}] * 5}
+
+    def answer(messages, seed):
+        return json.dumps(crit if "criteria\": [" in messages[-1]["content"] else scores)
+
+    judge_file(a, "criteria", FakeBackend(answer), tmp_path / "a.j.jsonl", JudgeSettings(judge="fake:j"))
+    be = FakeBackend(answer)  # every criterion exists, but another judge wrote them
+    with pytest.raises(BimoError, match="criteria.jsonl was made with other settings \\(model fake:j → fake:k"):
+        judge_file(b, "criteria", be, tmp_path / "b.j.jsonl", JudgeSettings(judge="fake:k"))
+    assert not be.calls

@@ -48,3 +48,48 @@ def test_bench_run_writes_resumes_and_records_failures(bimo_cli, tiny_path, tmp_
     proc = bimo_cli("bench", "run", str(bad), "-m", "local:tiny", "-o", str(tmp_path / "x.jsonl"))
     err = proc.stderr.decode().strip()
     assert proc.returncode != 0 and "record 1 has no 'prompt'" in err and "Traceback" not in err
+
+
+def _read(path):
+    return {r["id"]: r for r in map(json.loads, path.read_text(encoding="utf-8").splitlines())}
+
+
+def test_long_form_checkpoints_belong_to_their_output_and_model(tiny_path, tmp_path, capsys):
+    from bimo.write.bench import run_bench
+
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text(json.dumps({"id": "r1", "prompt": "Write about the sea.", "length": 60, "lang": "en"}) + "\n",
+                       encoding="utf-8")
+    a, b = tmp_path / "a" / "pred.jsonl", tmp_path / "b" / "pred.jsonl"  # same file name, two folders
+    run_bench(prompts, a, model="local:tiny", seed=1)
+    run_bench(prompts, b, model=f"gguf:{tiny_path}", seed=2)
+    ra, rb = _read(a)["r1"], _read(b)["r1"]
+    assert ra["model"] == "local:tiny" and rb["model"] == f"gguf:{tiny_path}"
+    assert ra["response"].strip() and rb["response"].strip() and ra["response"] != rb["response"]
+    for out, model in ((a, ra["model"]), (b, rb["model"])):  # checkpoints under OUT.runs/, bound to the model
+        state = json.loads((out.parent / "pred.runs" / "r1" / "state.json").read_text(encoding="utf-8"))
+        assert state["binding"]["model"] == model and state["binding"]["instruction"] == "Write about the sea."
+
+    # The same id with another prompt: the old checkpoint is not reused, and the run says so.
+    prompts.write_text(json.dumps({"id": "r1", "prompt": "Write about the mountains.", "length": 60,
+                                   "lang": "en"}) + "\n", encoding="utf-8")
+    a.unlink()
+    capsys.readouterr()
+    run_bench(prompts, a, model="local:tiny", seed=1)
+    assert "checkpoint made with other settings (instruction" in capsys.readouterr().err
+    again = _read(a)["r1"]
+    assert again["prompt"] == "Write about the mountains." and again["response"] != ra["response"]
+    state = json.loads((a.parent / "pred.runs" / "r1" / "state.json").read_text(encoding="utf-8"))
+    assert state["instruction"] == "Write about the mountains."
+
+
+def test_bench_output_refuses_another_model(bimo_cli, tiny_path, tmp_path):
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text(json.dumps({"id": "s", "prompt": "Write one sentence about rain.", "lang": "en"}) + "\n",
+                       encoding="utf-8")
+    out = tmp_path / "pred.jsonl"
+    assert bimo_cli("bench", "run", str(prompts), "-m", "local:tiny", "-o", str(out), "--max-tokens", "16").returncode == 0
+    proc = bimo_cli("bench", "run", str(prompts), "-m", f"gguf:{tiny_path}", "-o", str(out), "--max-tokens", "16")
+    err = proc.stderr.decode().strip()
+    assert proc.returncode == 2 and len(err.splitlines()) == 1 and "model local:tiny → gguf:" in err, err
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 1

@@ -76,6 +76,7 @@ def test_resume_after_kill_loses_and_duplicates_nothing(tmp_path):
     line = ""
     while "run folder" not in line:
         line = proc.stderr.readline()
+        assert line or proc.poll() is None, proc.stderr.read()
     run_dir = _run_dir(line)
     state_file = run_dir / "state.json"
     deadline = time.time() + 240
@@ -132,3 +133,59 @@ def test_bad_lengths_and_plans(bimo_cli, tiny_path, tmp_path):
         proc = bimo_cli("write", "-m", "local:tiny", *args, "Write an essay.")
         err = proc.stderr.decode().strip()
         assert proc.returncode == 2 and msg in err and len(err.splitlines()) == 1, (args, err)
+
+
+def _two_section_run(backend, run_dir: Path) -> dict:
+    """A finished two-section run folder (short sections, so it is quick)."""
+    plan = Plan(title="", sections=[Section(heading="Rain", points=["sound"], length=40),
+                                    Section(heading="Sun", points=["warmth"], length=40)])
+    LongformWriter(backend, LongformConfig(length=80, lang="en", seed=4)).run(
+        "Write a short piece about weather.", run_dir=run_dir, plan=plan)
+    return json.loads((run_dir / "state.json").read_text())
+
+
+def test_resume_continues_with_the_recorded_model_and_refuses_another(tiny_backend, bimo_cli, tmp_path):
+    run_dir = tmp_path / "run"
+    state = _two_section_run(tiny_backend, run_dir)
+    assert state["model"] == "local:tiny" and state["binding"]["model"] == "local:tiny"
+    assert state["binding"]["seed"] == 4 and state["binding"]["instruction"].startswith("Write a short piece")
+    kept = state["sections"]["0"]["text"]
+    del state["sections"]["1"]  # as if killed after the first section
+    (run_dir / "state.json").write_text(json.dumps(state))
+    env = {"BIMO_MODEL": ""}
+
+    other = bimo_cli("write", "--resume", str(run_dir), "-m", "local:small", env=env)
+    err = other.stderr.decode().strip()
+    assert other.returncode == 2 and len(err.splitlines()) == 1, err
+    assert "local:tiny" in err and "local:small" in err
+
+    out = tmp_path / "final.md"
+    done = bimo_cli("write", "--resume", str(run_dir), "-o", str(out), env=env)  # no --model: the recorded one
+    assert done.returncode == 0, done.stderr.decode()
+    assert "resuming with local:tiny" in done.stderr.decode()
+    final = json.loads((run_dir / "state.json").read_text())
+    assert final["sections"]["0"]["text"] == kept and final["sections"]["1"]["text"].strip()
+    assert out.read_text().count(kept) == 1
+
+
+def test_resume_of_a_run_without_a_recorded_model_needs_model(tiny_backend, bimo_cli, tmp_path):
+    run_dir = tmp_path / "old"
+    state = _two_section_run(tiny_backend, run_dir)
+    del state["model"], state["binding"]  # a run folder written before models were recorded
+    (run_dir / "state.json").write_text(json.dumps(state))
+    proc = bimo_cli("write", "--resume", str(run_dir), env={"BIMO_MODEL": ""})
+    err = proc.stderr.decode().strip()
+    assert proc.returncode == 2 and len(err.splitlines()) == 1 and "pass --model" in err, err
+    proc = bimo_cli("write", "--resume", str(run_dir), "-m", "local:tiny", env={"BIMO_MODEL": ""})
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert json.loads((run_dir / "state.json").read_text())["binding"]["model"] == "local:tiny"
+
+
+def test_writer_refuses_a_run_folder_of_another_model(tiny_backend, tiny_path, tmp_path):
+    from bimo.llm import get_backend
+
+    run_dir = tmp_path / "run"
+    _two_section_run(tiny_backend, run_dir)
+    with get_backend(f"gguf:{tiny_path}", n_ctx=2048) as other:
+        with pytest.raises(BimoError, match=r"model local:tiny → gguf:"):
+            LongformWriter(other, LongformConfig(length=80, lang="en", seed=4)).run("x", run_dir=run_dir)

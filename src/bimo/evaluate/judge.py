@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bimo.binding import check_sidecar
 from bimo.evaluate import rubric as rb
 from bimo.evaluate.runner import (
     JudgeSettings,
@@ -47,6 +48,9 @@ class CriteriaStep(JudgeStep):
 
     def key(self, record: dict[str, Any]) -> str:
         return instruction_key(record)
+
+    def binding(self) -> dict[str, Any]:
+        return {**super().binding(), "rubric": self.rubric.name, "n_criteria": self.rubric.n_criteria}
 
     def describe(self, record: dict[str, Any]) -> dict[str, Any]:
         return {"key": instruction_key(record), "prompt": record.get("prompt", ""), **self.context()}
@@ -82,9 +86,10 @@ class CriteriaBook:
             if k not in self.book and k not in seen:
                 seen.add(k)
                 todo.append(rec)
-        if not todo:
-            return {}
         step = CriteriaStep(self.backend, self.settings, self.rubric)
+        if not todo:  # nothing to generate, but the criteria must still be this judge's
+            check_sidecar(self.path, step.binding(), reusing=self.path.exists())
+            return {}
         run_step(step, todo, self.path, judge_run_config(self.settings, self.progress))
         self._load()
         err = errors_path(self.path)
@@ -108,6 +113,10 @@ class ScoreStep(JudgeStep):
 
     def key(self, record: dict[str, Any]) -> str:
         return item_key(record)
+
+    def binding(self) -> dict[str, Any]:
+        """The judge and its settings, the rubric, and the judged model: one file per model."""
+        return {**super().binding(), "rubric": self.rubric.name, "judged_model": self.model}
 
     def base(self) -> dict[str, Any]:
         return {"model": self.model, "rubric": self.rubric.name, **self.context()}

@@ -82,6 +82,10 @@ class JudgeStep(Step):
                 reason += " (output cut at max_tokens)"
             raise Reject(reason, detail=raw[:2000]) from None
 
+    def binding(self) -> dict[str, Any]:
+        """The judge (its backend's URI, else the configured one) and the judge settings."""
+        return {**super().binding(), "model": getattr(self.backend, "uri", "") or self.settings.judge}
+
     def context(self) -> dict[str, Any]:
         """Who judged, recorded with every verdict and every failure."""
         return {"judge": self.settings.judge, "judge_temperature": self.settings.temperature}

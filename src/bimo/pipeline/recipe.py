@@ -172,8 +172,26 @@ class PipelineRecipe(_Strict):
         }.get(stage)
         if stage in TRAIN_STAGES:
             part = [self.base, self.train_config(stage).model_dump(mode="json")]
+        defaulted = self.defaulted_models(stage)
+        if defaulted:  # models the section leaves to the environment count too
+            part = [part, {"resolved": defaulted}]
         blob = json.dumps(part, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8")
         return hashlib.sha256(blob).hexdigest()[:16]
+
+    def defaulted_models(self, stage: str) -> dict[str, str]:
+        """Model URIs a stage uses that its section does not name ($BIMO_MODEL, $BIMO_JUDGE,
+        the train base), resolved now: changing one of them changes the stage's output."""
+        from bimo.llm import default_uri
+
+        if stage == "synth" and not self.synth.model:
+            return {"model": default_uri()}
+        if stage == "eval":
+            from bimo.pipeline.checks import baseline_uri
+            from bimo.pipeline.evaluation import judge_uri
+
+            out = {"judge": judge_uri(self)} if not self.eval.judge else {}
+            return out | ({"baseline": baseline_uri(self)} if not self.eval.baseline else {})
+        return {}
 
 
 def load_pipeline_recipe(path: str | Path) -> PipelineRecipe:

@@ -4,16 +4,24 @@ A prompt with a required length (its `length`, or one stated in the prompt) goes
 the long-form writer; any other gets one call with its source text (`input`) after the
 instruction. Runs on the shared generation-step runner: prompts answered concurrently on
 the backend's slots, resumable (running the same command again skips finished prompts and
-retries failed ones), failures in OUT.errors.jsonl with their reasons.
+retries failed ones), failures in OUT.errors.jsonl with their reasons. Long-form
+checkpoints live beside the output (`OUT.runs/ID/`) and are reused only when model,
+prompt and settings match; the output records its model and settings (`OUT.binding.json`)
+and a run asking for others is refused.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
+import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from bimo import paths
+from bimo.binding import differences
 from bimo.errors import BimoError
 from bimo.io import iter_jsonl
 from bimo.llm import GenParams, get_backend
@@ -45,12 +53,31 @@ class BenchStep(Step):
 
     name = "bench"
 
-    def __init__(self, backend: Backend, *, seed: int, max_tokens: int, parallel: int, run_prefix: str,
+    def __init__(self, backend: Backend, *, seed: int, max_tokens: int, parallel: int, runs_dir: Path,
                  single_pass: bool = False):
         super().__init__(backend, GenParams(seed=seed, max_tokens=max_tokens))
         self.sections_parallel = parallel
-        self.run_prefix = run_prefix
+        self.runs_dir = runs_dir
         self.single_pass = single_pass
+
+    def binding(self) -> dict[str, Any]:
+        return {**super().binding(), "parallel": self.sections_parallel, "single_pass": self.single_pass}
+
+    def checkpoint(self, key: str, writer: LongformWriter, prompt: str) -> Path:
+        """The record's long-form run folder, emptied when it was made with other settings."""
+        run_dir = self.runs_dir / checkpoint_name(key)
+        state_file = run_dir / "state.json"
+        if state_file.exists():
+            try:
+                recorded = json.loads(state_file.read_text(encoding="utf-8")).get("binding")
+            except ValueError:
+                recorded = None
+            diff = ["no recorded settings"] if recorded is None else differences(recorded, writer.binding(prompt))
+            if diff:
+                sys.stderr.write(f"{run_dir}: checkpoint made with other settings ({'; '.join(diff)}); "
+                                 "starting it afresh\n")
+                shutil.rmtree(run_dir)
+        return run_dir
 
     def process(self, record: dict[str, Any], attempt: int) -> list[dict[str, Any]]:
         t0 = time.perf_counter()
@@ -59,8 +86,8 @@ class BenchStep(Step):
         if required and not self.single_pass:
             cfg = LongformConfig(length=int(required), parallel=self.sections_parallel,
                                  seed=(self.params.seed or 0) + attempt)
-            run_dir = paths.home() / "runs" / "bench" / f"{self.run_prefix}-{key}"
-            result = LongformWriter(self.backend, cfg).run(record["prompt"], run_dir=run_dir)
+            writer = LongformWriter(self.backend, cfg)
+            result = writer.run(record["prompt"], run_dir=self.checkpoint(key, writer, record["prompt"]))
             text, tokens = result.text, result.tokens
         else:
             seed = None if self.params.seed is None else self.params.seed + attempt
@@ -72,6 +99,19 @@ class BenchStep(Step):
         return [{**record, "id": key, "response": text, "length": required, "output_length": count_length(text),
                  "model": self.backend.uri, "mode": mode, "seconds": round(time.perf_counter() - t0, 2),
                  "tokens": tokens}]
+
+
+def runs_dir(out: Path) -> Path:
+    """Long-form checkpoints of a prediction file: `OUT.runs/` beside it, never shared."""
+    return out.with_name(out.name.removesuffix(".jsonl") + ".runs")
+
+
+def checkpoint_name(key: str) -> str:
+    """A folder name for a record id: the id itself when it is plain, else a safe form plus a hash."""
+    safe = re.sub(r"[^\w.-]", "_", key)[:60]
+    if safe == key and not key.startswith("."):
+        return key
+    return f"{safe.lstrip('.')}-{hashlib.sha1(key.encode('utf-8')).hexdigest()[:8]}"
 
 
 def run_bench(prompts: Path, out: Path, *, model: str | None = None, limit: int | None = None,
@@ -89,7 +129,7 @@ def run_bench(prompts: Path, out: Path, *, model: str | None = None, limit: int 
     out = Path(out)
     backend = get_backend(model, parallel=max(4, parallel))
     try:
-        step = BenchStep(backend, seed=seed, max_tokens=max_tokens, parallel=parallel, run_prefix=out.stem,
+        step = BenchStep(backend, seed=seed, max_tokens=max_tokens, parallel=parallel, runs_dir=runs_dir(out),
                          single_pass=single_pass)
         stats = run_step(step, records, out, RunConfig(resume=True, retry_failed=True, limit=limit,
                                                        concurrency=concurrency))

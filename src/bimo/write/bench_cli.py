@@ -5,7 +5,8 @@ Each input record has `prompt`, optional `length` (else detected from the prompt
 instruction in the same turn). Output records carry `prompt`, `response`, `length` (required), the produced
 length and timing — ready for `bimo eval length` and `bimo eval judge`. Prompts are
 answered concurrently on the model's slots. Resumable: records already in the output (by
-id) are skipped and failed ones tried again; failures go to OUT.errors.jsonl.
+id) are skipped and failed ones tried again; failures go to OUT.errors.jsonl. A second
+run on the same output with another model or settings is refused (one line naming them).
 """
 
 from __future__ import annotations

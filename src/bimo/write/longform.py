@@ -33,6 +33,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
+from bimo.binding import differences, make_binding
 from bimo.errors import BackendError, BimoError
 from bimo.io import atomic_write_text
 from bimo.llm.base import Backend, GenParams
@@ -223,6 +224,22 @@ class LongformWriter:
         return plan
 
     # --- state ------------------------------------------------------------------------
+    def binding(self, instruction: str) -> dict[str, Any]:
+        """What this run's text depends on: the model, the instruction and every setting."""
+        return make_binding(self.backend.uri, instruction=instruction, **self.config.model_dump())
+
+    def check_binding(self, run_dir: Path, state: dict[str, Any]) -> None:
+        """Refuse to continue a run folder made with another model or other settings."""
+        recorded = state.get("binding")
+        if recorded is None:  # a folder from before bindings were recorded: adopt it
+            state["model"], state["binding"] = self.backend.uri, self.binding(state["instruction"])
+            self._save(run_dir, state)
+            return
+        diff = differences(recorded, self.binding(recorded.get("instruction", state["instruction"])))
+        if diff:
+            raise BimoError(f"{run_dir} was started with other settings ({'; '.join(diff)}); "
+                            "continuing would mix them in one text: start a new run")
+
     def _save(self, run_dir: Path | None, state: dict[str, Any]) -> None:
         if run_dir is not None:
             state["tokens"], state["calls"], state["ratio"] = self.tokens, self.calls, self.ratio
@@ -326,11 +343,13 @@ class LongformWriter:
         if run_dir is not None and (run_dir / "state.json").exists():
             state = self.load_state(run_dir)
             self.tokens, self.calls, self.ratio = state.get("tokens", 0), state.get("calls", 0), state.get("ratio")
+            self.check_binding(run_dir, state)
             instruction = state["instruction"]
         else:
             if run_dir is not None:
                 run_dir.mkdir(parents=True, exist_ok=True)
-            state = {"instruction": instruction, "config": self.config.model_dump(), "sections": {}}
+            state = {"instruction": instruction, "config": self.config.model_dump(), "model": self.backend.uri,
+                     "binding": self.binding(instruction), "sections": {}}
         lang = state.get("lang") or self.config.lang or detect_lang(instruction)
         lang = lang if lang in INITIAL_RATIO else "zh"
         state["lang"] = lang

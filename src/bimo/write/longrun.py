@@ -41,11 +41,30 @@ def new_run_dir() -> Path:
     return paths.home() / "runs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
 
 
+def resume_model(run_dir: Path, state: dict, asked: str | None) -> str:
+    """The model a resumed run continues with: the one it started with, never another."""
+    recorded = state.get("model")
+    if recorded is None:
+        if not asked:
+            raise BimoError(f"{run_dir} does not record the model it was started with (older bimo); "
+                            "pass --model with that model to resume it")
+        return asked
+    if asked and asked.strip() != recorded:
+        raise BimoError(f"{run_dir} was started with {recorded}, not {asked.strip()}; resume without --model "
+                        "(or with that one), or start a new run")
+    return recorded
+
+
 def run_longform(req, text: str) -> None:
+    model = req.model
     if req.resume is not None:
         state = LongformWriter.load_state(req.resume)
         config = LongformConfig(**state["config"])
         instruction, run_dir = state["instruction"], Path(req.resume)
+        model = resume_model(run_dir, state, req.model)
+        sys.stderr.write(f"resuming with {model}: temperature {config.temperature}, top_p {config.top_p}, "
+                         f"seed {config.seed}, length {config.length}, parallel {config.parallel} "
+                         "(as recorded; other settings given now are not used)\n")
     else:
         if not text.strip():
             raise BimoError("empty input: long-form writing needs an instruction")
@@ -57,7 +76,7 @@ def run_longform(req, text: str) -> None:
                                 top_p=req.top_p, seed=req.seed)
         instruction, run_dir = text.strip(), new_run_dir()
     plan = _load_plan(req.plan) if req.plan is not None else None
-    backend = get_backend(req.model, threads=req.threads,
+    backend = get_backend(model, threads=req.threads,
                           parallel=max(4, config.parallel) if config.parallel > 1 else None)
     try:
         writer = LongformWriter(backend, config)
