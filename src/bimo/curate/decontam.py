@@ -8,10 +8,11 @@ are small); each document's n-grams are checked with `np.isin`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
-from bimo.curate.base import Doc, Step
+from bimo.curate.base import Doc, Positive, Step
 from bimo.curate.langid import lang_of
 from bimo.curate.shingles import shingle_hashes
 from bimo.errors import BimoError
@@ -41,11 +42,9 @@ def load_eval_texts(paths: list[str], text_key: str = "text") -> list[str]:
 class Decontaminator(Step):
     name = "decontam"
 
-    def __init__(self, eval_sets: list[str], n: int = 17, zh_n: int | None = None, en_n: int | None = None,
-                 mode: str = "drop", text_key: str = "text"):
+    def __init__(self, eval_sets: list[str], n: Positive = 17, zh_n: Positive | None = None,
+                 en_n: Positive | None = None, mode: Literal["drop", "flag"] = "drop", text_key: str = "text"):
         super().__init__()
-        if mode not in ("drop", "flag"):
-            raise BimoError(f"decontam mode must be 'drop' or 'flag', not {mode!r}")
         self.zh_n, self.en_n, self.mode = zh_n or n, en_n or n, mode
         texts = load_eval_texts([str(Path(p)) for p in eval_sets], text_key)
         h, _ = shingle_hashes(texts, [detect_lang(t) for t in texts], self.zh_n, self.en_n)

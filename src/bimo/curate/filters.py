@@ -15,16 +15,15 @@ from collections import Counter
 from functools import cache
 from importlib import resources
 
-from bimo.curate.base import Doc, Step
+from bimo.curate.base import Doc, Lang, PerLangCount, PerLangRatio, Positive, Ratio, Step
 from bimo.curate.langid import lang_of
 from bimo.text import count_length
 
-PerLang = dict[str, float]
 _WORD = re.compile(r"[A-Za-z0-9']+")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
-def pick(values: PerLang, lang: str) -> float:
+def pick(values: dict[str, float], lang: str) -> float:
     return values.get(lang, values.get("en", 0.0))
 
 
@@ -47,10 +46,10 @@ class LengthFilter(Step):
 
     name = "length"
 
-    def __init__(self, min_len: PerLang | None = None, max_len: PerLang | None = None):
+    def __init__(self, min_len: PerLangCount | None = None, max_len: PerLangCount | None = None):
         super().__init__()
-        self.min_len = min_len or {"zh": 8, "en": 20}
-        self.max_len = max_len or {"zh": 1_000_000, "en": 1_000_000}
+        self.min_len = {"zh": 8, "en": 20, **(min_len or {})}
+        self.max_len = {"zh": 1_000_000, "en": 1_000_000, **(max_len or {})}
 
     def process(self, doc: Doc) -> str | None:
         lang = lang_of(doc)
@@ -69,10 +68,10 @@ class SymbolFilter(Step):
     name = "symbols"
     _EXTRA = set("#|\\/_*@%&^~<>{}[]=+")
 
-    def __init__(self, max_symbol_ratio: PerLang | None = None, max_digit_ratio: PerLang | None = None):
+    def __init__(self, max_symbol_ratio: PerLangRatio | None = None, max_digit_ratio: PerLangRatio | None = None):
         super().__init__()
-        self.max_symbol_ratio = max_symbol_ratio or {"zh": 0.1, "en": 0.1}
-        self.max_digit_ratio = max_digit_ratio or {"zh": 0.2, "en": 0.2}
+        self.max_symbol_ratio = {"zh": 0.1, "en": 0.1, **(max_symbol_ratio or {})}
+        self.max_digit_ratio = {"zh": 0.2, "en": 0.2, **(max_digit_ratio or {})}
 
     def process(self, doc: Doc) -> str | None:
         lang = lang_of(doc)
@@ -99,15 +98,15 @@ class RepetitionFilter(Step):
 
     name = "repetition"
 
-    def __init__(self, max_dup_line_frac: PerLang | None = None, max_dup_para_frac: PerLang | None = None,
-                 max_top_ngram_frac: dict[str, dict[int, float]] | None = None,
-                 max_dup_ngram_frac: dict[str, dict[int, float]] | None = None):
+    def __init__(self, max_dup_line_frac: PerLangRatio | None = None, max_dup_para_frac: PerLangRatio | None = None,
+                 max_top_ngram_frac: dict[Lang, dict[Positive, Ratio]] | None = None,
+                 max_dup_ngram_frac: dict[Lang, dict[Positive, Ratio]] | None = None):
         super().__init__()
-        self.max_dup_line_frac = max_dup_line_frac or {"zh": 0.4, "en": 0.3}
-        self.max_dup_para_frac = max_dup_para_frac or {"zh": 0.4, "en": 0.3}
-        self.max_top_ngram_frac = max_top_ngram_frac or {
-            "zh": {2: 0.3, 3: 0.3, 4: 0.3}, "en": {2: 0.2, 3: 0.18, 4: 0.16}}
-        self.max_dup_ngram_frac = max_dup_ngram_frac or {"zh": {8: 0.5}, "en": {5: 0.3, 8: 0.25}}
+        self.max_dup_line_frac = {"zh": 0.4, "en": 0.3, **(max_dup_line_frac or {})}
+        self.max_dup_para_frac = {"zh": 0.4, "en": 0.3, **(max_dup_para_frac or {})}
+        self.max_top_ngram_frac = {"zh": {2: 0.3, 3: 0.3, 4: 0.3}, "en": {2: 0.2, 3: 0.18, 4: 0.16},
+                                   **(max_top_ngram_frac or {})}
+        self.max_dup_ngram_frac = {"zh": {8: 0.5}, "en": {5: 0.3, 8: 0.25}, **(max_dup_ngram_frac or {})}
 
     @staticmethod
     def _dup_frac(items: list[str]) -> float:
@@ -156,7 +155,7 @@ class BoilerplateFilter(Step):
 
     name = "boilerplate"
 
-    def __init__(self, max_hits: int = 2, max_line_frac: float = 0.3, extra_patterns: list[str] | None = None):
+    def __init__(self, max_hits: Positive = 2, max_line_frac: Ratio = 0.3, extra_patterns: list[str] | None = None):
         super().__init__()
         self.max_hits, self.max_line_frac = max_hits, max_line_frac
         pats = list(load_patterns("boilerplate_zh.txt")) + list(load_patterns("boilerplate_en.txt"))
@@ -182,7 +181,7 @@ class CodeFilter(Step):
         r"return\b|raise\b|yield\b|pass\s*$|if\s*\(|for\s*\(|while\s*\(|}\s*$|{\s*$|<\/?\w+[^>]*>|.*;\s*$|"
         r"(?:if|elif|else|for|while|try|except|with)\b.*:\s*$|[\w.\[\]'\"]+\s*[-+*/|&]?=\s*[^=\s])")
 
-    def __init__(self, max_code_line_frac: float = 0.3, max_code_char_frac: float = 0.08):
+    def __init__(self, max_code_line_frac: Ratio = 0.3, max_code_char_frac: Ratio = 0.08):
         super().__init__()
         self.max_code_line_frac, self.max_code_char_frac = max_code_line_frac, max_code_char_frac
 
@@ -205,7 +204,7 @@ class BadWordsFilter(Step):
 
     name = "badwords"
 
-    def __init__(self, max_hits: int = 1, extra_words: list[str] | None = None):
+    def __init__(self, max_hits: Positive = 1, extra_words: list[str] | None = None):
         super().__init__()
         self.max_hits = max_hits
         zh = list(load_patterns("badwords_zh.txt")) + [w for w in (extra_words or []) if _HAN.search(w)]

@@ -20,18 +20,26 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, field_validator
 
-from bimo.curate.base import Doc, Step
+from bimo.curate.base import Doc, Lang, Step
 
 
 class MixConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    genre: dict[str, float] = Field(default_factory=lambda: {"fiction": 1.0, "nonfiction": 1.0})
-    lang: dict[str, float] = Field(default_factory=lambda: {"zh": 4.0, "en": 1.0})
+    genre: dict[str, NonNegativeFloat] = Field(default_factory=lambda: {"fiction": 1.0, "nonfiction": 1.0},
+                                               min_length=1)
+    lang: dict[Lang, NonNegativeFloat] = Field(default_factory=lambda: {"zh": 4.0, "en": 1.0}, min_length=1)
     balance_by: str | None = "source"
-    alpha: float = 1.0
+    alpha: float = Field(1.0, ge=0, le=1)
     seed: int = 0
+
+    @field_validator("genre", "lang")
+    @classmethod
+    def _some_weight(cls, v: dict[str, float]) -> dict[str, float]:
+        if sum(v.values()) <= 0:
+            raise ValueError("at least one weight must be above 0")
+        return v
 
 
 def bucket_of(meta: dict, cfg: MixConfig) -> tuple[str, str, str]:
