@@ -13,7 +13,8 @@ from bimo.curate.classifier import TextClassifier, default_model_path
 from bimo.errors import BimoError
 
 # Fine genres of the shipped model folded into the mixer's two classes.
-COARSE = {"poetry": "fiction", "fiction": "fiction", "news": "nonfiction", "nonfiction": "nonfiction"}
+COARSE = {"poetry": "fiction", "fiction": "fiction", "news": "nonfiction", "nonfiction": "nonfiction",
+          "technical": "nonfiction", "classical": "nonfiction"}
 
 
 class QualityFilter(Step):
