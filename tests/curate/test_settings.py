@@ -75,3 +75,14 @@ def test_bad_setting_through_the_bimo_command_exits_2(tmp_path):
     assert p.returncode == 2
     assert p.stderr.strip().splitlines() == [
         "bimo: error: flags: dedup.threshold: Input should be less than or equal to 1 (got 2.0)"]
+
+
+def test_mix_that_supply_cannot_meet_is_a_one_line_error(tmp_path, tang300):
+    """Only Chinese poems: the Weaver mix wants 40 % Chinese non-fiction and 20 % English."""
+    write_jsonl(tmp_path / "in.jsonl", tang300[:30])
+    res = CliRunner().invoke(app, ["run", "-i", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "out"),
+                                   "--mix", "--workers", "1"])
+    assert isinstance(res.exception, BimoError), res.output
+    msg = str(res.exception)
+    assert msg.startswith("mix: no ") and "of the output" in msg and "supply: fiction/zh 30" in msg
+    assert "\n" not in msg
