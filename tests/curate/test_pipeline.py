@@ -30,7 +30,7 @@ steps:
   - genre: {{}}
   - decontam: {{eval_sets: [eval.jsonl]}}
 dedup: {{}}
-mix: {{lang: {{zh: 4, en: 1}}}}
+mix: {{genre: {{fiction: 1}}, lang: {{zh: 4, en: 1}}}}  # the inputs hold no Chinese non-fiction
 """
 
 

@@ -15,7 +15,7 @@ def test_local_and_ray_outputs_are_identical(tmp_path, tang300, brown, editions)
     outs = {}
     for engine in ("local", "ray"):
         r = pipeline.Recipe(inputs=[str(tmp_path / "in")], output=str(tmp_path / engine), steps=steps,
-                            dedup={}, mix={}, engine=engine, workers=2, split_mb=0.05)
+                            dedup={}, mix={"genre": {"fiction": 1}}, engine=engine, workers=2, split_mb=0.05)
         pipeline.run(r, progress=False)
         outs[engine] = {p.relative_to(tmp_path / engine): p.read_bytes()
                         for p in (tmp_path / engine).rglob("shard-*.jsonl")}

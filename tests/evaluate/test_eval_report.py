@@ -34,6 +34,15 @@ def test_report_renders(tmp_path, jsonl):
     assert "m1 的回答" in html                                      # side-by-side examples
     assert "order_consistency" in html and "Failed judgments" in html
     assert "Pairwise win rates" in html and "LC 95% CI" in html
+    # the S_l table lists buckets in length order; the judge table shows overall once
+    heads = [html.index(b) for b in ("<th>[0,500)</th>", "<th>[500,2k)</th>", "<th>[2k,4k)</th>")]
+    assert heads == sorted(heads)
+    assert html.count("<th>overall</th>") == 1
+    # written with the user's umask, readable by others like any file they create
+    import os
+    mask = os.umask(0)
+    os.umask(mask)
+    assert page.stat().st_mode & 0o777 == 0o666 & ~mask
 
 
 def test_small_judge_warning():

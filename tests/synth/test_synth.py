@@ -263,19 +263,53 @@ def test_backward_rag_tools_stats(bimo_cli, work):
     for rec in rows(rag):
         assert rec["meta"]["rag"] and "<reference>" in rec["messages"][0]["content"]
         assert not rec["meta"]["reference_id"].startswith(rec["meta"]["doc_id"] + ":")  # never its own doc
-    tools = work / "tools.jsonl"
-    r = bimo_cli("synth", "tools", str(sft), "-o", str(tools), "--refs", str(DATA / "docs.jsonl"), "--share", "1", "-q")
+    # relevance floor: above 0.9 only the Chinese poem finds a (Chinese) reference; the rest pass through
+    strict = work / "rag_strict.jsonl"
+    r = bimo_cli("synth", "rag", str(sft), "-o", str(strict), "--refs", str(DATA / "docs.jsonl"), "--share", "1",
+                 "--min-score", "0.9", "-q")
     assert r.returncode == 0, r.stderr.decode()[-800:]
+    got = {rec["meta"]["doc_id"]: rec["meta"] for rec in rows(strict)}
+    assert got["tang-jingyesi"]["rag"] and got["tang-jingyesi"]["reference_id"].startswith(("tang-", "luxun-"))
+    assert not any(m["rag"] for d, m in got.items() if d != "tang-jingyesi")
+    assert all("0.9" in m["rag_skipped"] for d, m in got.items() if d != "tang-jingyesi")
+    with_ids = work / "sft_ids.jsonl"
+    with_ids.write_text("".join(json.dumps({"id": f"r{i}", **rec}, ensure_ascii=False) + "\n"
+                                for i, rec in enumerate(rows(sft))), encoding="utf-8")
+    tools = work / "tools.jsonl"
+    r = bimo_cli("synth", "tools", str(with_ids), "-o", str(tools), "--refs", str(DATA / "docs.jsonl"), "--share", "1",
+                 "-q")
+    assert r.returncode == 0, r.stderr.decode()[-800:]
+    assert {rec["id"] for rec in rows(tools)} == {"r0", "r1", "r2", "r3"}  # the record id is kept
     for rec in rows(tools):
         names = {t["function"]["name"] for t in rec["tools"]}
         assert {"search_references", "count_length", "lookup_word"} <= names
-        assert rec["messages"][1]["tool_calls"][0]["function"]["name"] in names
-        assert rec["messages"][2]["role"] == "tool"
+        call = rec["messages"][1]["tool_calls"][0]["function"]
+        assert call["name"] in names and rec["messages"][2]["role"] == "tool"
+        if call["name"] == "count_length":  # measures what the assistant has already written
+            assert rec["messages"][1]["content"] == call["arguments"]["text"]
+            assert rec["messages"][3]["content"].startswith(call["arguments"]["text"])
     assert_trl_shape(tools, "sft")
+    empty = work / "empty.jsonl"
+    empty.write_text("")
+    r = bimo_cli("synth", "tools", str(empty), "-o", str(work / "none.jsonl"), "--refs", str(DATA / "docs.jsonl"),
+                 "-q")
+    assert r.returncode == 1 and b"the input has no records" in r.stderr
+    r = bimo_cli("synth", "tools", str(sft), "-o", str(work / "none2.jsonl"), "--refs", str(DATA / "docs.jsonl"),
+                 "--share", "0", "-q")
+    assert r.returncode == 1 and b"every record failed" in r.stderr
     shutil.copy(DATA / "sft.jsonl", work / "s.jsonl")
     r = bimo_cli("synth", "stats", str(work / "s.jsonl"))
     assert r.returncode == 0 and b"By task" in r.stdout
     assert (work / "s.stats.png").exists() and (work / "s.stats.md").exists()
+    pref = work / "p.jsonl"
+    pairs = [(40, 10), (30, 5), (5, 50)]
+    pref.write_text("".join(json.dumps({
+        "prompt": [{"role": "user", "content": "写一段话"}],
+        "chosen": [{"role": "assistant", "content": "好" * c}],
+        "rejected": [{"role": "assistant", "content": "坏" * rj}]}, ensure_ascii=False) + "\n" for c, rj in pairs))
+    r = bimo_cli("synth", "stats", str(pref))
+    assert r.returncode == 0, r.stderr.decode()[-800:]
+    assert "chosen longer in 2 of 3 pairs (67%), shorter in 1" in r.stdout.decode()
 
 
 def test_longform_cli_tiny_model(bimo_cli, tiny_path, work):

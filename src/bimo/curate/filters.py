@@ -14,17 +14,19 @@ import unicodedata
 from collections import Counter
 from functools import cache
 from importlib import resources
+from typing import Annotated
 
-from bimo.curate.base import Doc, Step
+from pydantic import Field
+
+from bimo.curate.base import Doc, Lang, PerLangCount, PerLangRatio, Positive, Ratio, Step
 from bimo.curate.langid import lang_of
 from bimo.text import count_length
 
-PerLang = dict[str, float]
 _WORD = re.compile(r"[A-Za-z0-9']+")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
-def pick(values: PerLang, lang: str) -> float:
+def pick(values: dict[str, float], lang: str) -> float:
     return values.get(lang, values.get("en", 0.0))
 
 
@@ -47,10 +49,10 @@ class LengthFilter(Step):
 
     name = "length"
 
-    def __init__(self, min_len: PerLang | None = None, max_len: PerLang | None = None):
+    def __init__(self, min_len: PerLangCount | None = None, max_len: PerLangCount | None = None):
         super().__init__()
-        self.min_len = min_len or {"zh": 8, "en": 20}
-        self.max_len = max_len or {"zh": 1_000_000, "en": 1_000_000}
+        self.min_len = {"zh": 8, "en": 20, **(min_len or {})}
+        self.max_len = {"zh": 1_000_000, "en": 1_000_000, **(max_len or {})}
 
     def process(self, doc: Doc) -> str | None:
         lang = lang_of(doc)
@@ -64,28 +66,39 @@ class LengthFilter(Step):
 
 
 class SymbolFilter(Step):
-    """Share of symbol characters (Unicode S*, '#', '|'...) and of digits among non-space characters."""
+    """Share of symbol characters and of numbers, judged in context.
+
+    A number is one unit however many digits it has (1998年, 3.14, 13%), so a history paragraph full of
+    dates or a maths exercise reads as prose; a list of phone numbers or prices still fails. Symbols
+    that belong to a number (%, +, −, =, ×, ÷, ℃, ¥, $, °) are part of it and not counted. Units are
+    Han characters, words and numbers.
+    """
 
     name = "symbols"
     _EXTRA = set("#|\\/_*@%&^~<>{}[]=+")
+    _NUMBER = re.compile(r"[-+−]?[$¥€£]?\d[\d,.:/]*(?:\s*[%‰°℃]|\s*[-+−×*/÷=<>≤≥]\s*(?=\d))*")
 
-    def __init__(self, max_symbol_ratio: PerLang | None = None, max_digit_ratio: PerLang | None = None):
+    def __init__(self, max_symbol_ratio: PerLangRatio | None = None, max_digit_ratio: PerLangRatio | None = None):
         super().__init__()
-        self.max_symbol_ratio = max_symbol_ratio or {"zh": 0.1, "en": 0.1}
-        self.max_digit_ratio = max_digit_ratio or {"zh": 0.2, "en": 0.2}
+        self.max_symbol_ratio = {"zh": 0.1, "en": 0.1, **(max_symbol_ratio or {})}
+        self.max_digit_ratio = {"zh": 0.3, "en": 0.3, **(max_digit_ratio or {})}
 
     def process(self, doc: Doc) -> str | None:
         lang = lang_of(doc)
-        chars = [c for c in doc["text"] if not c.isspace()]
-        if not chars:
+        text = doc["text"]
+        numbers = self._NUMBER.findall(text)
+        rest = self._NUMBER.sub(" ", text)
+        chars = [c for c in rest if not c.isspace()]
+        if not chars and not numbers:
             return "no_characters"
         sym = sum(1 for c in chars if c in self._EXTRA or unicodedata.category(c)[0] == "S")
-        dig = sum(1 for c in chars if c.isdigit())
-        sr, dr = sym / len(chars), dig / len(chars)
+        units_n = len(_HAN.findall(rest)) + len(_WORD.findall(rest)) + len(numbers)
+        sr = sym / max(1, len(chars) + len(numbers))
+        dr = len(numbers) / max(1, units_n)
         if sr > pick(self.max_symbol_ratio, lang):
             return f"symbol_ratio: {sr:.2f}"
         if dr > pick(self.max_digit_ratio, lang):
-            return f"digit_ratio: {dr:.2f}"
+            return f"number_ratio: {dr:.2f}"
         return None
 
 
@@ -98,16 +111,32 @@ class RepetitionFilter(Step):
     """
 
     name = "repetition"
+    _CLAUSE = re.compile(r"[，。！？；、,.!?;：:\n]+")
 
-    def __init__(self, max_dup_line_frac: PerLang | None = None, max_dup_para_frac: PerLang | None = None,
-                 max_top_ngram_frac: dict[str, dict[int, float]] | None = None,
-                 max_dup_ngram_frac: dict[str, dict[int, float]] | None = None):
+    def __init__(self, max_dup_line_frac: PerLangRatio | None = None, max_dup_para_frac: PerLangRatio | None = None,
+                 max_top_ngram_frac: dict[Lang, dict[Positive, Ratio]] | None = None,
+                 max_dup_ngram_frac: dict[Lang, dict[Positive, Ratio]] | None = None,
+                 verse_factor: Annotated[float, Field(ge=1, le=3)] = 1.7):
         super().__init__()
-        self.max_dup_line_frac = max_dup_line_frac or {"zh": 0.4, "en": 0.3}
-        self.max_dup_para_frac = max_dup_para_frac or {"zh": 0.4, "en": 0.3}
-        self.max_top_ngram_frac = max_top_ngram_frac or {
-            "zh": {2: 0.3, 3: 0.3, 4: 0.3}, "en": {2: 0.2, 3: 0.18, 4: 0.16}}
-        self.max_dup_ngram_frac = max_dup_ngram_frac or {"zh": {8: 0.5}, "en": {5: 0.3, 8: 0.25}}
+        self.max_dup_line_frac = {"zh": 0.4, "en": 0.3, **(max_dup_line_frac or {})}
+        self.max_dup_para_frac = {"zh": 0.4, "en": 0.3, **(max_dup_para_frac or {})}
+        self.max_top_ngram_frac = {"zh": {2: 0.3, 3: 0.3, 4: 0.3}, "en": {2: 0.2, 3: 0.18, 4: 0.16},
+                                   **(max_top_ngram_frac or {})}
+        self.max_dup_ngram_frac = {"zh": {8: 0.5}, "en": {5: 0.3, 8: 0.25}, **(max_dup_ngram_frac or {})}
+        self.verse_factor = verse_factor
+
+    @classmethod
+    def is_verse(cls, text: str) -> bool:
+        """Short, regular clauses (≤ 8 characters on average, most of one or two lengths) of which most are
+        distinct: verse whose refrains (重章叠句: 采采芣苡，薄言采之 / 薄言有之 …) repeat by design. Spam that
+        repeats whole phrases fails the 'mostly distinct' test."""
+        clauses = [c.strip() for c in cls._CLAUSE.split(text) if c.strip()]
+        if len(clauses) < 6:
+            return False
+        lens = Counter(len(c) for c in clauses)
+        regular = sum(n for _, n in lens.most_common(2)) / len(clauses)
+        mean = sum(len(c) for c in clauses) / len(clauses)
+        return mean <= 8 and regular >= 0.7 and len(set(clauses)) / len(clauses) >= 0.5
 
     @staticmethod
     def _dup_frac(items: list[str]) -> float:
@@ -127,7 +156,11 @@ class RepetitionFilter(Step):
             return f"dup_paragraphs: {f:.2f}"
         u = units(text, lang)
         total = sum(len(x) for x in u) or 1
+        # Refrains in verse and the parallelism (对偶) of short classical passages repeat n-grams by design:
+        # verse, and texts under 60 units, get the n-gram limits × verse_factor.
+        loose = self.verse_factor if len(u) < 60 or self.is_verse(text) else 1.0
         for n, limit in self.max_top_ngram_frac[lang].items():
+            limit = min(1.0, limit * loose)
             if len(u) < n * 5:
                 continue
             grams = Counter(tuple(u[i:i + n]) for i in range(len(u) - n + 1))
@@ -136,6 +169,7 @@ class RepetitionFilter(Step):
             if count > 1 and frac > limit:
                 return f"top_{n}gram: {frac:.2f}"
         for n, limit in self.max_dup_ngram_frac[lang].items():
+            limit = min(1.0, limit * loose)
             if len(u) < n * 5:
                 continue
             seen: set[tuple[str, ...]] = set()
@@ -156,19 +190,23 @@ class BoilerplateFilter(Step):
 
     name = "boilerplate"
 
-    def __init__(self, max_hits: int = 2, max_line_frac: float = 0.3, extra_patterns: list[str] | None = None):
+    def __init__(self, max_hits: Positive = 2, max_match_frac: Ratio = 0.3, extra_patterns: list[str] | None = None):
         super().__init__()
-        self.max_hits, self.max_line_frac = max_hits, max_line_frac
+        self.max_hits, self.max_match_frac = max_hits, max_match_frac
         pats = list(load_patterns("boilerplate_zh.txt")) + list(load_patterns("boilerplate_en.txt"))
         self.regex = re.compile("|".join(f"(?:{p})" for p in pats + (extra_patterns or [])), re.IGNORECASE)
 
     def process(self, doc: Doc) -> str | None:
-        lines = [ln for ln in doc["text"].split("\n") if ln.strip()]
-        hits = [m.group(0) for m in self.regex.finditer(doc["text"])]
+        """Rejected at `max_hits` hits, or when the matches are most of a short text (a lone "点击查看原文").
+
+        One quotation of "Click here" in a story is neither: the share counts matched characters, not
+        lines, so a one-paragraph story that mentions it once stays."""
+        text = doc["text"]
+        hits = [m.group(0) for m in self.regex.finditer(text)]
         if not hits:
             return None
-        bad_lines = sum(1 for ln in lines if self.regex.search(ln))
-        if len(hits) >= self.max_hits or bad_lines / max(1, len(lines)) > self.max_line_frac:
+        share = sum(len(h) for h in hits) / max(1, len(text.strip()))
+        if len(hits) >= self.max_hits or share > self.max_match_frac:
             return f"boilerplate: {len(hits)} hits, e.g. {hits[0][:30]!r}"
         return None
 
@@ -179,22 +217,26 @@ class CodeFilter(Step):
     name = "code"
     _LINE = re.compile(
         r"^\s*(?:def |class |import |from \S+ import|#include|public |private |function\b|var |let |const |"
-        r"return\b|raise\b|yield\b|pass\s*$|if\s*\(|for\s*\(|while\s*\(|}\s*$|{\s*$|<\/?\w+[^>]*>|.*;\s*$|"
+        r"return\b|raise\b|yield\b|pass\s*$|if\s*\(|for\s*\(|while\s*\(|}\s*$|{\s*$|<\/?\w+[^>]*>|.*[\x21-\u2fff];\s*$|"
         r"(?:if|elif|else|for|while|try|except|with)\b.*:\s*$|[\w.\[\]'\"]+\s*[-+*/|&]?=\s*[^=\s])")
 
-    def __init__(self, max_code_line_frac: float = 0.3, max_code_char_frac: float = 0.08):
+    _MARK = re.compile(r"[{}]|;\s*$|==|=>|->|::|\b\w+[._]\w+\s*\(|\b[a-z_]\w*\(\)|</?\w+>")
+
+    def __init__(self, max_code_line_frac: Ratio = 0.3, max_code_char_frac: Ratio = 0.08):
         super().__init__()
         self.max_code_line_frac, self.max_code_char_frac = max_code_line_frac, max_code_char_frac
 
     def process(self, doc: Doc) -> str | None:
         text = doc["text"]
         lines = [ln for ln in text.split("\n") if ln.strip()]
-        # Chinese prose ends lines with '；' (full-width), never ';', so the rule is language-neutral.
+        # A ';' line end only counts after a non-CJK character: Chinese clauses end in '；', or in ';' after NFKC.
         code = sum(1 for ln in lines if self._LINE.match(ln))
         if len(lines) >= 3 and code / len(lines) > self.max_code_line_frac:
             return f"code_lines: {code}/{len(lines)}"
-        n = len(text) or 1
-        dens = sum(text.count(c) for c in "{}();=<>") / n
+        # Code punctuation only counts on lines with a mark of code ({ } ; at the end, ==, =>, ->, calls
+        # like f(x) on identifiers with _ or .): a maths exercise's ( ) = < > is prose.
+        code_text = "\n".join(ln for ln in lines if self._MARK.search(ln))
+        dens = sum(code_text.count(c) for c in "{}();=<>") / (len(text) or 1)
         if dens > self.max_code_char_frac and len(text) > 40:
             return f"code_chars: {dens:.2f}"
         return None
@@ -205,7 +247,7 @@ class BadWordsFilter(Step):
 
     name = "badwords"
 
-    def __init__(self, max_hits: int = 1, extra_words: list[str] | None = None):
+    def __init__(self, max_hits: Positive = 1, extra_words: list[str] | None = None):
         super().__init__()
         self.max_hits = max_hits
         zh = list(load_patterns("badwords_zh.txt")) + [w for w in (extra_words or []) if _HAN.search(w)]

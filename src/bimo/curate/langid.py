@@ -7,7 +7,7 @@ about one English word), so it never needs a model. The step stores
 
 from __future__ import annotations
 
-from bimo.curate.base import Doc, Step
+from bimo.curate.base import Doc, Lang, Ratio, Step
 from bimo.text import detect_lang, mixed_script_ratio
 
 
@@ -16,7 +16,7 @@ class LanguageTagger(Step):
 
     name = "langid"
 
-    def __init__(self, keep: list[str] | None = None, max_mixed_script: float = 1.0):
+    def __init__(self, keep: list[Lang] | None = None, max_mixed_script: Ratio = 1.0):
         super().__init__()
         self.keep = set(keep) if keep else None
         self.max_mixed_script = max_mixed_script

@@ -8,9 +8,10 @@ did), capped by what each has. Whether a document is kept is a pure function
 of (seed, id) and these rates, so results are reproducible and identical on any
 engine or shard layout.
 
-With the corpus-wide counts at hand (`quota_thresholds`), a bucket keeps exactly
-round(rate × n) documents — those with the smallest hash of (seed, id) — so small
-corpora hit the ratios too, instead of flipping a coin per document.
+With the corpus-wide counts at hand (`quota_thresholds`), quotas are integers: the
+output size is split over the whole (genre × language) grid by largest remainder, then
+each cell's quota over its sources; a bucket keeps exactly its quota — the documents with
+the smallest hash of (seed, id) — so small corpora hit the ratios too (to one document).
 """
 
 from __future__ import annotations
@@ -20,18 +21,27 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, field_validator
 
-from bimo.curate.base import Doc, Step
+from bimo.curate.base import Doc, Lang, Step
+from bimo.errors import BimoError
 
 
 class MixConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    genre: dict[str, float] = Field(default_factory=lambda: {"fiction": 1.0, "nonfiction": 1.0})
-    lang: dict[str, float] = Field(default_factory=lambda: {"zh": 4.0, "en": 1.0})
+    genre: dict[str, NonNegativeFloat] = Field(default_factory=lambda: {"fiction": 1.0, "nonfiction": 1.0},
+                                               min_length=1)
+    lang: dict[Lang, NonNegativeFloat] = Field(default_factory=lambda: {"zh": 4.0, "en": 1.0}, min_length=1)
     balance_by: str | None = "source"
-    alpha: float = 1.0
+    alpha: float = Field(1.0, ge=0, le=1)
     seed: int = 0
+
+    @field_validator("genre", "lang")
+    @classmethod
+    def _some_weight(cls, v: dict[str, float]) -> dict[str, float]:
+        if sum(v.values()) <= 0:
+            raise ValueError("at least one weight must be above 0")
+        return v
 
 
 def bucket_of(meta: dict, cfg: MixConfig) -> tuple[str, str, str]:
@@ -39,40 +49,82 @@ def bucket_of(meta: dict, cfg: MixConfig) -> tuple[str, str, str]:
     return str(meta.get("genre", "unknown")), str(meta.get("lang", "other")), src
 
 
-def _allot(total: float, counts: dict[str, int], alpha: float) -> dict[str, float]:
-    """Water-filling: shares ∝ n^alpha, never more than a source has."""
-    out: dict[str, float] = {}
-    left, free = total, dict(counts)
-    while free and left > 1e-9:
-        w = {s: n ** alpha for s, n in free.items()}
-        tw = sum(w.values())
-        capped = {s for s in free if left * w[s] / tw >= free[s]}
-        if not capped:
-            for s in free:
-                out[s] = left * w[s] / tw
+def largest_remainder(total: int, weights: dict, caps: dict | None = None) -> dict:
+    """Split the integer `total` in proportion to `weights` (Hamilton's method): floors first, then one
+    more to the largest remainders; with `caps`, no key gets more than its cap (the rest is refilled)."""
+    out = {k: 0 for k in weights}
+    left = total
+    free = {k: w for k, w in weights.items() if w > 0 and (caps is None or caps[k] > 0)}
+    while left > 0 and free:
+        tw = sum(free.values())
+        exact = {k: left * w / tw for k, w in free.items()}
+        give = {k: int(v) for k, v in exact.items()}
+        rest = left - sum(give.values())
+        for k in sorted(free, key=lambda k: (-(exact[k] - give[k]), str(k)))[:rest]:
+            give[k] += 1
+        over = False
+        for k in list(free):
+            room = caps[k] - out[k] if caps is not None else give[k]
+            got = min(give[k], room)
+            out[k] += got
+            left -= got
+            if caps is not None and out[k] >= caps[k]:
+                del free[k]
+                over = over or give[k] > room
+        if not over:
             break
-        for s in capped:
-            out[s] = float(free.pop(s))
-            left -= out[s]
+    return out
+
+
+def cell_quotas(supply: dict[tuple[str, str], int], cfg: MixConfig) -> dict[tuple[str, str], int]:
+    """Documents per (genre, language) cell: the largest output N for which every cell's exact share
+    N × share fits its supply, split over the whole grid by largest remainder (a step down while a rounded
+    quota would exceed a supply), so the ratios hold to one document on any corpus size.
+
+    A cell with a target share but no documents makes every ratio impossible: that is a one-line error
+    saying which cell and how many documents it would need.
+    """
+    gsum, lsum = sum(cfg.genre.values()), sum(cfg.lang.values())
+    shares = {(g, la): wg / gsum * wl / lsum for g, wg in cfg.genre.items() for la, wl in cfg.lang.items()
+              if wg > 0 and wl > 0}
+    have = ", ".join(f"{g}/{la} {n}" for (g, la), n in sorted(supply.items()) if n) or "nothing"
+    empty = [c for c in shares if supply.get(c, 0) == 0]
+    if empty:
+        g, la = empty[0]
+        raise BimoError(f"mix: no {g}/{la} documents, but the mix wants {shares[empty[0]]:.0%} of the output "
+                        f"to be {g}/{la} (supply: {have}); lower mix.genre.{g} or mix.lang.{la} to 0, or add "
+                        f"{g}/{la} documents")
+    n = int(min(supply[c] / s for c, s in shares.items()) + 1e-9)
+
+    def fits(total: int) -> dict[tuple[str, str], int] | None:
+        q = largest_remainder(total, shares)
+        return q if all(q[c] <= supply[c] for c in shares) else None
+
+    best = None
+    for total in range(n, -1, -1):  # rounding up can overshoot a supply by one: then a step down
+        if (best := fits(total)) is not None:
+            break
+    return best or {c: 0 for c in shares}
+
+
+def bucket_quotas(counts: Counter, cfg: MixConfig) -> dict[tuple[str, str, str], int]:
+    """Documents to keep per (genre, language, source) bucket: cell quotas over the whole grid, then each
+    cell's quota split over its sources ∝ count^alpha (largest remainder, capped by what each has)."""
+    supply: Counter = Counter()
+    for (g, la, _), n in counts.items():
+        supply[(g, la)] += n
+    cells = cell_quotas(supply, cfg)
+    out: dict[tuple[str, str, str], int] = {b: 0 for b in counts}
+    for (g, la), q in cells.items():
+        srcs = {s: n for (gg, ll, s), n in counts.items() if (gg, ll) == (g, la)}
+        for s, k in largest_remainder(q, {s: n ** cfg.alpha for s, n in srcs.items()}, srcs).items():
+            out[(g, la, s)] = k
     return out
 
 
 def keep_rates(counts: Counter, cfg: MixConfig) -> dict[tuple[str, str, str], float]:
     """Keep probability for each (genre, lang, source) bucket from the counts after dedup."""
-    gsum, lsum = sum(cfg.genre.values()), sum(cfg.lang.values())
-    per_gl: Counter = Counter()
-    for (g, lang, _), n in counts.items():
-        per_gl[(g, lang)] += n
-    shares = {(g, lang): cfg.genre.get(g, 0) / gsum * cfg.lang.get(lang, 0) / lsum for (g, lang) in per_gl}
-    feasible = [per_gl[k] / s for k, s in shares.items() if s > 0]
-    total = min(feasible) if feasible else 0.0
-    rates: dict[tuple[str, str, str], float] = {}
-    for (g, lang), share in shares.items():
-        srcs = {s: n for (gg, ll, s), n in counts.items() if (gg, ll) == (g, lang)}
-        allot = _allot(total * share, srcs, cfg.alpha)
-        for s, n in srcs.items():
-            rates[(g, lang, s)] = min(1.0, allot.get(s, 0.0) / n) if n else 0.0
-    return rates
+    return {b: (k / counts[b] if counts[b] else 0.0) for b, k in bucket_quotas(counts, cfg).items()}
 
 
 def uniform(seed: int, doc_id: str) -> float:
@@ -101,13 +153,15 @@ def quota_thresholds(columns: Callable[[], Iterable[tuple[list[tuple[str, str, s
         slot = np.minimum((u * bins).astype(np.int64), bins - 1)
         hist += np.bincount(codes * bins + slot, minlength=len(index) * bins).reshape(-1, bins)
     names = list(index)
-    rates = keep_rates(Counter({b: int(hist[c].sum()) for c, b in enumerate(names)}), cfg)
+    sizes = Counter({b: int(hist[c].sum()) for c, b in enumerate(names)})
+    quota = bucket_quotas(sizes, cfg)
+    rates = {b: (quota[b] / sizes[b] if sizes[b] else 0.0) for b in names}
     thresholds: dict[tuple[str, str, str], float] = {}
     want_bin = np.full(len(names), -1, np.int64)  # per bucket: the bin holding its k-th value ...
     want_rank = np.zeros(len(names), np.int64)  # ... and the k-th value's rank inside that bin
     for c, b in enumerate(names):
         n = int(hist[c].sum())
-        k = min(n, round(rates.get(b, 0.0) * n))
+        k = min(n, quota.get(b, 0))
         if k >= n:
             thresholds[b] = 1.0
         elif k <= 0:

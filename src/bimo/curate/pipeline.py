@@ -201,7 +201,6 @@ def run(recipe: Recipe, resume: bool = False, progress: bool = True) -> dict[str
             raise BimoError(f"the input files changed since {out} was started; --resume needs the same inputs")
     elif out.exists() and any(p.name not in ("rejects",) for p in out.iterdir()):
         raise BimoError(f"output folder {out} is not empty; choose an empty folder")
-    recipe.build_steps()  # fail fast, once, on bad step options
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     atomic_write_text(state, json.dumps({"recipe_hash": h, "shards": [s.label for s in shards]}))
@@ -246,7 +245,8 @@ def merge_stats(per_shard: list[list[dict[str, Any]]]) -> list[StepStats]:
 def dedup_recipe(inputs: list[str], output: str, **kw: Any) -> Recipe:
     """The recipe behind `bimo curate dedup`: no filters, exact + near dedup with defaults."""
     from bimo.curate.dedup import DedupConfig
+    from bimo.curate.recipe import validate_recipe
     dd = {k: v for k, v in kw.items() if k in DedupConfig.model_fields and v is not None}
     other = {k: v for k, v in kw.items() if k not in DedupConfig.model_fields and v is not None}
-    return Recipe(inputs=inputs, output=output, steps=[], dedup=DedupConfig(**dd), **other)
+    return validate_recipe({"inputs": inputs, "output": output, "steps": [], "dedup": dd, **other}, "flags")
 

@@ -8,17 +8,19 @@ fiction / non-fiction label the mixer balances on (`metadata.genre`).
 
 from __future__ import annotations
 
-from bimo.curate.base import Doc, Step
+from bimo.curate.base import Doc, Ratio, Step
 from bimo.curate.classifier import TextClassifier, default_model_path
+from bimo.errors import BimoError
 
 # Fine genres of the shipped model folded into the mixer's two classes.
-COARSE = {"poetry": "fiction", "fiction": "fiction", "news": "nonfiction", "nonfiction": "nonfiction"}
+COARSE = {"poetry": "fiction", "fiction": "fiction", "news": "nonfiction", "nonfiction": "nonfiction",
+          "technical": "nonfiction", "classical": "nonfiction"}
 
 
 class QualityFilter(Step):
     name = "quality"
 
-    def __init__(self, model: str | None = None, threshold: float = 0.5, positive: str = "pos",
+    def __init__(self, model: str | None = None, threshold: Ratio = 0.5, positive: str = "pos",
                  drop: bool = True):
         super().__init__()
         self.model = TextClassifier.load(model or default_model_path("quality"))
@@ -43,6 +45,9 @@ class GenreTagger(Step):
     def __init__(self, model: str | None = None, drop: list[str] | None = None):
         super().__init__()
         self.model = TextClassifier.load(model or default_model_path("genre"))
+        known = set(self.model.classes) | {COARSE.get(c, c) for c in self.model.classes}
+        if unknown := sorted(set(drop or []) - known):
+            raise BimoError(f"drop: unknown genre {unknown[0]!r}; the model knows {', '.join(sorted(known))}")
         self.drop = set(drop or [])
 
     def process(self, doc: Doc) -> str | None:

@@ -61,28 +61,39 @@ class Recipe(BaseModel):
     text_key: str = "text"
     id_key: str = "id"
     text_split: Literal["file", "blank_line"] = "file"
-    max_doc_chars: int = 5_000_000
+    max_doc_chars: int = Field(5_000_000, ge=1)
     split_mb: float = Field(64, ge=0)  # plain JSONL files above this size are read as several shards (0: one per file)
     compression: Literal["none", "gzip"] = "none"
     engine: Literal["local", "ray"] = "local"
-    workers: int = 2
+    workers: int = Field(2, ge=1)
     ray_address: str | None = None
 
-    def build_steps(self) -> list[Step]:
+    def build_steps(self, where: str = "recipe") -> list[Step]:
         """Fresh step objects (each shard gets its own, so stats never mix)."""
         reg = step_registry()
         out = []
-        for item in self.steps:
+        for i, item in enumerate(self.steps):
             if len(item) != 1:
-                raise BimoError(f"each step is one 'name: {{options}}' entry, got {item}")
+                raise BimoError(f"{where}: steps[{i}]: each step is one 'name: {{options}}' entry, got {item}")
             (name, opts), = item.items()
             if name not in reg:
-                raise BimoError(f"unknown step {name!r}; known: {', '.join(reg)}")
+                raise BimoError(f"{where}: steps[{i}]: unknown step {name!r}; known: {', '.join(reg)}")
             try:
                 out.append(reg[name](**(opts or {})))
-            except TypeError as exc:
-                raise BimoError(f"bad options for step {name!r}: {exc}") from None
+            except ValidationError as exc:
+                raise BimoError(describe_error(exc, where, ("steps", name))) from None
+            except (TypeError, BimoError) as exc:
+                raise BimoError(f"{where}: steps.{name}: {exc}") from None
         return out
+
+    def check_mix(self, where: str = "recipe") -> None:
+        """A mix needs the labels it balances on: `genre` from a genre step (language is always known)."""
+        if self.mix is None:
+            return
+        names = [next(iter(item)) for item in self.steps if len(item) == 1]
+        if "genre" not in names and set(self.mix.genre) != {"unknown"}:
+            raise BimoError(f"{where}: mix.genre needs a 'genre' step before it (no step labels documents "
+                            f"with {', '.join(self.mix.genre)}); add '- genre: {{}}' to steps")
 
 
 def load_recipe(path: str | Path, **overrides: Any) -> Recipe:
@@ -116,10 +127,25 @@ def resolve_relative(data: dict[str, Any], base: Path, output: bool = True) -> d
     return data
 
 
+def describe_error(exc: ValidationError, where: str, prefix: tuple[str, ...] = ()) -> str:
+    """The first validation error as one line: where, the key path, what is allowed, what was given."""
+    e = exc.errors()[0]
+    loc = [*prefix, *(str(x) for x in e["loc"])]
+    if loc and loc[-1] == "[key]":  # a bad mapping key (e.g. a language code): name the key itself
+        loc = loc[:-1]
+        bad = loc.pop() if loc else "?"
+        return f"{where}: {'.'.join(loc)}: key {bad!r}: {e['msg']}"
+    got = e.get("input")
+    shown = "" if isinstance(got, dict) or e["type"] in ("missing", "unexpected_keyword_argument") else f" (got {got!r})"
+    return f"{where}: {'.'.join(loc)}: {e['msg']}{shown}"
+
+
 def validate_recipe(data: dict[str, Any], where: str = "recipe") -> Recipe:
+    """Validate a recipe mapping and every step's options, before any work starts."""
     try:
-        return Recipe.model_validate(data)
+        recipe = Recipe.model_validate(data)
     except ValidationError as exc:
-        e = exc.errors()[0]
-        loc = ".".join(str(x) for x in e["loc"])
-        raise BimoError(f"{where}: {loc}: {e['msg']}") from None
+        raise BimoError(describe_error(exc, where)) from None
+    recipe.build_steps(where)
+    recipe.check_mix(where)
+    return recipe

@@ -213,9 +213,11 @@ def _scores_html(judgments: list[dict[str, Any]], out_dir: Path, images: dict[st
     parts = ["<h2>Judge scores</h2>"]
     for rubric in sorted({r["rubric"] for r in summary["models"]}):
         rows = [r for r in summary["models"] if r["rubric"] == rubric]
+        dims = [k for k in rows[0]["dimensions"] if k != "overall"]  # a rubric may score "overall" itself
         table = "".join(f"<tr><td>{html.escape(r['model'])}</td><td>{r['n']}</td><td>{r['overall']:.2f}</td>"
-                        + "".join(f"<td>{v:.2f}</td>" for v in r["dimensions"].values()) + "</tr>" for r in rows)
-        heads = "".join(f"<th>{html.escape(k)}</th>" for k in rows[0]["dimensions"])
+                        + "".join(f"<td>{r['dimensions'][k]:.2f}</td>" if k in r["dimensions"] else "<td>-</td>"
+                                  for k in dims) + "</tr>" for r in rows)
+        heads = "".join(f"<th>{html.escape(k)}</th>" for k in dims)
         parts.append(f"<h3>{html.escape(rubric)}</h3><table><tr><th>model</th><th>n</th><th>overall</th>{heads}</tr>{table}</table>")
         if rows[0]["dimensions"]:
             images[f"dims_{rubric}"] = charts.dimension_chart(rows, rubric, out_dir / f"scores_{rubric}_dimensions.png")
@@ -241,9 +243,10 @@ def _length_html(by_model: dict[str, dict[str, Any]], images: dict[str, Path]) -
             f"<table><tr><th>model</th><th>n</th><th>S_l</th>{heads}</tr>{rows}</table>{_img(images, 'length', 'S_l')}")
 
 
-def _bucket_order(label: str) -> int:
-    m = re.match(r"\[(\d+)", label)
-    return int(m.group(1)) if m else 10**9
+def _bucket_order(label: str) -> float:
+    """Sort key of a length bucket label ("[0,500)", "[2k,4k)", ">20k"): its lower bound, k = 1000."""
+    m = re.match(r"\[(\d+(?:\.\d+)?)(k?)", label)
+    return float(m.group(1)) * (1000 if m.group(2) else 1) if m else float("inf")
 
 
 def _agreement_html(results: list[dict[str, Any]]) -> str:

@@ -54,18 +54,25 @@ class RefIndex:
                 para = para.strip()
                 if count_length(para) >= min_length:
                     self.paras.append({"id": f"{doc.get('id', '')}:{i}", "doc_id": str(doc.get("id", "")),
-                                       "text": para})
+                                       "text": para, "lang": lang_of(para)})
         if not self.paras:
             raise BimoError(f"no reference paragraphs in {refs}")
         self.vecs = self._e5.passage([p["text"] for p in self.paras])
 
     def search(self, text: str, *, query: bool = False, exclude_doc: str | None = None,
-               exclude_text: str | None = None, k: int = 1) -> list[tuple[dict[str, str], float]]:
+               exclude_text: str | None = None, k: int = 1, lang: str | None = None,
+               min_score: float = 0.0) -> list[tuple[dict[str, str], float]]:
+        """The `k` most similar paragraphs, best first; only those in `lang` (if given) and scoring at
+        least `min_score`."""
         vec = self._e5.query(text) if query else self._e5.passage(text)
         sims = self.vecs @ vec
         out = []
         for idx in np.argsort(-sims):
             para = self.paras[int(idx)]
+            if sims[idx] < min_score:
+                break
+            if lang and para["lang"] != lang:
+                continue
             if exclude_doc and para["doc_id"] == exclude_doc:
                 continue
             if exclude_text and fuzz.partial_ratio(para["text"], exclude_text) > 80:
@@ -80,6 +87,8 @@ class AugmentConfig(BaseModel):
     share: float = Field(0.1, ge=0, le=1, description="share of records that get a reference / tool call")
     refs: Path = Field(description="reference documents, JSONL with id and text")
     keep_all: bool = Field(True, description="also pass through the records not chosen")
+    min_score: float = Field(0.75, ge=0, le=1, description="relevance floor: e5 cosine similarity a reference "
+                             "must reach (e5 scores are high across the board: an English request got an unrelated Chinese paragraph at 0.74)")
 
 
 class RagStep(Step):
@@ -106,11 +115,17 @@ class RagStep(Step):
                 raise Reject("not chosen for RAG (--share)", retry=False)
             return [{**record, "meta": {**meta, "rag": False}}]
         target = last_assistant(msgs)
-        hits = self.index.search(target, exclude_doc=meta.get("doc_id"), exclude_text=target)
-        if not hits:
-            raise Reject("no reference paragraph left after excluding the target's own", retry=False)
-        para, score = hits[0]
         lang = meta.get("lang") or lang_of(target)
+        # Only a reference in the answer's language and above the relevance floor: an unrelated one
+        # teaches the model to ignore references.
+        hits = self.index.search(target, exclude_doc=meta.get("doc_id"), exclude_text=target, lang=lang,
+                                 min_score=self.config.min_score)
+        if not hits:
+            why = f"no {lang} reference paragraph with similarity ≥ {self.config.min_score} (its own excluded)"
+            if not self.config.keep_all:
+                raise Reject(why, retry=False)
+            return [{**record, "meta": {**meta, "rag": False, "rag_skipped": why}}]
+        para, score = hits[0]
         idx = max(i for i, m in enumerate(msgs) if m.get("role") == "user")
         new = [dict(m) for m in msgs]
         new[idx]["content"] = render(prompts("rag", lang)["user"], reference=para["text"], prompt=msgs[idx]["content"])
@@ -146,8 +161,18 @@ class ToolsStep(Step):
         meta = dict(record.get("meta") or {})
         # Alternate the two tools by a stable hash so both are represented.
         if chosen(self.key(record), 0.5, salt="which-tool"):
-            name, args = "count_length", {"text": answer}
-            result: Any = {"length": count_length(answer)}
+            # The writer drafts first, then measures what it wrote, then answers with the draft: the
+            # call never measures a text that is not yet in the conversation.
+            n = count_length(answer)
+            result: Any = {"length": n}
+            call = {"type": "function", "function": {"name": "count_length", "arguments": {"text": answer}}}
+            lang = meta.get("lang") or lang_of(answer)
+            note = f"（全文 {n} 字。）" if lang == "zh" else f"({n} words.)"
+            convo = [{"role": "user", "content": prompt},
+                     {"role": "assistant", "content": answer, "tool_calls": [call]},
+                     {"role": "tool", "name": "count_length", "content": json.dumps(result, ensure_ascii=False)},
+                     {"role": "assistant", "content": f"{answer}\n\n{note}"}]
+            return [self._out(record, convo, {**meta, "tool": "count_length"})]
         else:
             hits = self.index.search(prompt[:500], query=True, exclude_doc=meta.get("doc_id"),
                                      exclude_text=answer, k=2)
@@ -159,4 +184,10 @@ class ToolsStep(Step):
                  {"role": "tool", "name": name, "content": json.dumps(result, ensure_ascii=False)},
                  {"role": "assistant", "content": answer}]
         meta.update(tool=name)
-        return [{"messages": convo, "tools": tool_schemas(), "meta": meta}]
+        return [self._out(record, convo, meta)]
+
+    @staticmethod
+    def _out(record: dict[str, Any], convo: list[dict[str, Any]], meta: dict[str, Any]) -> dict[str, Any]:
+        """The tool-use record, keeping the input's `id` (if any) so outputs can be traced back."""
+        out = {"messages": convo, "tools": tool_schemas(), "meta": meta}
+        return {"id": record["id"], **out} if "id" in record else out

@@ -28,6 +28,17 @@ def _run(step, records, out: Path, resume: bool, overwrite: bool, limit, conc, q
     stats = run_step(step, records, out, RunConfig(resume=resume, overwrite=overwrite, limit=limit,
                                                    concurrency=conc, progress=not quiet, retries=retries))
     typer.echo(f"{out}: {stats.summary()} in {stats.seconds:.1f} s; errors: {errors_path(out)}", err=True)
+    return stats
+
+
+def _fail_if_nothing(stats, out: Path) -> None:
+    """Exit 1 when no record came out: an empty input, or every record failed (reasons in the errors file)."""
+    if stats.outputs == 0 and stats.skipped == 0:
+        from bimo.runner import errors_path
+
+        why = f"every record failed (see {errors_path(out)})" if stats.failed else "the input has no records"
+        typer.echo(f"bimo: error: {out}: nothing written: {why}", err=True)
+        raise typer.Exit(1)
 
 
 def _backend(uri: str | None):
@@ -154,11 +165,15 @@ def longdoc(docs: Path = typer.Argument(..., help="long human documents JSONL: i
 def rag(sft: Path = typer.Argument(..., help="SFT JSONL"), output: Path = _OUT,
         refs: Path = typer.Option(..., "--refs", help="reference documents JSONL (id, text)"),
         share: float = typer.Option(0.1, "--share", min=0.0, max=1.0, help="share of records given a reference"),
+        min_score: float = typer.Option(0.75, "--min-score", min=0.0, max=1.0,
+                                        help="relevance floor (e5 cosine); records without such a reference pass "
+                                             "through unchanged with meta.rag_skipped"),
         limit: int = _LIMIT, resume: bool = _RESUME, overwrite: bool = _OVERWRITE, quiet: bool = _QUIET) -> None:
     """Add the most similar reference paragraph to a share of SFT records (RAG-aware SFT)."""
     from bimo.synth.augment import AugmentConfig, RagStep
 
-    _run(RagStep(AugmentConfig(share=share, refs=refs)), sft, output, resume, overwrite, limit, 1, quiet)
+    cfg = AugmentConfig(share=share, refs=refs, min_score=min_score)
+    _fail_if_nothing(_run(RagStep(cfg), sft, output, resume, overwrite, limit, 1, quiet), output)
 
 
 @app.command()
@@ -169,7 +184,8 @@ def tools(sft: Path = typer.Argument(..., help="SFT JSONL"), output: Path = _OUT
     """Tool-use conversations (search_references, count_length) with JSON tool schemas."""
     from bimo.synth.augment import AugmentConfig, ToolsStep
 
-    _run(ToolsStep(AugmentConfig(share=share, refs=refs)), sft, output, resume, overwrite, limit, 1, quiet)
+    _fail_if_nothing(_run(ToolsStep(AugmentConfig(share=share, refs=refs)), sft, output, resume, overwrite, limit,
+                          1, quiet), output)
 
 
 @app.command()

@@ -52,7 +52,18 @@ def markdown(s: dict[str, Any], png_name: str | None) -> str:
              f"- rejected (errors file): {sum(s['reasons'].values())}"]
     if s["lengths"]:
         ls = sorted(s["lengths"])
-        lines.append(f"- answer length: min {ls[0]}, median {ls[len(ls) // 2]}, max {ls[-1]}")
+        name = "chosen length" if s["rejected_lengths"] else "answer length"
+        lines.append(f"- {name}: min {ls[0]}, median {ls[len(ls) // 2]}, max {ls[-1]}")
+    if s["rejected_lengths"]:
+        # Preference data: a judge that prefers the longer answer teaches length, not quality.
+        rs = sorted(s["rejected_lengths"])
+        pairs = list(zip(s["lengths"], s["rejected_lengths"], strict=True))
+        longer = sum(c > r for c, r in pairs)
+        shorter = sum(c < r for c, r in pairs)
+        lines.append(f"- rejected length: min {rs[0]}, median {rs[len(rs) // 2]}, max {rs[-1]}")
+        lines.append(f"- chosen vs rejected: chosen longer in {longer} of {len(pairs)} pairs "
+                     f"({longer / len(pairs):.0%}), shorter in {shorter}, equal in {len(pairs) - longer - shorter}; "
+                     f"mean length {sum(s['lengths']) / len(pairs):.0f} vs {sum(rs) / len(pairs):.0f}")
     for f in FIELDS:
         if s["counts"][f]:
             lines += ["", f"## By {f}", "", f"| {f} | records |", "|---|---:|"]
