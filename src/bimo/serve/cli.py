@@ -36,6 +36,9 @@ def app(
                                          "generated for --arena-models, in tokens."),
 ) -> None:
     """Serve an OpenAI-compatible API, the writing page (/) and the voting page (/arena)."""
+    from bimo.extras import require
+
+    require("serve", "bimo serve")
     import uvicorn
 
     from bimo.serve.app import create_app

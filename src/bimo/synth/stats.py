@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from bimo.extras import installed
 from bimo.io import atomic_write_text, iter_jsonl
 from bimo.runner import _reason_class, errors_path
 from bimo.synth.records import kind, last_assistant
@@ -66,7 +67,9 @@ def markdown(s: dict[str, Any], png_name: str | None) -> str:
 
 
 def plot(s: dict[str, Any], png: Path) -> bool:
-    if not s["lengths"]:
+    """Write the length histogram; False when there is nothing to plot or no matplotlib
+    (the Markdown is still written; the CLI says which extra brings the plot)."""
+    if not s["lengths"] or not installed("matplotlib"):
         return False
     import matplotlib
 
