@@ -29,7 +29,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -419,7 +418,6 @@ def _prepare_outputs(step: Step, out: Path, err_path: Path, config: RunConfig) -
 
 
 def _bar(enabled: bool, name: str):
-    from tqdm import tqdm
+    from bimo.progress import progress_bar
 
-    return tqdm(desc=name, unit="rec", file=sys.stderr, disable=not enabled, dynamic_ncols=True,
-                mininterval=0.5)
+    return progress_bar(desc=name, unit="rec", disable=not enabled, dynamic_ncols=True, mininterval=0.5)

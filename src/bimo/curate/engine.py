@@ -51,8 +51,9 @@ def map_shards(fn: Callable[[dict], Any], jobs: list[dict], engine: str = "local
 
 
 def _progress(it, desc: str, total: int | None = None):
-    from tqdm import tqdm
-    return tqdm(it, desc=desc, total=total, unit="shard", disable=not desc, leave=False)
+    from bimo.progress import progress_bar
+
+    return progress_bar(it, desc=desc, total=total, unit="shard", disable=not desc, leave=False)
 
 
 def _ray_map(fn: Callable[[dict], Any], jobs: list[dict], address: str | None, desc: str) -> list[Any]:
