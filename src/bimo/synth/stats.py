@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bimo.extras import installed
-from bimo.io import atomic_write_text, iter_jsonl
+from bimo.io import atomic_save_figure, atomic_write_text, iter_jsonl
 from bimo.runner import _reason_class, errors_path
 from bimo.synth.records import kind, last_assistant
 from bimo.text import count_length
@@ -84,7 +84,7 @@ def plot(s: dict[str, Any], png: Path) -> bool:
     ax.set_ylabel("records")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(png, dpi=100)
+    atomic_save_figure(fig, png, dpi=100)
     plt.close(fig)
     return True
 
