@@ -250,3 +250,36 @@ def test_resume_with_another_model_or_settings_is_refused(tiny_backend, tiny_pat
     run_step(OneLine(tiny_backend, params.model_copy(update={"seed": 5})), records[:1], out,
              RunConfig(progress=False, overwrite=True))
     assert read_sidecar(out)["seed"] == 5 and len(rows(out)) == 1
+
+
+def test_duplicate_ids_are_recorded_not_dropped(tmp_path):
+    """A repeated id is not run twice, but it is listed with the row it repeats, once."""
+    src = tmp_path / "in.jsonl"
+    recs = [{"id": "a", "x": 1}, {"id": "b", "x": 2}, {"id": "a", "x": 4}, {"id": "c", "x": 6}, {"id": "a", "x": 8}]
+    src.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    out = tmp_path / "out.jsonl"
+    stats = run_step(Doubler(ScriptedBackend(answer)), src, out, RunConfig(progress=False))
+    assert stats.ok == 3 and stats.duplicates == 2 and "2 duplicate ids" in stats.summary()
+    assert sorted(r["meta"]["source_id"] for r in rows(out)) == ["a", "b", "c"]
+    dups = [r for r in rows(errors_path(out)) if r.get("kind") == "duplicate"]
+    assert [(d["id"], d["row"], d["reason"]) for d in dups] == [("a", 3, "duplicate id of row 1"),
+                                                                  ("a", 5, "duplicate id of row 1")]
+    # resumed (and retried): the duplicates are neither run nor listed a second time
+    for cfg in (RunConfig(progress=False, resume=True), RunConfig(progress=False, resume=True, retry_failed=True)):
+        be = ScriptedBackend(answer)
+        again = run_step(Doubler(be), src, out, cfg)
+        assert be.calls == 0 and again.ok == 0
+        assert len([r for r in rows(errors_path(out)) if r.get("kind") == "duplicate"]) == 2
+
+
+def test_a_duplicate_row_does_not_mark_its_first_record_done(tmp_path):
+    """Killed after the duplicate was listed but before the first record finished: the
+    resume still runs the first record."""
+    out = tmp_path / "out.jsonl"
+    errors_path(out).write_text(json.dumps({"id": "a", "step": "double", "kind": "duplicate",
+                                            "reason": "duplicate id of row 1", "row": 2, "attempts": 0}) + "\n")
+    out.write_text("")
+    stats = run_step(Doubler(ScriptedBackend(answer)), [{"id": "a", "x": 1}, {"id": "a", "x": 2}], out,
+                     RunConfig(progress=False, resume=True))
+    assert stats.ok == 1 and [r["meta"]["source_id"] for r in rows(out)] == ["a"]
+    assert len(rows(errors_path(out))) == 1

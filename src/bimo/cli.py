@@ -12,10 +12,10 @@ import importlib.util
 import os
 import sys
 
-import click
 import typer
 
 from bimo.errors import BimoError
+from bimo.extras import from_import_error
 from bimo.llm.cli import models_app
 from bimo.write.cli import write_command
 
@@ -82,28 +82,41 @@ def fail(message: str, code: int = 2) -> None:
 def run_app(typer_app: typer.Typer) -> None:
     """Run a Typer app with bimo's error contract: one line on stderr and a non-zero exit
     for usage errors, bad input and bugs alike (a traceback only with BIMO_DEBUG=1).
-    Typer raises click's exceptions or those of its own bundled copy of click, so both
-    are caught."""
+    Typer 0.29 runs on its own bundled copy of click, whose exceptions all derive from
+    `typer.TyperException`, `typer.Exit` and `typer.Abort`; click itself is no dependency
+    of bimo (it is installed only where an extra happens to pull it in)."""
     try:
         rv = typer_app(standalone_mode=False)
-    except (click.exceptions.Exit, typer.Exit) as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except (click.exceptions.Abort, typer.Abort):
+    except typer.Abort:
         fail("aborted", 130)
-    except (click.ClickException, typer.TyperException) as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+    except typer.TyperException as exc:
+        if hasattr(exc, "show"):  # usage errors: message plus a hint to -h
+            exc.show()
+            sys.exit(exc.exit_code)
+        fail(exc.format_message(), exc.exit_code)
     except BimoError as exc:
         fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, exc.exit_code)
+    except ImportError as exc:
+        missing = from_import_error(exc)
+        if missing is None:
+            _internal_error(exc)
+        else:
+            fail(str(missing))
     except KeyboardInterrupt:
         fail("interrupted", 130)
     except BrokenPipeError:
         sys.exit(0)
     except Exception as exc:  # a bug: still one line unless asked for details
-        if os.environ.get("BIMO_DEBUG"):
-            raise
-        fail(f"internal error: {type(exc).__name__}: {str(exc)[:200]} (set BIMO_DEBUG=1 for a traceback)", 1)
+        _internal_error(exc)
     sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _internal_error(exc: Exception) -> None:
+    if os.environ.get("BIMO_DEBUG"):
+        raise exc
+    fail(f"internal error: {type(exc).__name__}: {str(exc)[:200]} (set BIMO_DEBUG=1 for a traceback)", 1)
 
 
 def main() -> None:

@@ -46,6 +46,18 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         raise
 
 
+def atomic_save_figure(fig: Any, path: str | Path, **savefig_kwargs: Any) -> Path:
+    """Render a matplotlib figure in memory, then write it atomically (a chart is never
+    left half-written by a crash). The format follows the file's suffix."""
+    import io
+
+    path = Path(path)
+    buf = io.BytesIO()
+    fig.savefig(buf, format=path.suffix.lstrip(".") or "png", **savefig_kwargs)
+    atomic_write_bytes(path, buf.getvalue())
+    return path
+
+
 def atomic_write_jsonl(path: str | Path, records: Iterable[dict[str, Any]]) -> None:
     atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
 

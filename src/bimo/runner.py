@@ -30,7 +30,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -177,8 +176,9 @@ class RunStats:
 
     def summary(self) -> str:
         top = ", ".join(f"{r} ×{n}" for r, n in self.reasons.most_common(3))
+        dups = f", {self.duplicates} duplicate ids (not run, in the errors file)" if self.duplicates else ""
         return (f"{self.ok} ok ({self.outputs} records), {self.failed} failed, {self.retried} retried, "
-                f"{self.skipped} skipped (done before)" + (f"; failures: {top}" if top else ""))
+                f"{self.skipped} skipped (done before){dups}" + (f"; failures: {top}" if top else ""))
 
 
 @dataclass
@@ -235,7 +235,7 @@ def run_step(step: Step, records: Iterable[dict[str, Any]] | str | Path, out: st
     with JsonlAppender(out) as sink, JsonlAppender(err_path) as errs:
 
         def todo() -> Iterator[tuple[str, dict[str, Any]]]:
-            seen: set[str] = set()
+            first_row: dict[str, int] = {}
             for n, record in enumerate(_with_bad_lines(source, bad_lines, errs, stats, step.name, done)):
                 if config.limit is not None and n >= config.limit:
                     return
@@ -243,10 +243,10 @@ def run_step(step: Step, records: Iterable[dict[str, Any]] | str | Path, out: st
                 if key in done:
                     stats.skipped += 1
                     continue
-                if key in seen:  # a repeated id in the input: process the first one only
-                    stats.duplicates += 1
+                if key in first_row:  # a repeated id: the first one is processed, this one recorded
+                    _record_duplicate(step, key, record, n + 1, first_row[key], errs, stats, done)
                     continue
-                seen.add(key)
+                first_row[key] = n + 1
                 yield key, record
 
         try:
@@ -378,6 +378,26 @@ def _with_bad_lines(source: Iterator[dict[str, Any]], bad: list[str], errs: Json
     _flush_bad(bad, errs, stats, name, done)
 
 
+def _record_duplicate(step: Step, key: str, record: dict[str, Any], row: int, first: int,
+                      errs: JsonlAppender, stats: RunStats, done: set[str]) -> None:
+    """A record whose key repeats an earlier row's: not run (its output would be ambiguous
+    on resume), but listed in the errors file once, even across resumes."""
+    stats.duplicates += 1
+    if _duplicate_marker(row) in done:
+        return
+    entry = {"id": key, "step": step.name, "kind": "duplicate", "reason": f"duplicate id of row {first}",
+             "row": row, "attempts": 0}
+    try:
+        entry = {**step.describe(record), **entry}
+    except Exception:  # context is a courtesy; never lose the row over it
+        pass
+    errs.write(entry)
+
+
+def _duplicate_marker(row: int) -> str:
+    return f"duplicate-row:{row}"
+
+
 def _flush_bad(bad: list[str], errs: JsonlAppender, stats: RunStats, name: str, done: set[str]) -> None:
     while bad:
         msg = bad.pop(0)
@@ -426,18 +446,19 @@ def _prepare_outputs(step: Step, out: Path, err_path: Path, config: RunConfig) -
         repair_jsonl(err_path)
         errs = list(iter_jsonl(err_path, []))
         if config.retry_failed:
-            # Bad input lines stay reported (retrying cannot fix them); other failures are
-            # forgotten, so a second failure is not listed twice.
-            keep = [r for r in errs if r.get("kind") == "input"]
+            # Bad input lines and repeated ids stay reported (retrying cannot fix them); other
+            # failures are forgotten, so a second failure is not listed twice.
+            keep = [r for r in errs if r.get("kind") in ("input", "duplicate")]
             if len(keep) < len(errs):
                 atomic_write_jsonl(err_path, keep)
             errs = keep
-        done |= {str(r["id"]) for r in errs if "id" in r}
+        # A duplicate's row names the key of the record it repeats, which is not done by it.
+        done |= {str(r["id"]) for r in errs if "id" in r and r.get("kind") != "duplicate"}
+        done |= {_duplicate_marker(int(r["row"])) for r in errs if r.get("kind") == "duplicate" and "row" in r}
     return done
 
 
 def _bar(enabled: bool, name: str):
-    from tqdm import tqdm
+    from bimo.progress import progress_bar
 
-    return tqdm(desc=name, unit="rec", file=sys.stderr, disable=not enabled, dynamic_ncols=True,
-                mininterval=0.5)
+    return progress_bar(desc=name, unit="rec", disable=not enabled, dynamic_ncols=True, mininterval=0.5)

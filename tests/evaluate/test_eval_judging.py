@@ -237,3 +237,34 @@ def test_battles_and_criteria_stay_bound_to_their_judge(tmp_path, jsonl):
     with pytest.raises(BimoError, match="criteria.jsonl was made with other settings \\(model fake:j → fake:k"):
         judge_file(b, "criteria", be, tmp_path / "b.j.jsonl", JudgeSettings(judge="fake:k"))
     assert not be.calls
+
+
+def test_compare_reports_repeated_ids_once_and_judges_the_first(tmp_path, jsonl):
+    a, b = preds(tmp_path, jsonl, "x", "good"), preds(tmp_path, jsonl, "y", "poor")
+    with open(a, "a", encoding="utf-8") as fh:  # row 7 repeats id 2 with another answer
+        fh.write(json.dumps({"id": 2, "prompt": "写一段第2号文字", "response": "a later answer"}) + "\n")
+    out = tmp_path / "bt.jsonl"
+    for _ in range(2):  # the second run (a resume) lists the repeat no second time
+        battles = compare_files([a, b], FakeBackend(pair_by_quality), out, JudgeSettings(judge="f"))
+        assert len(battles) == 6
+        errs = [json.loads(x) for x in errors_path(out).read_text().splitlines()]
+        assert [(e["kind"], e["file"], e["row"], e["key"], e["reason"]) for e in errs] == [
+            ("duplicate", str(a), 7, "2", "duplicate id of row 3")]
+    assert next(bt for bt in battles if bt.meta["key"] == "2").response_a == "good answer 2"
+
+
+def test_agreement_keeps_failure_reasons_and_repeated_ids(tmp_path, jsonl):
+    a, b = preds(tmp_path, jsonl, "x", "good"), preds(tmp_path, jsonl, "y", "poor")
+    with open(b, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"id": 0, "prompt": "Write piece 0", "response": "again"}) + "\n")
+
+    def half_broken(messages, seed):
+        return "no idea" if first_shown(messages) in ("good answer 1", "poor answer 1") else pair_by_quality(messages, seed)
+
+    res = pairwise_agreement(FakeBackend(half_broken), a, b, JudgeSettings(judge="f", retries=0), n=6)
+    assert res["failed"] == 1 and res["judged"] == 5
+    [fail] = res["failures"]
+    assert fail["key"] == "1" and "not valid JSON" in fail["reason"] and fail["attempts"] == 1
+    assert res["duplicates"] == [{"file": str(b), "row": 7, "key": "0", "reason": "duplicate id of row 1"}]
+    p = pointwise_agreement(FakeBackend(lambda m, s: "no idea"), a, "writebench", JudgeSettings(judge="f", retries=0), n=2)
+    assert p["failed"] == 2 and all("not valid JSON" in f["reason"] for f in p["failures"])

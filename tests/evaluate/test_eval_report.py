@@ -51,3 +51,37 @@ def test_small_judge_warning():
     assert small_judge_warning("openai:http://h/v1#SmolLM2-135M")
     assert small_judge_warning("openai:http://h/v1#qwen2.5-72b-instruct") is None
     assert small_judge_warning("openai:https://api.example.com/v1") is None
+
+
+def test_a_chart_that_fails_half_written_leaves_the_old_png(tmp_path, monkeypatch):
+    """A crash while the PNG is written (simulated: half the bytes, then an error) must not
+    leave a torn chart where a good one was."""
+    import matplotlib.figure
+    import pytest
+
+    from bimo.evaluate.charts import ratings_chart
+
+    res = {"baseline": "m1", "ratings": [{"model": "m1", "rating": 1000, "lower": 990, "upper": 1010},
+                                         {"model": "m2", "rating": 1040, "lower": 1000, "upper": 1080}]}
+    path = ratings_chart(res, tmp_path / "ratings.png")
+    good = path.read_bytes()
+    assert good.startswith(b"\x89PNG")
+    real = matplotlib.figure.Figure.savefig
+
+    def torn(self, fname, **kw):
+        import io
+
+        buf = io.BytesIO()
+        real(self, buf, format="png")
+        if hasattr(fname, "write"):
+            fname.write(buf.getvalue()[:200])
+        else:
+            with open(fname, "wb") as fh:
+                fh.write(buf.getvalue()[:200])
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", torn)
+    with pytest.raises(OSError):
+        ratings_chart(res, path)
+    assert path.read_bytes() == good
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ratings.png"]

@@ -111,3 +111,16 @@ def test_no_network_gives_one_line_error(home, tmp_path):
     registry.add_entry(entry)
     with pytest.raises(BimoError, match="could not download bimo-no-such-pkg==9.9 from the package index"):
         registry.pull("offline", progress=False)
+
+
+def test_pull_into_a_log_writes_one_short_line_per_chunk(home, tmp_path):
+    """stderr not a terminal (CI, `make demo 2>log`): plain lines, not carriage-return frames."""
+    chunks = [b"GGUF" + b"a" * 300_000, b"b" * 300_000, b"c" * 300_000]
+    fake_model(tmp_path, "logged", chunks)
+    proc = subprocess.run([sys.executable, "-m", "bimo.cli", "models", "pull", "logged"], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "BIMO_HOME": str(home)})
+    assert proc.returncode == 0, proc.stderr
+    assert "\r" not in proc.stderr
+    lines = proc.stderr.splitlines()
+    assert [ln.split(", ")[-1].split(" [")[0] for ln in lines] == ["chunk 1/3", "chunk 2/3", "chunk 3/3"], lines
+    assert lines[-1].startswith("pull logged: 900kB/900kB (100%)"), lines

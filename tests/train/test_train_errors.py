@@ -63,3 +63,31 @@ def test_records_longer_than_max_length_are_named_not_cut(tmp_path, tiny_base, r
     res = run_stage("sft", data=long, base=str(tiny_base), output_dir=tmp_path / "t", allow_truncation=True,
                     max_steps=1)
     assert (res.model_dir).exists()
+
+
+def test_failed_gguf_conversion_leaves_no_half_file(tmp_path, monkeypatch):
+    """The converter writes OUT.partial; a failure mid-way leaves neither a torn GGUF nor a
+    changed old one, and a success renames the whole file into place."""
+    from bimo.train import export
+
+    root = tmp_path / "converter"
+    (root / "conversion").mkdir(parents=True)
+    (root / "conversion" / "__init__.py").write_text("")
+    (root / "conversion" / "base.py").write_text("class TextModel:\n    def get_vocab_base_pre(self, t):\n        return ''\n")
+    (root / "convert_hf_to_gguf.py").write_text(
+        "import os, sys\nout = sys.argv[sys.argv.index('--outfile') + 1]\n"
+        "open(out, 'wb').write(b'GGUF' + b'x' * 100)\n"
+        "sys.exit('killed mid-way' if os.environ.get('FAIL') else 0)\n")
+    monkeypatch.setattr(export, "converter_root", lambda: root)
+    monkeypatch.setattr(export, "_clean_copy", lambda src, dst: dst)
+    out = tmp_path / "export" / "m.q8_0.gguf"
+    out.parent.mkdir()
+    out.write_bytes(b"GGUF old and good")
+    monkeypatch.setenv("FAIL", "1")
+    with pytest.raises(BimoError, match="GGUF conversion failed: killed mid-way"):
+        export.to_gguf(tmp_path / "ckpt", out)
+    assert out.read_bytes() == b"GGUF old and good"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["m.q8_0.gguf"]
+    monkeypatch.delenv("FAIL")
+    assert export.to_gguf(tmp_path / "ckpt", out) == out and out.read_bytes() == b"GGUF" + b"x" * 100
+    assert sorted(p.name for p in out.parent.iterdir()) == ["m.q8_0.gguf"]

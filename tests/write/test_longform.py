@@ -69,14 +69,14 @@ def _run_dir(stderr: str) -> Path:
     return Path(m.group(1))
 
 
-def test_resume_after_kill_loses_and_duplicates_nothing(tmp_path):
+def test_resume_after_kill_loses_and_duplicates_nothing(tiny_path, tmp_path):
     cmd = [sys.executable, "-m", "bimo.cli", "write", "-m", "local:tiny", "--seed", "3", "--length", "1000",
            "Write an essay about the history of lighthouses."]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = ""
     while "run folder" not in line:
         line = proc.stderr.readline()
-        assert line or proc.poll() is None, proc.stderr.read()
+        assert line or proc.poll() is None, "the run ended before it started: " + proc.stderr.read()[-500:]
     run_dir = _run_dir(line)
     state_file = run_dir / "state.json"
     deadline = time.time() + 240

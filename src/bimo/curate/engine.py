@@ -10,7 +10,7 @@ import multiprocessing as mp
 from collections.abc import Callable
 from typing import Any
 
-from bimo.errors import BimoError
+from bimo.extras import require
 
 _TUNED = False
 
@@ -51,15 +51,15 @@ def map_shards(fn: Callable[[dict], Any], jobs: list[dict], engine: str = "local
 
 
 def _progress(it, desc: str, total: int | None = None):
-    from tqdm import tqdm
-    return tqdm(it, desc=desc, total=total, unit="shard", disable=not desc, leave=False)
+    from bimo.progress import progress_bar
+
+    return progress_bar(it, desc=desc, total=total, unit="shard", disable=not desc, leave=False)
 
 
 def _ray_map(fn: Callable[[dict], Any], jobs: list[dict], address: str | None, desc: str) -> list[Any]:
-    try:
-        import ray
-    except ImportError:
-        raise BimoError("--engine ray needs Ray: pip install 'ray[data]==2.60.0'") from None
+    require("ray", "--engine ray")
+    import ray
+
     if not ray.is_initialized():
         # Workers must import bimo even when it runs from a source tree (not installed).
         import os

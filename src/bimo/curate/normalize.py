@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 from bimo.curate.base import Doc, Step
-from bimo.errors import BimoError
+from bimo.extras import require
 from bimo.text import normalize
 
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -51,10 +51,9 @@ class Normalizer(Step):
         self.t2s, self.zh_punct = t2s, zh_punct
         self._cc = None
         if t2s:
-            try:
-                import opencc
-            except ImportError:
-                raise BimoError("t2s needs OpenCC: pip install opencc==1.4.2") from None
+            require("curate", "t2s (traditional to simplified)", ("opencc",))
+            import opencc
+
             self._cc = opencc.OpenCC("t2s")
 
     def process(self, doc: Doc) -> str | None:

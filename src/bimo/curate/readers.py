@@ -18,6 +18,7 @@ from pathlib import Path
 
 from bimo.curate.base import Doc, Step
 from bimo.errors import BimoError
+from bimo.extras import require
 
 TEXT_SUFFIXES = {".txt", ".md"}
 JSONL_SUFFIXES = (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".ndjson")
@@ -191,10 +192,9 @@ class Reader(Step):
             self.bad(shard, "eof", "", f"read_error: {exc}")
 
     def _parquet(self, shard: Shard) -> Iterator[Doc]:
-        try:
-            import pyarrow.parquet as pq
-        except ImportError:
-            raise BimoError("reading Parquet needs pyarrow: pip install pyarrow") from None
+        require("curate", "reading Parquet", ("pyarrow",))
+        import pyarrow.parquet as pq
+
         try:
             pf = pq.ParquetFile(shard.paths[0])
         except Exception as exc:  # noqa: BLE001 - any pyarrow failure is a bad file

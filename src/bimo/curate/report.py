@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bimo.curate.base import N_BINS, StepStats
-from bimo.io import atomic_write_text
+from bimo.io import atomic_save_figure, atomic_write_text
 
 
 def _plots(out: Path, stats: list[StepStats]) -> list[str]:
@@ -27,7 +27,7 @@ def _plots(out: Path, stats: list[StepStats]) -> list[str]:
     ax.legend()
     ax.tick_params(axis="x", rotation=30)
     fig.tight_layout()
-    fig.savefig(out / "steps.png", dpi=90)
+    atomic_save_figure(fig, out / "steps.png", dpi=90)
     plt.close(fig)
     made.append("steps.png")
     for s in stats:
@@ -39,7 +39,7 @@ def _plots(out: Path, stats: list[StepStats]) -> list[str]:
             ax.set_ylabel("documents")
             fig.tight_layout()
             name = f"hist_{s.name}_{key}.png"
-            fig.savefig(out / name, dpi=90)
+            atomic_save_figure(fig, out / name, dpi=90)
             plt.close(fig)
             made.append(name)
     return made

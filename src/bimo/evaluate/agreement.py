@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from bimo.evaluate import rubric as rb
-from bimo.evaluate.runner import JudgeSettings, JudgeStep, item_key, load_predictions
-from bimo.runner import map_step
+from bimo.evaluate.runner import JudgeSettings, JudgeStep, item_key, keyed_predictions, load_predictions
+from bimo.runner import StepOutcome, map_step
 
 REPEAT_OFFSET = 1000  # seeds of the repeat run, far from the first run's retry seeds
 
@@ -60,16 +60,16 @@ class _ScoreTwice(JudgeStep):
 def pairwise_agreement(backend: Any, path_a: str | Path, path_b: str | Path, settings: JudgeSettings,
                        n: int = 20) -> dict[str, Any]:
     """Order consistency, repeat agreement and position bias of a pairwise judge on n shared prompts."""
-    pa = {item_key(r): r for r in load_predictions(path_a)}
-    pb = {item_key(r): r for r in load_predictions(path_b)}
+    pa, dups_a = keyed_predictions(path_a)
+    pb, dups_b = keyed_predictions(path_b)
     keys = [k for k in pa if k in pb][:n]
     jobs = [{"key": k, "a": pa[k], "b": pb[k]} for k in keys]
 
     swap = {"A": "B", "B": "A", "tie": "tie"}
-    rows, failed = [], 0
+    rows, failures = [], []
     for outcome in map_step(_PairTwiceAndSwapped(backend, settings), jobs, retries=settings.retries):
         if outcome.results is None:
-            failed += 1
+            failures.append(_failure(outcome))
             continue
         r = outcome.results[0]
         rows.append((r["ab"], r["ab2"], r["ba"]))
@@ -77,11 +77,13 @@ def pairwise_agreement(backend: Any, path_a: str | Path, path_b: str | Path, set
     shown = [v for ab, _, ba in rows for v in (ab, ba) if v != "tie"]
     return {
         "kind": "pairwise", "judge": settings.judge, "temperature": settings.temperature,
-        "items": len(keys), "judged": n_ok, "failed": failed,
+        "items": len(keys), "judged": n_ok, "failed": len(failures),
         "repeat_agreement": _rate(sum(ab == ab2 for ab, ab2, _ in rows), n_ok),
         "order_consistency": _rate(sum(ab == swap[ba] for ab, _, ba in rows), n_ok),
         # share of decisive verdicts that picked whatever was shown first (0.5 = no position bias)
         "first_position_rate": _rate(sum(v == "A" for v in shown), len(shown)),
+        "failures": failures,
+        "duplicates": [{k: d[k] for k in ("file", "row", "key", "reason")} for d in dups_a + dups_b],
     }
 
 
@@ -93,10 +95,10 @@ def pointwise_agreement(backend: Any, path: str | Path, rubric_name: str, settin
     rubric = rb.load_rubric("writebench" if rubric_name == "criteria" else rubric_name)
     recs = load_predictions(path)[:n]
 
-    pairs, failed = [], 0
+    pairs, failures = [], []
     for outcome in map_step(_ScoreTwice(backend, settings, rubric), recs, retries=settings.retries):
         if outcome.results is None:
-            failed += 1
+            failures.append(_failure(outcome))
             continue
         r = outcome.results[0]
         pairs.append((r["first"], r["second"]))
@@ -105,11 +107,17 @@ def pointwise_agreement(backend: Any, path: str | Path, rubric_name: str, settin
     corr = float(np.corrcoef(x, y)[0, 1]) if len(x) > 2 and x.std() > 0 and y.std() > 0 else None
     return {
         "kind": "pointwise", "rubric": rubric.name, "judge": settings.judge, "temperature": settings.temperature,
-        "items": len(recs), "judged": len(pairs), "failed": failed,
+        "items": len(recs), "judged": len(pairs), "failed": len(failures),
         "mean_abs_diff": float(np.mean(np.abs(x - y))) if len(x) else None,
         "exact_agreement": _rate(int(np.sum(x == y)), len(x)),
         "pearson_r": corr,
+        "failures": failures,
     }
+
+
+def _failure(outcome: StepOutcome) -> dict[str, Any]:
+    """A failed item as reported: which one, why, after how many tries."""
+    return {"key": outcome.key, "reason": outcome.reason, "kind": outcome.kind, "attempts": outcome.attempts}
 
 
 def _rate(k: int, n: int) -> float | None:

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from bimo.io import atomic_save_figure
+
 
 def _plt():
     import matplotlib
@@ -22,7 +24,7 @@ def _plt():
 
 def _save(fig, path: Path) -> Path:
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    atomic_save_figure(fig, path, dpi=110)
     _plt().close(fig)
     return path
 

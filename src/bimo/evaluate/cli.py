@@ -152,10 +152,10 @@ def compare(preds: Annotated[list[Path], typer.Argument(help="two or more predic
     added = st.import_battles(battles)[0] if st is not None else None
     models = name_list or [_stem(p) for p in preds]
     pairs = [pair_summary(battles, a, b, rounds=rounds) for i, a in enumerate(models) for b in models[i + 1:]]
-    failed = _count_lines(errors_path(out))
+    failed, duplicates = _count_failures(errors_path(out))
     _warn_small(settings.judge)
     if as_json:
-        _print_json({"judge": settings.judge, "battles": str(out), "failed": failed,
+        _print_json({"judge": settings.judge, "battles": str(out), "failed": failed, "duplicates": duplicates,
                      **({"store": str(store), "added_to_store": added} if store is not None else {}), "pairs": pairs})
         return
     for s in pairs:
@@ -163,6 +163,9 @@ def compare(preds: Annotated[list[Path], typer.Argument(help="two or more predic
     typer.echo(f"{len(battles)} battles in {out}" + (f"; {added} new in {store}" if store is not None else ""))
     if failed:
         typer.echo(f"{failed} comparisons failed, with reasons: {errors_path(out)}", err=True)
+    if duplicates:
+        typer.echo(f"{duplicates} prediction records repeat an earlier id and were not judged: "
+                   f"{errors_path(out)}", err=True)
 
 
 def _stem(p: Path) -> str:
@@ -171,12 +174,14 @@ def _stem(p: Path) -> str:
     return model_name(p)
 
 
-def _count_lines(path: Path) -> int:
+def _count_failures(path: Path) -> tuple[int, int]:
+    """(failed items, repeated input ids) listed in an errors file."""
     if not path.exists():
-        return 0
+        return 0, 0
     from bimo.io import iter_jsonl
 
-    return sum(1 for _ in iter_jsonl(path, []))
+    kinds = [r.get("kind") for r in iter_jsonl(path, [])]
+    return sum(k != "duplicate" for k in kinds), kinds.count("duplicate")
 
 
 def _pair_line(s: dict[str, Any]) -> str:

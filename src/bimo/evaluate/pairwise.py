@@ -22,8 +22,9 @@ from bimo.evaluate.runner import (
     JudgeStep,
     item_key,
     judge_run_config,
-    load_predictions,
+    keyed_predictions,
     model_name,
+    record_duplicates,
 )
 from bimo.io import errors_path, iter_jsonl
 from bimo.runner import map_step, run_step
@@ -114,9 +115,11 @@ def compare_files(paths: list[str | Path], backend: Any, out: str | Path, settin
         raise BimoError(f"--names gives {len(names)} names for {len(paths)} files")
     if len(set(names)) != len(names):
         raise BimoError(f"model names must differ, got {', '.join(names)}; pass --names")
-    preds = [{item_key(r): r for r in load_predictions(p)} for p in paths]
+    keyed = [keyed_predictions(p) for p in paths]
+    preds = [by_key for by_key, _ in keyed]
 
     out = Path(out)
+    record_duplicates(errors_path(out), [d for _, dups in keyed for d in dups])
     # Battles already in OUT are skipped by (key, model_a, model_b), which also covers
     # files written before the runner's bookkeeping (`meta.source_id`) existed.
     done = set()

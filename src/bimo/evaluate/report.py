@@ -70,11 +70,11 @@ def collect(run_dir: Path) -> dict[str, Any]:
 def build_report(run_dir: str | Path, out_dir: str | Path, baseline: str | None = None, rounds: int = 1000) -> Path:
     """Write out_dir/index.html and the PNGs; returns the HTML path."""
     from bimo.errors import BimoError
+    from bimo.extras import require
 
-    try:
-        import matplotlib
-    except ImportError:
-        raise BimoError("the report needs matplotlib: pip install 'bimo[plots]'") from None
+    require("plots", "the report")
+    import matplotlib
+
     matplotlib.use("Agg")
     from bimo.evaluate import charts
     from bimo.io import atomic_write_text

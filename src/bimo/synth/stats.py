@@ -7,7 +7,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bimo.io import atomic_write_text, iter_jsonl
+from bimo.extras import installed
+from bimo.io import atomic_save_figure, atomic_write_text, iter_jsonl
 from bimo.runner import _reason_class, errors_path
 from bimo.synth.records import kind, last_assistant
 from bimo.text import count_length
@@ -77,7 +78,9 @@ def markdown(s: dict[str, Any], png_name: str | None) -> str:
 
 
 def plot(s: dict[str, Any], png: Path) -> bool:
-    if not s["lengths"]:
+    """Write the length histogram; False when there is nothing to plot or no matplotlib
+    (the Markdown is still written; the CLI says which extra brings the plot)."""
+    if not s["lengths"] or not installed("matplotlib"):
         return False
     import matplotlib
 
@@ -92,7 +95,7 @@ def plot(s: dict[str, Any], png: Path) -> bool:
     ax.set_ylabel("records")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(png, dpi=100)
+    atomic_save_figure(fig, png, dpi=100)
     plt.close(fig)
     return True
 

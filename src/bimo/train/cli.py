@@ -8,12 +8,11 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 
 import typer
 
-from bimo.errors import BimoError
+from bimo.extras import require
 
 app = typer.Typer(help="Train writing models: continual pretraining, SFT and DPO (TRL), GGUF export.",
                   no_args_is_help=True)
@@ -24,6 +23,7 @@ _SET = typer.Option([], "--set", help="Override any config key: --set lora_r=8 -
 
 def _run(stage: str, data: Path, base: str | None, output: Path | None, lora: bool | None, config: Path | None,
          sets: list[str], epochs: float | None, max_steps: int | None, lr: float | None, resume: bool) -> None:
+    require("train", f"bimo train {stage}")
     from bimo.train.config import load_config, parse_overrides
 
     overrides = parse_overrides(sets)
@@ -77,6 +77,7 @@ def export(
     no_register: bool = typer.Option(False, "--no-register", help="Only write RUN/export/NAME.QUANT.gguf."),
 ) -> None:
     """Merge LoRA, convert to GGUF and register it so `--model local:NAME` works."""
+    require("train", "bimo train export")
     from bimo.train.export import export_run
 
     path = export_run(run_dir, name, quant, register=not no_register)
@@ -91,6 +92,7 @@ def launch(
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the accelerate command instead of running it."),
 ) -> None:
     """Run a stage on several GPUs: bimo train launch deepspeed-zero2 -- sft data.jsonl --base ... -o ..."""
+    require("train", "bimo train launch")
     from bimo.train.launch import accelerate_command
 
     cmd = accelerate_command(accelerate_config, list(ctx.args), num_processes)
@@ -100,11 +102,7 @@ def launch(
 
 
 def main() -> None:
-    """Standalone entry (`python -m bimo.train`), printing BimoErrors the way the top CLI does."""
-    try:
-        app(standalone_mode=False)
-    except BimoError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
+    """Standalone entry (`python -m bimo.train`), with the same one-line errors as `bimo`."""
+    from bimo.cli import run_app
+
+    run_app(app)

@@ -80,19 +80,27 @@ def _clean_copy(src: Path, dst: Path) -> Path:
 
 
 def to_gguf(checkpoint: Path, out_file: Path, quant: str = "q8_0") -> Path:
-    """Convert an HF checkpoint folder to one GGUF file."""
+    """Convert an HF checkpoint folder to one GGUF file.
+
+    The converter writes `OUT.partial`, renamed to OUT only when it succeeded: a crash or
+    a failed conversion never leaves a half-written GGUF (nor replaces a good one)."""
     if quant not in QUANTS:
         raise BimoError(f"unknown quantization {quant!r}; choose one of {', '.join(QUANTS)}")
     root = converter_root()
     out_file.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="bimo-export-", dir=out_file.parent) as tmp:
-        clean = _clean_copy(checkpoint, Path(tmp) / "hf")
-        code = _WRAPPER.format(root=str(root), script=str(root / "convert_hf_to_gguf.py"))
-        cmd = [sys.executable, "-c", code, str(clean), "--outfile", str(out_file), "--outtype", quant]
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=root)
-    if proc.returncode != 0 or not out_file.exists():
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise BimoError(f"GGUF conversion failed: {tail[0]}")
+    partial = out_file.with_name(out_file.name + ".partial")
+    try:
+        with tempfile.TemporaryDirectory(prefix="bimo-export-", dir=out_file.parent) as tmp:
+            clean = _clean_copy(checkpoint, Path(tmp) / "hf")
+            code = _WRAPPER.format(root=str(root), script=str(root / "convert_hf_to_gguf.py"))
+            cmd = [sys.executable, "-c", code, str(clean), "--outfile", str(partial), "--outtype", quant]
+            proc = subprocess.run(cmd, capture_output=True, text=True, cwd=root)
+        if proc.returncode != 0 or not partial.exists():
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+            raise BimoError(f"GGUF conversion failed: {tail[0]}")
+        os.replace(partial, out_file)
+    finally:
+        partial.unlink(missing_ok=True)
     return out_file
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bimo.io import atomic_save_figure
+
 CURVES = {
     "loss.png": ["loss"],
     "rewards.png": ["rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies"],
@@ -34,7 +36,7 @@ def save_curves(history: list[dict[str, Any]], out_dir: Path) -> list[Path]:
         ax.legend()
         fig.tight_layout()
         path = out_dir / fname
-        fig.savefig(path, dpi=100)
+        atomic_save_figure(fig, path, dpi=100)
         plt.close(fig)
         written.append(path)
     return written

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -481,10 +480,10 @@ class _Progress:
         self.t0 = time.perf_counter()
         self.tokens0: int | None = None
         if enabled:
-            from tqdm import tqdm
+            from bimo.progress import progress_bar
 
-            self.bar = tqdm(total=target, unit="字", file=sys.stderr, desc=f"0/{sections} sections",
-                            bar_format="{desc} {bar} {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]")
+            self.bar = progress_bar(total=target, unit="字", desc=f"0/{sections} sections",
+                                    bar_format="{desc} {bar} {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]")
 
     def update(self, length: int, done: int, tokens: int) -> None:
         if self.tokens0 is None:
