@@ -76,6 +76,7 @@ def test_resume_after_kill_loses_and_duplicates_nothing(tmp_path):
     line = ""
     while "run folder" not in line:
         line = proc.stderr.readline()
+        assert line or proc.poll() is None, f"bimo write exited ({proc.poll()}) before naming its run folder"
     run_dir = _run_dir(line)
     state_file = run_dir / "state.json"
     deadline = time.time() + 240
