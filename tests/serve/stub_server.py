@@ -11,16 +11,15 @@ from pathlib import Path
 
 import uvicorn
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from serve_fakes import FakeBackend, stub_runner  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the suite root, where fakes.py lives
 
 from bimo.serve.app import create_app  # noqa: E402
 from bimo.serve.config import ServeConfig  # noqa: E402
+from fakes import ScriptedBackend, stub_runner  # noqa: E402
 
 if __name__ == "__main__":
     port, data = int(sys.argv[1]), Path(sys.argv[2])
     key = sys.argv[3] if len(sys.argv) > 3 else None
-    app = create_app(ServeConfig(port=port, data_dir=data, api_key=key), backend=FakeBackend(delay=0.01),
+    app = create_app(ServeConfig(port=port, data_dir=data, api_key=key), backend=ScriptedBackend(delay=0.01),
                      job_runner=stub_runner)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
