@@ -150,14 +150,13 @@ def run_datatrove_tuned(corpus: Path, out: Path, workers: int) -> None:
 
 def run_datatrove(corpus: Path, out: Path, workers: int, tuned: bool = False) -> None:
     import datatrove.pipeline.dedup.minhash as dm
+    import datatrove.utils.hashes.xxhash as dx
+    import xxhash
     from datatrove.executor import LocalPipelineExecutor
     from datatrove.pipeline.dedup import MinhashDedupBuckets, MinhashDedupCluster, MinhashDedupFilter
     from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
     from datatrove.pipeline.readers import JsonlReader
     from datatrove.pipeline.writers import JsonlWriter
-
-    import datatrove.utils.hashes.xxhash as dx
-    import xxhash
 
     dm.load_word_tokenizer = lambda language: CharTokenizer()  # no spaCy: Han chars / Latin words
     # xxhash >= 4 refuses str, which datatrove 0.10.1 passes: hash the UTF-8 bytes, as xxhash 3 did
