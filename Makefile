@@ -28,11 +28,14 @@ demo: install
 	$(BIN)/bimo write "请写一首关于长江的现代诗"
 
 # The page tests drive a real headless Chromium; as root on Debian it is installed here,
-# elsewhere they are skipped unless /usr/bin/chromium exists.
+# elsewhere they are skipped (with the reason) unless /usr/bin/chromium exists, and under
+# CI=true they fail without it.
 browser:
-	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null) \
-	  || echo "chromium not installed: browser tests will be skipped"; }
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" != 0 ]; then echo "chromium not installed: not root, cannot apt-get it; browser tests will be skipped (failed under CI=true)"; \
+	  elif ! command -v apt-get >/dev/null; then echo "chromium not installed: no apt-get here; browser tests will be skipped (failed under CI=true)"; \
+	  else apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null \
+	    || echo "chromium not installed: apt-get install chromium failed (see above); browser tests will be skipped (failed under CI=true)"; fi; }
 
 test: install-dev browser
 	$(BIN)/python -m pytest

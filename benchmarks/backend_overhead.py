@@ -7,11 +7,16 @@ tokens. Requests alternate between the two to spread machine noise evenly.
     python benchmarks/backend_overhead.py [--model tiny|default|small] [--tokens 128] [--rounds 5]
 
 Target: bimo ≥ 0.95× raw tokens/s. Also reports 4 concurrent requests vs sequential.
+The streamed paths count the same thing on both sides: decoded characters per second of
+the text the caller receives (a token that ends inside a UTF-8 character yields no chunk,
+so counting chunks on one side and tokens on the other would not compare). The last
+line printed is a JSON summary.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import threading
@@ -68,16 +73,14 @@ def main() -> None:
     def raw_stream_once(i: int) -> int:
         chunks = []
         raw.handle_chat_completions({**request(i, args.tokens), "stream": True}, chunks.append)
-        return sum(1 for c in chunks if c["choices"] and c["choices"][0]["delta"].get("content"))
+        return sum(len(c["choices"][0]["delta"].get("content") or "") for c in chunks if c["choices"])
 
     def bimo_once(i: int) -> int:
         return be.complete_request(request(i, args.tokens), cache=False).completion_tokens
 
     def bimo_stream_once(i: int) -> int:
         s = be.stream_request(request(i, args.tokens), cache=False)
-        for _ in s:
-            pass
-        return s.completion.completion_tokens
+        return sum(len(piece) for piece in s)
 
     paths = {"raw xllamacpp": raw_once, "bimo local": bimo_once,
              "raw xllamacpp stream": raw_stream_once, "bimo local stream": bimo_stream_once}
@@ -88,11 +91,14 @@ def main() -> None:
             secs, n = timed(lambda fn=fn, r=r: fn(r))
             rates[name].append(n / secs)
     med = {k: statistics.median(v) for k, v in rates.items()}
-    print("\n| path | tokens/s (median) | ratio vs raw |")
+    print("\n| path | rate (median) | ratio vs raw |")
     print("|---|---|---|")
+    ratios = {}
     for name in paths:
         base = med["raw xllamacpp stream" if "stream" in name else "raw xllamacpp"]
-        print(f"| {name} | {med[name]:.1f} | {med[name] / base:.3f}× |")
+        unit = "chars/s" if "stream" in name else "tokens/s"
+        ratios[name] = med[name] / base
+        print(f"| {name} | {med[name]:.1f} {unit} | {ratios[name]:.3f}× |")
 
     # Concurrency: 4 requests at once vs one after another, through bimo.
     def run_all(concurrent: bool) -> float:
@@ -112,6 +118,14 @@ def main() -> None:
     print(f"\n4 requests sequential: {seq:.2f} s ({total / seq:.1f} tok/s); "
           f"concurrent: {par:.2f} s ({total / par:.1f} tok/s); speed-up {seq / par:.2f}×")
     be.close()
+    print(json.dumps({"benchmark": "backend_overhead", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                      "model": args.model, "tokens": args.tokens, "rounds": args.rounds, "threads": threads,
+                      "load_1min": round(os.getloadavg()[0], 1),
+                      "plain_tokens_per_s": {"raw": round(med["raw xllamacpp"], 2), "bimo": round(med["bimo local"], 2)},
+                      "stream_chars_per_s": {"raw": round(med["raw xllamacpp stream"], 2),
+                                             "bimo": round(med["bimo local stream"], 2)},
+                      "ratio_plain": round(ratios["bimo local"], 3), "ratio_stream": round(ratios["bimo local stream"], 3),
+                      "concurrent_4_speedup": round(seq / par, 2)}))
 
 
 if __name__ == "__main__":

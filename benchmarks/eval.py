@@ -1,7 +1,10 @@
 """Evaluation benchmark: ratings fit and bootstrap speed, and judge throughput.
 
 Prints figures; not a test. Targets: fit of 100k battles among 20 models < 1 s,
-1000 bootstrap rounds < 60 s on 2 cores. Judge throughput uses `--judge-model`
+1000 bootstrap rounds < 60 s on 2 cores. The same battles are also written as a JSONL
+file of `Battle` records and rated the way `bimo eval ratings FILE` does (reading and
+validating the records, aggregation, fit, bootstrap), in process and as the CLI command
+itself (with its start-up). The last line printed is a JSON summary. Judge throughput uses `--judge-model`
 (default `tiny`) when it has been pulled (`bimo models pull NAME`), otherwise that
 part is skipped.
 
@@ -18,16 +21,20 @@ and writes the report; it prints each command's time and the results.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
 from bimo.evaluate.ratings import SCALE, PairCounts, bootstrap_strengths, fit_strengths
 
 
-def ratings_bench(n: int, m: int, rounds: int) -> None:
+def ratings_bench(n: int, m: int, rounds: int) -> dict[str, float]:
     rng = np.random.default_rng(0)
     true = rng.normal(0, 1, m)
     a = rng.integers(0, m, n)
@@ -53,6 +60,37 @@ def ratings_bench(n: int, m: int, rounds: int) -> None:
     print(f"  fit incl. aggregation:              {t2 - t0:.3f} s")
     print(f"  {rounds} bootstrap rounds:             {t3 - t2:.2f} s    (target < 60 s)")
     print(f"  ranking recovered exactly: {rank_ok}; mean 95% interval width: {width:.1f} Elo")
+    figures = {"aggregate_s": round(t1 - t0, 4), "fit_s": round(t2 - t1, 4), "bootstrap_s": round(t3 - t2, 2)}
+    return {**figures, **cli_path_bench(names, a, b, outcome, rounds)}
+
+
+def cli_path_bench(names: list[str], a, b, outcome, rounds: int) -> dict[str, float]:
+    """The path `bimo eval ratings battles.jsonl` takes, on the same battles."""
+    from bimo.evaluate.battles import load_battles
+    from bimo.evaluate.ratings import compute_ratings
+
+    winner = np.array(["model_a", "model_b", "tie"])[outcome]
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "battles.jsonl"
+        with open(path, "w", encoding="utf-8") as fh:
+            for k in range(len(a)):
+                fh.write(json.dumps({"id": str(k), "model_a": names[a[k]], "model_b": names[b[k]],
+                                     "winner": str(winner[k])}) + "\n")
+        t0 = time.perf_counter()
+        battles = load_battles(path)
+        t1 = time.perf_counter()
+        compute_ratings(battles, rounds=rounds, seed=0)
+        t2 = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "bimo.cli", "eval", "ratings", str(path), "--rounds", str(rounds),
+                               "--json"], capture_output=True, text=True)
+        t3 = time.perf_counter()
+        if proc.returncode:
+            raise SystemExit(f"bimo eval ratings failed: {proc.stderr[-500:]}")
+    print("  the CLI path, same battles as a JSONL file of Battle records:")
+    print(f"    read and validate records:        {t1 - t0:.2f} s")
+    print(f"    aggregate, fit, {rounds} bootstrap:  {t2 - t1:.2f} s")
+    print(f"    `bimo eval ratings FILE --json`:  {t3 - t2:.2f} s (whole command, with start-up)")
+    return {"cli_read_s": round(t1 - t0, 2), "cli_rate_s": round(t2 - t1, 2), "cli_command_s": round(t3 - t2, 2)}
 
 
 def judge_bench(items: int, model: str = "tiny") -> None:
@@ -161,8 +199,11 @@ def main() -> None:
     if args.offline:
         offline(args.offline, args.offline_models.split(","), args.judge, args.agreement_items)
         return
-    ratings_bench(args.battles, args.models, args.rounds)
+    figures = ratings_bench(args.battles, args.models, args.rounds)
     judge_bench(args.judge_items, args.judge_model)
+    print(json.dumps({"benchmark": "eval", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                      "battles": args.battles, "models": args.models, "rounds": args.rounds,
+                      "load_1min": round(os.getloadavg()[0], 1), "cores": os.cpu_count(), "ratings": figures}))
 
 
 if __name__ == "__main__":

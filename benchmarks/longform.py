@@ -1,6 +1,7 @@
 """Long-form benchmark: length score S_l, wall time and decoding overhead.
 
-    python benchmarks/longform.py [--model local:default] [--quick] [--limit N] [--parallel-check]
+    python benchmarks/longform.py [--model local:default] [--quick] [--limit N] [--ids ID,...]
+        [--parallel-check [--parallel-id ID]] [--baseline [--baseline-ids ID,...]]
 
 Runs the long-form writer over benchmarks/prompts/longform_dev.jsonl (`--quick`: a
 small spread of lengths for small machines) and prints mean S_l overall and per
@@ -9,13 +10,16 @@ wall time / (tokens in the final text ÷ measured decode tokens/s) — 1.0 when 
 but the final text is decoded. `--parallel-check` also times sequential vs
 `--parallel 4` on one prompt; `--baseline` asks the same model plainly (one call, no plan)
 for the prompts of 1,000 or more and prints their S_l beside bimo's. Reference: AgentWrite checks no length at all, and plain
-models stop near 2,000 words whatever is asked.
+models stop near 2,000 words whatever is asked. `--parallel-id` and `--baseline-ids` name
+the prompts of those two checks, so one command reproduces a cited table. The last line
+printed is a JSON summary.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from pathlib import Path
@@ -46,7 +50,9 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--ids", default=None, help="only these prompt ids, comma-separated")
     ap.add_argument("--parallel-check", action="store_true")
+    ap.add_argument("--parallel-id", default=None, help="prompt for --parallel-check (default: first of >= 1,500)")
     ap.add_argument("--baseline", action="store_true", help="plain single-call S_l for prompts >= 1,000")
+    ap.add_argument("--baseline-ids", default=None, help="prompts for --baseline, comma-separated (default: all >= 1,000)")
     ap.add_argument("--out", default=None, help="save predictions JSONL here")
     args = ap.parse_args()
     records = [json.loads(x) for x in DEV.read_text(encoding="utf-8").splitlines() if x.strip()]
@@ -55,6 +61,8 @@ def main() -> None:
     if args.ids:
         records = [r for r in records if r["id"] in args.ids.split(",")]
     records = records[: args.limit] if args.limit else records
+    if args.parallel_id and args.parallel_id not in {r["id"] for r in records}:
+        ap.error(f"--parallel-id {args.parallel_id} is not among the selected prompts")
     backend = get_backend(args.model, parallel=4)
     backend.cache = None  # time real generation, never answers from the request cache
     rate = decode_rate(backend)
@@ -91,20 +99,31 @@ def main() -> None:
     print(f"\nwall time {t_all:.0f} s; tokens generated {tok_all}; "
           f"overhead ratio {t_all / ideal_all:.2f} (wall / (tokens generated ÷ decode tokens/s measured "
           f"around each prompt)); against final-text tokens only {t_all / ideal_final:.2f}")
+    summary: dict = {"benchmark": "longform", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                     "model": args.model, "load_1min": round(os.getloadavg()[0], 1),
+                     "prompts": {r["id"]: round(r["S_l"], 1) for r in rows},
+                     "buckets": {b: round(statistics.mean(v), 1) for b, v in buckets.items()},
+                     "mean_S_l": round(statistics.mean(r["S_l"] for r in rows), 1), "wall_s": round(t_all),
+                     "overhead": round(t_all / ideal_all, 2)}
     if args.baseline:
         print("\n| prompt | required | plain single call | S_l plain | S_l bimo |\n|---|---|---|---|---|")
+        summary["baseline_S_l"] = {}
         for row in rows:
-            if row["length"] < 1000:
+            if (row["id"] not in args.baseline_ids.split(",")) if args.baseline_ids else row["length"] < 1000:
                 continue
             comp = backend.chat([{"role": "user", "content": row["prompt"]}],
                                 GenParams(max_tokens=7000, temperature=0.7, seed=1), cache=False)
             got = count_length(comp.text)
             print(f"| {row['id']} | {row['length']} | {got} | {length_score(row['length'], got):.1f} | "
                   f"{row['S_l']:.1f} |")
+            summary["baseline_S_l"][row["id"]] = round(length_score(row["length"], got), 1)
     if args.out:
         Path(args.out).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     if args.parallel_check:
-        r = next(x for x in records if x["length"] >= 1500) if any(x["length"] >= 1500 for x in records) else records[-1]
+        if args.parallel_id:
+            r = next(x for x in records if x["id"] == args.parallel_id)
+        else:
+            r = next((x for x in records if x["length"] >= 1500), records[-1])
         times = {}
         for k in (1, 4):
             w = LongformWriter(backend, LongformConfig(length=r["length"], seed=2, parallel=k))
@@ -113,7 +132,9 @@ def main() -> None:
             times[k] = time.perf_counter() - t0
             print(f"parallel={k}: {times[k]:.0f} s, length {res.length} (S_l {length_score(r['length'], res.length):.1f})")
         print(f"parallel speed-up: {times[1] / times[4]:.2f}x")
+        summary["parallel"] = {"id": r["id"], "sequential_s": round(times[1]), "parallel_4_s": round(times[4])}
     backend.close()
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":

@@ -207,6 +207,12 @@ def main() -> None:
     ratio = (served["tokens"] / served["wall"]) / max(1e-9, backend["tokens"] / backend["wall"])
     print(f"server / direct throughput: {ratio:.2f}x (target >= 0.90x); errors: {len(served['errors'])} "
           f"(target 0){'; ' + ', '.join(sorted(set(served['errors'])))[:200] if served['errors'] else ''}")
+    print(json.dumps({"benchmark": "serve", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                      "load_1min": round(os.getloadavg()[0], 1), "clients": args.clients, "requests": args.requests,
+                      "tokens": args.tokens, "parallel": args.parallel, "server_over_direct": round(ratio, 3),
+                      "served_tokens_per_s": round(served["tokens"] / served["wall"], 2),
+                      "direct_tokens_per_s": round(backend["tokens"] / backend["wall"], 2),
+                      "errors": len(served["errors"])}))
 
 
 if __name__ == "__main__":

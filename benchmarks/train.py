@@ -80,7 +80,7 @@ def _spawn(kind: str, model: Path, data: Path, steps: int, packing: bool) -> dic
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def part_speed(steps: int, reps: int, root: Path) -> None:
+def part_speed(steps: int, reps: int, root: Path) -> dict[str, float]:
     from bimo.io import atomic_write_jsonl
     from bimo.train.tiny import build_tiny_model, sft_records
 
@@ -108,6 +108,8 @@ def part_speed(steps: int, reps: int, root: Path) -> None:
         print(f"bimo / plain TRL tokens/s, packing {'on' if packing else 'off'}: {ratio:.3f} (target >= 0.95)")
     gain = best[("bimo", True)]["tps"] / best[("bimo", False)]["tps"]
     print(f"packing on / off (bimo): {gain:.2f}x tokens/s")
+    return {f"bimo_over_plain_{'packed' if p else 'unpacked'}": round(best[("bimo", p)]["tps"] / best[("plain", p)]["tps"], 3)
+            for p in (True, False)}
 
 
 def _pair_logps(model, tok, pairs: list[dict]) -> list[tuple[float, float]]:
@@ -131,7 +133,7 @@ def _pair_logps(model, tok, pairs: list[dict]) -> list[tuple[float, float]]:
     return out
 
 
-def part_real(steps: int, root: Path) -> None:
+def part_real(steps: int, root: Path) -> dict[str, float]:
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -175,6 +177,10 @@ def part_real(steps: int, root: Path) -> None:
     print(f"held-out preference accuracy ({len(held_out)} pairs): SFT {acc(sft_scores):.2f} -> DPO {acc(dpo_scores):.2f}")
     mean_gap = sum(c - r for c, r in dpo_scores) / len(dpo_scores) - sum(c - r for c, r in sft_scores) / len(sft_scores)
     print(f"mean log p(chosen) - log p(rejected) change SFT -> DPO: {mean_gap:+.3f}")
+    # The held-out pairs come from the same template generator as the training pairs
+    # (bimo.train.tiny), so this accuracy measures how well DPO learnt the template.
+    return {"template_held_out_accuracy_sft": acc(sft_scores), "template_held_out_accuracy_dpo": acc(dpo_scores),
+            "logp_gap_change": round(mean_gap, 3)}
 
 
 def main() -> None:
@@ -192,11 +198,15 @@ def main() -> None:
     if a.worker:
         print(json.dumps(worker(a.worker, a.model, a.data, a.steps, bool(a.packing))))
         return
+    summary: dict = {"benchmark": "train", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                     "load_1min_start": round(os.getloadavg()[0], 1), "cores": os.cpu_count()}
     with tempfile.TemporaryDirectory(prefix="bimo-bench-") as tmp:
         if not a.skip_speed:
-            part_speed(a.steps, a.reps, Path(tmp) / "speed")
+            summary["speed"] = part_speed(a.steps, a.reps, Path(tmp) / "speed")
         if a.real:
-            part_real(a.real_steps, Path(tmp) / "real")
+            summary["dpo"] = part_real(a.real_steps, Path(tmp) / "real")
+    summary["load_1min_end"] = round(os.getloadavg()[0], 1)
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":

@@ -6,13 +6,41 @@ runs after the first reuse them; the request cache is private to each test sessi
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
 
 import pytest
 
+from needs import IN_CI, ci_message
+
 REPO = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent
+
+#: test folders that import an optional extra at module level: (module, pip requirement)
+EXTRAS = {"train": ("trl", "bimo[train]"), "pipeline": ("trl", "bimo[train]")}
+
+
+class MissingExtra(pytest.File):
+    """Stands in for a test module whose extra is not installed: one skip with the reason (an error in CI)."""
+
+    reason: str = ""
+
+    def collect(self):
+        if IN_CI:
+            raise self.CollectError(ci_message(self.reason))
+        raise pytest.skip.Exception(self.reason, allow_module_level=True)
+
+
+def pytest_pycollect_makemodule(module_path: Path, parent):
+    folder = Path(module_path).resolve().parent
+    need = EXTRAS.get(folder.name) if folder.parent == HERE else None
+    if need and importlib.util.find_spec(need[0]) is None:
+        item = MissingExtra.from_parent(parent, path=Path(module_path))
+        item.reason = f"{need[0]} is not installed: pip install '{need[1]}'"
+        return item
+    return None
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -3,11 +3,12 @@ import subprocess
 import sys
 
 import pytest
-from eval_fakes import FakeBackend, pair_by_quality
+from scripted_judges import pair_by_quality
 from typer.testing import CliRunner
 
 from bimo.errors import BimoError
 from bimo.evaluate import cli
+from fakes import ScriptedBackend
 
 runner = CliRunner()
 
@@ -59,7 +60,7 @@ def test_standalone_entry_exit_code_and_single_line(tmp_path):
 
 
 def test_compare_and_ratings_commands(tmp_path, jsonl, monkeypatch):
-    monkeypatch.setattr(cli, "_backend", lambda uri: FakeBackend(pair_by_quality))
+    monkeypatch.setattr(cli, "_backend", lambda uri: ScriptedBackend(pair_by_quality))
     recs = lambda q: [{"id": k, "prompt": f"Write {k}", "response": f"{q} text {k}"} for k in range(8)]  # noqa: E731
     a = jsonl(tmp_path / "alpha.jsonl", recs("good"))
     b = jsonl(tmp_path / "beta.jsonl", recs("meh"))

@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from eval_fakes import FakeBackend, first_shown, pair_always_first, pair_by_quality
+from scripted_judges import first_shown, pair_always_first, pair_by_quality
 
 from bimo.evaluate.agreement import pairwise_agreement, pointwise_agreement
 from bimo.evaluate.judge import judge_file
@@ -9,6 +9,7 @@ from bimo.evaluate.pairwise import combine, compare_files
 from bimo.evaluate.runner import JudgeSettings
 from bimo.evaluate.winrate import pair_summary
 from bimo.io import errors_path
+from fakes import ScriptedBackend
 
 GOOD = {"reason": "fine", "style": 7, "relevance": 8, "creativity": 6, "fluency": 9, "overall": 7}
 
@@ -38,7 +39,7 @@ def test_judge_records_failures_never_defaults(tmp_path, jsonl):
             return json.dumps({**GOOD, "style": 42})            # bad first try, good retry
         return json.dumps(GOOD)
 
-    be = FakeBackend(answer)
+    be = ScriptedBackend(answer)
     out = tmp_path / "m.judged.jsonl"
     settings = JudgeSettings(judge="fake:judge", temperature=0.0, seed=1, retries=2)
     s = judge_file(pred, "writebench", be, out, settings)
@@ -54,13 +55,13 @@ def test_judge_records_failures_never_defaults(tmp_path, jsonl):
     assert retried["attempts"] == 2 and retried["judge_seed"] == 2
     assert all(r["judge"] == "fake:judge" and r["judge_temperature"] == 0.0 for r in ok)
     assert ok[0]["scores"]["fluency"] == 9 and ok[0]["domain"] in ("fiction", "marketing")
-    assert all(c["json_schema"]["required"][0] == "reason" for c in be.calls)
+    assert all(c["response_format"]["json_schema"]["schema"]["required"][0] == "reason" for c in be.requests)
     # resumable: judged items are skipped, the failed one is tried again
-    n_calls = len(be.calls)
+    n_calls = len(be.requests)
     s2 = judge_file(pred, "writebench", be, out, settings)
-    assert s2["skipped_done"] == 5 and s2["failed_now"] == 1 and len(be.calls) == n_calls + 3
+    assert s2["skipped_done"] == 5 and s2["failed_now"] == 1 and len(be.requests) == n_calls + 3
     assert len(errors_path(out).read_text().splitlines()) == 1              # listed once, not twice
-    assert [c["seed"] for c in be.calls[-3:]] == [1, 2, 3]                   # each retry on the next seed
+    assert [c["seed"] for c in be.requests[-3:]] == [1, 2, 3]                   # each retry on the next seed
 
 
 def test_backend_errors_are_retried_then_recorded(tmp_path, jsonl):
@@ -76,7 +77,7 @@ def test_backend_errors_are_retried_then_recorded(tmp_path, jsonl):
         return json.dumps(GOOD)
 
     out = tmp_path / "m.judged.jsonl"
-    s = judge_file(pred, "writebench", FakeBackend(answer), out, JudgeSettings(judge="fake:j", retries=1))
+    s = judge_file(pred, "writebench", ScriptedBackend(answer), out, JudgeSettings(judge="fake:j", retries=1))
     assert (s["judged_now"], s["failed_now"]) == (5, 1)
     err = json.loads(errors_path(out).read_text())
     assert err["key"] == "0" and err["reason"] == "backend error: server unreachable" and err["attempts"] == 2
@@ -89,9 +90,9 @@ def test_old_judgments_without_runner_bookkeeping_are_kept(tmp_path, jsonl):
     old = {"key": "0", "prompt": "Write piece 0", "model": "m", "rubric": "writebench", "judge": "fake:judge",
            "scores": {k: GOOD[k] for k in ("style", "relevance", "creativity", "fluency", "overall")}, "overall": 7}
     jsonl(out, [old])
-    be = FakeBackend(lambda m, s: json.dumps(GOOD))
+    be = ScriptedBackend(lambda m, s: json.dumps(GOOD))
     s = judge_file(pred, "writebench", be, out, JudgeSettings(judge="fake:judge"))
-    assert s["skipped_done"] == 1 and s["judged_now"] == 5 and len(be.calls) == 5
+    assert s["skipped_done"] == 1 and s["judged_now"] == 5 and len(be.requests) == 5
     assert sorted(json.loads(x)["key"] for x in out.read_text().splitlines()) == [str(k) for k in range(6)]
 
 
@@ -102,13 +103,13 @@ def test_criteria_generated_once_per_instruction(tmp_path, jsonl):
     def answer(messages, seed):
         return json.dumps(crit if "criteria\": [" in messages[-1]["content"] else scores)
 
-    be = FakeBackend(answer, parallel=3)
+    be = ScriptedBackend(answer, parallel=3)
     settings = JudgeSettings(judge="fake:judge")
     judge_file(preds(tmp_path, jsonl, "a", "good"), "criteria", be, tmp_path / "a.j.jsonl", settings)
     judge_file(preds(tmp_path, jsonl, "b", "bad"), "criteria", be, tmp_path / "b.j.jsonl", settings)
     book = (tmp_path / "criteria.jsonl").read_text().splitlines()
     assert len(book) == 6                                # 6 instructions, shared by both models
-    gen_calls = [c for c in be.calls if "criteria\": [" in c["messages"][-1]["content"]]
+    gen_calls = [c for c in be.requests if "criteria\": [" in c["messages"][-1]["content"]]
     assert len(gen_calls) == 6
     rec = json.loads((tmp_path / "b.j.jsonl").read_text().splitlines()[0])
     assert rec["overall"] == 6 and set(rec["scores"]) == {f"c{k}" for k in range(5)}
@@ -124,7 +125,7 @@ def test_criteria_failure_is_recorded_for_every_answer(tmp_path, jsonl):
             return "no criteria today" if "piece 2" in user else json.dumps(crit)
         return json.dumps(scores)
 
-    be = FakeBackend(answer)
+    be = ScriptedBackend(answer)
     out = tmp_path / "a.j.jsonl"
     s = judge_file(preds(tmp_path, jsonl, "a", "good"), "criteria", be, out, JudgeSettings(judge="f", retries=1))
     assert (s["judged_now"], s["failed_now"]) == (5, 1)
@@ -136,27 +137,27 @@ def test_criteria_failure_is_recorded_for_every_answer(tmp_path, jsonl):
 def test_compare_fair_judge(tmp_path, jsonl):
     a, b = preds(tmp_path, jsonl, "strong", "good"), preds(tmp_path, jsonl, "weak", "poor")
     out = tmp_path / "battles.jsonl"
-    battles = compare_files([a, b], FakeBackend(pair_by_quality), out, JudgeSettings(judge="fake:fair"))
+    battles = compare_files([a, b], ScriptedBackend(pair_by_quality), out, JudgeSettings(judge="fake:fair"))
     assert len(battles) == 6 and all(bt.winner == "model_a" for bt in battles)
     assert all(bt.meta["consistent"] and bt.meta["verdicts"] == ["A", "B"] for bt in battles)
     assert all(bt.meta["judge_seeds"] == [1, 1] and bt.meta["judge_temperature"] == 0.0 for bt in battles)
     assert all(bt.judge == "fake:fair" and bt.id for bt in battles) and len({bt.id for bt in battles}) == 6
     assert pair_summary(battles, "strong", "weak")["win_rate"] == 1.0
     # resumable: nothing new to judge
-    be = FakeBackend(pair_by_quality)
-    assert len(compare_files([a, b], be, out, JudgeSettings(judge="fake:fair"))) == 6 and not be.calls
+    be = ScriptedBackend(pair_by_quality)
+    assert len(compare_files([a, b], be, out, JudgeSettings(judge="fake:fair"))) == 6 and not be.requests
 
 
 def test_compare_position_bias_becomes_ties(tmp_path, jsonl):
     a, b = preds(tmp_path, jsonl, "x", "good"), preds(tmp_path, jsonl, "y", "poor")
-    battles = compare_files([a, b], FakeBackend(pair_always_first), tmp_path / "bt.jsonl", JudgeSettings(judge="fake:b"))
+    battles = compare_files([a, b], ScriptedBackend(pair_always_first), tmp_path / "bt.jsonl", JudgeSettings(judge="fake:b"))
     assert all(bt.winner == "tie" and not bt.meta["consistent"] for bt in battles)
 
 
 def test_compare_failures_go_to_errors(tmp_path, jsonl):
     a, b = preds(tmp_path, jsonl, "x", "good"), preds(tmp_path, jsonl, "y", "poor")
     out = tmp_path / "bt.jsonl"
-    battles = compare_files([a, b], FakeBackend(lambda m, s: "no idea"), out, JudgeSettings(judge="fake:bad"))
+    battles = compare_files([a, b], ScriptedBackend(lambda m, s: "no idea"), out, JudgeSettings(judge="fake:bad"))
     assert battles == []
     errs = [json.loads(x) for x in errors_path(out).read_text().splitlines()]
     assert len(errs) == 6 and "not valid JSON" in errs[0]["reason"] and errs[0]["detail"] == "no idea"
@@ -165,33 +166,33 @@ def test_compare_failures_go_to_errors(tmp_path, jsonl):
     def flaky(messages, seed):  # garbled on the first seed when y's answer 1 is shown first
         return "garbled" if seed == 1 and first_shown(messages) == "poor answer 1" else pair_by_quality(messages, seed)
 
-    be = FakeBackend(flaky)
+    be = ScriptedBackend(flaky)
     battles = compare_files([a, b], be, out, JudgeSettings(judge="fake:bad"))
     assert len(battles) == 6 and not errors_path(out).read_text()
     assert next(bt for bt in battles if bt.meta["key"] == "1").meta["judge_seeds"] == [2, 2]
-    assert len(be.calls) == 12 + 2
+    assert len(be.requests) == 12 + 2
 
 
 def test_compare_skips_battles_written_before_the_runner(tmp_path, jsonl):
     a, b = preds(tmp_path, jsonl, "x", "good"), preds(tmp_path, jsonl, "y", "poor")
     out = jsonl(tmp_path / "bt.jsonl", [{"key": "0", "prompt": "Write piece 0", "model_a": "x", "model_b": "y",
                                          "winner": "model_a"}])
-    be = FakeBackend(pair_by_quality)
+    be = ScriptedBackend(pair_by_quality)
     battles = compare_files([a, b], be, out, JudgeSettings(judge="f"))
-    assert len(battles) == 6 and len(be.calls) == 10
+    assert len(battles) == 6 and len(be.requests) == 10
 
 
 def test_agreement(tmp_path, jsonl):
     a, b = preds(tmp_path, jsonl, "x", "good"), preds(tmp_path, jsonl, "y", "poor")
-    fair = pairwise_agreement(FakeBackend(pair_by_quality), a, b, JudgeSettings(judge="f"), n=6)
+    fair = pairwise_agreement(ScriptedBackend(pair_by_quality), a, b, JudgeSettings(judge="f"), n=6)
     assert fair["order_consistency"] == 1.0 and fair["repeat_agreement"] == 1.0 and fair["first_position_rate"] == 0.5
-    biased = pairwise_agreement(FakeBackend(pair_always_first), a, b, JudgeSettings(judge="f"), n=6)
+    biased = pairwise_agreement(ScriptedBackend(pair_always_first), a, b, JudgeSettings(judge="f"), n=6)
     assert biased["order_consistency"] == 0.0 and biased["first_position_rate"] == 1.0
 
     def noisy(messages, seed):
         return json.dumps({**GOOD, "overall": 5 + seed % 3})
 
-    p = pointwise_agreement(FakeBackend(noisy), a, "writebench", JudgeSettings(judge="f", seed=1), n=6)
+    p = pointwise_agreement(ScriptedBackend(noisy), a, "writebench", JudgeSettings(judge="f", seed=1), n=6)
     assert p["judged"] == 6 and p["mean_abs_diff"] == pytest.approx(1.0)  # seeds 1 and 1001 -> 6 vs 7
     assert p["exact_agreement"] == 0.0
 
@@ -201,18 +202,18 @@ def test_judge_outputs_stay_bound_to_their_judge_and_settings(tmp_path, jsonl):
 
     pred = preds(tmp_path, jsonl, "m", "good")
     out = tmp_path / "m.judged.jsonl"
-    judge_file(pred, "writebench", FakeBackend(lambda m, s: json.dumps(GOOD)), out, JudgeSettings(judge="fake:judge"))
+    judge_file(pred, "writebench", ScriptedBackend(lambda m, s: json.dumps(GOOD)), out, JudgeSettings(judge="fake:judge"))
     for settings, other, needle in [
             (JudgeSettings(judge="fake:other"), pred, "model fake:judge → fake:other"),
             (JudgeSettings(judge="fake:judge", temperature=0.5), pred, "temperature 0.0 → 0.5"),
             (JudgeSettings(judge="fake:judge", max_tokens=100), pred, "max_tokens 768 → 100"),
             (JudgeSettings(judge="fake:judge"), preds(tmp_path, jsonl, "n", "bad"), "judged_model m → n")]:
-        be = FakeBackend(lambda m, s: json.dumps(GOOD))
+        be = ScriptedBackend(lambda m, s: json.dumps(GOOD))
         with pytest.raises(BimoError, match=needle):
             judge_file(other, "writebench", be, out, settings)
-        assert not be.calls
+        assert not be.requests
     with pytest.raises(BimoError, match="rubric writebench → longbench"):
-        judge_file(pred, "longbench", FakeBackend(lambda m, s: "{}"), out, JudgeSettings(judge="fake:judge"))
+        judge_file(pred, "longbench", ScriptedBackend(lambda m, s: "{}"), out, JudgeSettings(judge="fake:judge"))
 
 
 def test_battles_and_criteria_stay_bound_to_their_judge(tmp_path, jsonl):
@@ -220,11 +221,11 @@ def test_battles_and_criteria_stay_bound_to_their_judge(tmp_path, jsonl):
 
     a, b = preds(tmp_path, jsonl, "strong", "good"), preds(tmp_path, jsonl, "weak", "poor")
     out = tmp_path / "battles.jsonl"
-    compare_files([a, b], FakeBackend(pair_by_quality), out, JudgeSettings(judge="fake:fair"))
+    compare_files([a, b], ScriptedBackend(pair_by_quality), out, JudgeSettings(judge="fake:fair"))
     with pytest.raises(BimoError, match="model fake:fair → fake:other"):
-        compare_files([a, b], FakeBackend(pair_by_quality), out, JudgeSettings(judge="fake:other"))
+        compare_files([a, b], ScriptedBackend(pair_by_quality), out, JudgeSettings(judge="fake:other"))
     with pytest.raises(BimoError, match="seed 1 → 7"):
-        compare_files([a, b], FakeBackend(pair_by_quality), out, JudgeSettings(judge="fake:fair", seed=7))
+        compare_files([a, b], ScriptedBackend(pair_by_quality), out, JudgeSettings(judge="fake:fair", seed=7))
 
     crit = {"criteria": [{"name": f"c{k}", "description": "d"} for k in range(5)]}
     scores = {"scores": [{"reason": "r", "score": 6}] * 5}
@@ -232,11 +233,11 @@ def test_battles_and_criteria_stay_bound_to_their_judge(tmp_path, jsonl):
     def answer(messages, seed):
         return json.dumps(crit if "criteria\": [" in messages[-1]["content"] else scores)
 
-    judge_file(a, "criteria", FakeBackend(answer), tmp_path / "a.j.jsonl", JudgeSettings(judge="fake:j"))
-    be = FakeBackend(answer)  # every criterion exists, but another judge wrote them
+    judge_file(a, "criteria", ScriptedBackend(answer), tmp_path / "a.j.jsonl", JudgeSettings(judge="fake:j"))
+    be = ScriptedBackend(answer)  # every criterion exists, but another judge wrote them
     with pytest.raises(BimoError, match="criteria.jsonl was made with other settings \\(model fake:j → fake:k"):
         judge_file(b, "criteria", be, tmp_path / "b.j.jsonl", JudgeSettings(judge="fake:k"))
-    assert not be.calls
+    assert not be.requests
 
 
 def test_compare_reports_repeated_ids_once_and_judges_the_first(tmp_path, jsonl):
@@ -245,7 +246,7 @@ def test_compare_reports_repeated_ids_once_and_judges_the_first(tmp_path, jsonl)
         fh.write(json.dumps({"id": 2, "prompt": "写一段第2号文字", "response": "a later answer"}) + "\n")
     out = tmp_path / "bt.jsonl"
     for _ in range(2):  # the second run (a resume) lists the repeat no second time
-        battles = compare_files([a, b], FakeBackend(pair_by_quality), out, JudgeSettings(judge="f"))
+        battles = compare_files([a, b], ScriptedBackend(pair_by_quality), out, JudgeSettings(judge="f"))
         assert len(battles) == 6
         errs = [json.loads(x) for x in errors_path(out).read_text().splitlines()]
         assert [(e["kind"], e["file"], e["row"], e["key"], e["reason"]) for e in errs] == [
@@ -261,10 +262,10 @@ def test_agreement_keeps_failure_reasons_and_repeated_ids(tmp_path, jsonl):
     def half_broken(messages, seed):
         return "no idea" if first_shown(messages) in ("good answer 1", "poor answer 1") else pair_by_quality(messages, seed)
 
-    res = pairwise_agreement(FakeBackend(half_broken), a, b, JudgeSettings(judge="f", retries=0), n=6)
+    res = pairwise_agreement(ScriptedBackend(half_broken), a, b, JudgeSettings(judge="f", retries=0), n=6)
     assert res["failed"] == 1 and res["judged"] == 5
     [fail] = res["failures"]
     assert fail["key"] == "1" and "not valid JSON" in fail["reason"] and fail["attempts"] == 1
     assert res["duplicates"] == [{"file": str(b), "row": 7, "key": "0", "reason": "duplicate id of row 1"}]
-    p = pointwise_agreement(FakeBackend(lambda m, s: "no idea"), a, "writebench", JudgeSettings(judge="f", retries=0), n=2)
+    p = pointwise_agreement(ScriptedBackend(lambda m, s: "no idea"), a, "writebench", JudgeSettings(judge="f", retries=0), n=2)
     assert p["failed"] == 2 and all("not valid JSON" in f["reason"] for f in p["failures"])

@@ -12,6 +12,18 @@ from bimo.evaluate.runner import JudgeSettings
 from bimo.io import errors_path
 
 
+def lines(path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+
+
+def assert_judge_rejections(errs: list[dict]) -> None:
+    """A failed item is the judge's answer rejected by the verdict parser, kept raw with the
+    reason: never a crash, a backend error or a silent default."""
+    for e in errs:
+        assert e["kind"] == "reject" and e["reason"] and e["attempts"] == 1 and e["judge"] == "local:tiny", e
+        assert not e["reason"].startswith("backend error") and e.get("detail"), e
+
+
 def test_tiny_judge_pointwise_and_pairwise(tiny_backend, tmp_path, jsonl):
     recs = [{"id": k, "prompt": p, "response": r, "lang": "en"} for k, (p, r) in enumerate([
         ("Write a one-line slogan for a bakery.", "Fresh bread, warm hearts, every morning."),
@@ -22,17 +34,17 @@ def test_tiny_judge_pointwise_and_pairwise(tiny_backend, tmp_path, jsonl):
 
     out = tmp_path / "a.judged.jsonl"
     s = judge_file(a, "writebench", tiny_backend, out, settings)
-    assert s["judged_now"] + s["failed_now"] == 1
-    for line in out.read_text().splitlines():
-        rec = json.loads(line)
+    judged, errs = lines(out), lines(errors_path(out))
+    assert (len(judged), len(errs)) == (s["judged_now"], s["failed_now"]) and len(judged) + len(errs) == 1
+    for rec in judged:
         assert all(1 <= v <= 10 for v in rec["scores"].values()) and rec["judge"] == "local:tiny"
-    if s["failed_now"]:
-        assert all(json.loads(x)["reason"] for x in errors_path(out).read_text().splitlines())
+    assert_judge_rejections(errs)
 
     bt_out = tmp_path / "battles.jsonl"
     battles = compare_files([a, b], tiny_backend, bt_out, settings)
-    failed = len(errors_path(bt_out).read_text().splitlines()) if errors_path(bt_out).exists() else 0
-    assert len(battles) + failed == 1
+    failed = lines(errors_path(bt_out))
+    assert len(battles) + len(failed) == 1
+    assert_judge_rejections(failed)
     assert all(bt.winner in ("model_a", "model_b", "tie") and len(bt.meta["verdicts"]) == 2 for bt in battles)
 
 
@@ -54,9 +66,9 @@ def test_tiny_judge_through_the_cli(tiny_path, tmp_path, jsonl, bimo_cli):
         rec = json.loads(line)
         assert rec["judge"] == "local:tiny" and rec["judge_temperature"] == 0.0 and rec["judge_seed"] == 1
         assert all(1 <= v <= 10 for v in rec["scores"].values())
-    errs = errors_path(judged)
-    assert all(json.loads(x)["reason"] for x in errs.read_text().splitlines())
-    assert len(errs.read_text().splitlines()) == s["failed_now"]
+    errs = lines(errors_path(judged))
+    assert len(errs) == s["failed_now"] and len(lines(judged)) == s["judged_now"]
+    assert_judge_rejections(errs)
 
     battles = tmp_path / "battles.jsonl"
     proc = bimo_cli("eval", "compare", str(a), str(b), "-o", str(battles), "--store", str(tmp_path / "s.sqlite"),
@@ -66,8 +78,11 @@ def test_tiny_judge_through_the_cli(tiny_path, tmp_path, jsonl, bimo_cli):
     assert res["judge"] == "local:tiny" and "small model" in proc.stderr.decode()
     pair = res["pairs"][0]
     assert pair["n"] + res["failed"] == 2 and res["added_to_store"] == pair["n"]
-    if pair["n"]:
-        assert pair["lc_win_rate"] is not None and pair["lc_ci"][0] <= pair["lc_ci"][1]
-    for line in battles.read_text().splitlines():
-        bt = json.loads(line)
+    assert_judge_rejections(lines(errors_path(battles)))
+    assert len(lines(battles)) == pair["n"] and len(lines(errors_path(battles))) == res["failed"]
+    for bt in lines(battles):
         assert bt["winner"] in ("model_a", "model_b", "tie") and len(bt["verdicts"]) == 2 and bt["id"]
+    # a win rate with its interval when a battle was judged; none (not a made-up 0.5) without
+    assert (pair["lc_win_rate"] is not None) == (pair["n"] > 0)
+    if pair["n"]:
+        assert pair["lc_ci"][0] <= pair["lc_ci"][1]

@@ -3,7 +3,6 @@ random Llama as the training base, and toy SFT/preference data (helpers: pipelin
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 
@@ -11,10 +10,6 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-# The pipeline trains: without the [train] extra (torch, trl, ...) these tests are not collected.
-if importlib.util.find_spec("trl") is None:
-    collect_ignore_glob = ["test_*.py"]
 
 
 @pytest.fixture(scope="session")

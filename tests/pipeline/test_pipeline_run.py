@@ -53,7 +53,9 @@ def test_end_to_end_stop_and_resume(bimo_cli, tmp_path, tiny_llama, toy, home_en
     ev = state["eval"]["figures"]
     assert ev["prompts"] == 2 and ev["battles"] + _lines(run / "06-eval" / "battles.errors.jsonl") == 2
     assert "06-eval" in out and "total" in out and "win rate" in out  # the summary table
-    if ev["battles"]:
+    failed = _rows(run / "06-eval" / "battles.errors.jsonl")  # the tiny judge's answers it could not parse
+    assert all(e["kind"] == "reject" and e["reason"] and not e["reason"].startswith("backend error") for e in failed)
+    if ev["battles"]:  # and otherwise every battle is one of the recorded rejections just checked
         assert 0 <= ev["win_rate"] <= 1 and (run / "06-eval" / "report" / "index.html").exists()
     summary = json.loads((run / "06-eval" / "summary.json").read_text())
     assert summary["baseline"] == f"hf:{tiny_llama}" and summary["model"] == "local:pipe-tiny"
@@ -69,8 +71,12 @@ def test_end_to_end_stop_and_resume(bimo_cli, tmp_path, tiny_llama, toy, home_en
     assert b"06-eval" in stale.stderr and len(stale.stderr.splitlines()) == 1
 
 
+def _rows(path: Path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+
+
 def _lines(path: Path) -> int:
-    return len(path.read_text().splitlines()) if path.exists() else 0
+    return len(_rows(path))
 
 
 def test_interrupted_stage_resumes_with_its_own_resume(tmp_path, tiny_llama, toy, monkeypatch):

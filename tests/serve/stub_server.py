@@ -18,13 +18,12 @@ from pathlib import Path
 
 import uvicorn
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from serve_fakes import FakeBackend, stub_runner  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the suite root, where fakes.py lives
 
 from bimo.serve.app import create_app  # noqa: E402
 from bimo.serve.config import ServeConfig  # noqa: E402
 from bimo.serve.slots import SlotPool  # noqa: E402
+from fakes import ScriptedBackend, stub_runner  # noqa: E402
 
 if __name__ == "__main__":
     port, data = int(sys.argv[1]), Path(sys.argv[2])
@@ -32,7 +31,7 @@ if __name__ == "__main__":
     options = json.loads(os.environ.get("BIMO_STUB_OPTIONS") or "{}")
     fields = {k: Path(v) if k in ("arena_pairs", "arena_db") else v for k, v in options.get("config", {}).items()}
     config = ServeConfig(port=port, data_dir=data, api_key=key, **fields)
-    backend = FakeBackend(delay=0.01)
+    backend = ScriptedBackend(delay=0.01)
     backend.n_ctx = options.get("n_ctx")
     app = create_app(config, backend=backend, job_runner=stub_runner)
     arena = app.state.bimo.arena
@@ -40,7 +39,7 @@ if __name__ == "__main__":
         words = 4
         pools = {}
         for name in ("fake:a", "fake:b"):
-            fake = FakeBackend(words=words, delay=options["arena_delay"] / words, parallel=8)
+            fake = ScriptedBackend(words=words, delay=options["arena_delay"] / words, parallel=8)
             fake.uri = name
             pools[name] = SlotPool(fake)
         arena.pools, arena.prompts = pools, ["Write a line about rain.", "Write a line about snow."]

@@ -11,12 +11,12 @@ import sys
 
 import httpx
 import pytest
-from serve_fakes import FakeBackend
 
 from bimo.errors import BimoError
 from bimo.evaluate.store import BattleStore
 from bimo.serve.arena import Arena, load_pairs
 from bimo.serve.slots import SlotPool
+from fakes import ScriptedBackend
 
 PAIR = {"prompt": "p", "model_a": "x", "model_b": "y", "response_a": "from x", "response_b": "from y"}
 
@@ -54,7 +54,7 @@ def test_generated_pairs_are_cached(tmp_path) -> None:
     cache = tmp_path / "pairs.jsonl"
 
     async def run() -> dict:
-        pools = {"fake:a": SlotPool(FakeBackend(words=3)), "fake:b": SlotPool(FakeBackend(words=5))}
+        pools = {"fake:a": SlotPool(ScriptedBackend(words=3)), "fake:b": SlotPool(ScriptedBackend(words=5))}
         arena = Arena(BattleStore(tmp_path / "b.sqlite"), prompts=["Write a haiku."], pools=pools, cache_path=cache)
         return await arena.next_pair()
 

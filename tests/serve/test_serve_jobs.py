@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 
 import httpx
-from serve_fakes import FakeBackend, stub_runner
 from serve_util import HERE, free_port, stop, wait_ready
 
 from bimo.serve.jobs import JobManager
+from fakes import ScriptedBackend, stub_runner
 
 
 def _wait(pred, timeout: float = 30, step: float = 0.1):
@@ -28,7 +28,7 @@ def _wait(pred, timeout: float = 30, step: float = 0.1):
 
 
 def test_manager_runs_and_records_events(tmp_path: Path) -> None:
-    jm = JobManager(FakeBackend(), tmp_path, runner=lambda *a: stub_runner(*a, sections=3, pause=0.0))
+    jm = JobManager(ScriptedBackend(), tmp_path, runner=lambda *a: stub_runner(*a, sections=3, pause=0.0))
     job_id = jm.submit("A story about tea", 600)
     job = _wait(lambda: (j := jm.store.get(job_id)) and j["status"] == "done" and j)
     assert job["result"].count("## Part") == 3 and job["result_length"] == len(job["result"])
@@ -45,7 +45,7 @@ def test_failed_job_reports_one_line(tmp_path: Path) -> None:
     def boom(*args):
         raise RuntimeError("writer exploded\nsecond line")
 
-    jm = JobManager(FakeBackend(), tmp_path, runner=boom)
+    jm = JobManager(ScriptedBackend(), tmp_path, runner=boom)
     job_id = jm.submit("x", None)
     job = _wait(lambda: (j := jm.store.get(job_id)) and j["status"] == "failed" and j)
     assert job["error"] == "writer exploded"
@@ -76,7 +76,7 @@ class Gauge:
 
 def test_queue_runs_at_most_max_jobs_in_order_with_positions(tmp_path: Path) -> None:
     gauge = Gauge()
-    jm = JobManager(FakeBackend(parallel=4), tmp_path, runner=gauge.runner)
+    jm = JobManager(ScriptedBackend(parallel=4), tmp_path, runner=gauge.runner)
     assert jm.max_jobs == 2  # half the backend's 4 slots
     ids = [jm.submit(f"job {i}", 100) for i in range(5)]
     _wait(lambda: len(gauge.started) == 2)
@@ -103,7 +103,7 @@ def test_max_jobs_and_full_queue(tmp_path: Path) -> None:
     from bimo.serve.config import ServeConfig
 
     gauge = Gauge()
-    app = create_app(ServeConfig(data_dir=tmp_path, max_jobs=1, max_queued=1), backend=FakeBackend(parallel=4),
+    app = create_app(ServeConfig(data_dir=tmp_path, max_jobs=1, max_queued=1), backend=ScriptedBackend(parallel=4),
                      job_runner=gauge.runner, resume_jobs=False)
     with TestClient(app) as c:
         first = c.post("/api/jobs", json={"prompt": "one"}).json()["id"]
@@ -129,7 +129,7 @@ def test_job_calls_share_the_slots_with_api_requests(tmp_path: Path) -> None:
     from bimo.serve.app import create_app
     from bimo.serve.config import ServeConfig
 
-    backend = FakeBackend(words=10, delay=0.02, parallel=2)
+    backend = ScriptedBackend(words=10, delay=0.02, parallel=2)
 
     def greedy_runner(b, prompt, length, run_dir, on_event):
         def one() -> None:

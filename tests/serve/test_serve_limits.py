@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from serve_fakes import FakeBackend
+from fakes import ScriptedBackend
 from serve_util import free_port, stub_server_process
 
 from bimo.io import atomic_write_jsonl
@@ -200,7 +200,7 @@ def test_a_database_error_fails_the_job_and_the_worker_keeps_serving(tmp_path: P
         on_event({"type": "progress", "done": 1, "total": 1})
         return f"text of {prompt}", 7
 
-    jobs = JobManager(FakeBackend(), tmp_path, runner=runner, max_jobs=1, db_timeout=0.2)
+    jobs = JobManager(ScriptedBackend(), tmp_path, runner=runner, max_jobs=1, db_timeout=0.2)
     first = jobs.submit("wait", None)
     _wait_status(jobs, first, "running")
     with closing(sqlite3.connect(tmp_path / "jobs.sqlite", isolation_level=None)) as lock:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from serve_fakes import FakeBackend
 
 from bimo.errors import BimoError
 from bimo.serve.app import create_app
 from bimo.serve.config import ServeConfig, is_loopback
+from fakes import ScriptedBackend
 
 KEY = "s3cret-key"
 
@@ -16,7 +16,7 @@ KEY = "s3cret-key"
 def make(tmp_path, **kw) -> TestClient:
     cfg = ServeConfig(data_dir=tmp_path, **kw)
     # base_url only names the Host header; TestClient never touches the network.
-    return TestClient(create_app(cfg, backend=FakeBackend(), resume_jobs=False), base_url="http://testserver")
+    return TestClient(create_app(cfg, backend=ScriptedBackend(), resume_jobs=False), base_url="http://testserver")
 
 
 def test_public_bind_needs_a_key(tmp_path, monkeypatch) -> None:

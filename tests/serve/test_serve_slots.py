@@ -14,16 +14,16 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import uvicorn
-from serve_fakes import FakeBackend
 from serve_util import free_port
 
 from bimo.serve.app import create_app
 from bimo.serve.config import ServeConfig
+from fakes import ScriptedBackend
 
 
 @pytest.fixture
-def slow_server(tmp_path) -> Iterator[tuple[str, FakeBackend]]:
-    backend = FakeBackend(words=40, delay=0.05, parallel=2)
+def slow_server(tmp_path) -> Iterator[tuple[str, ScriptedBackend]]:
+    backend = ScriptedBackend(words=40, delay=0.05, parallel=2)
     port = free_port()
     app = create_app(ServeConfig(port=port, data_dir=tmp_path), backend=backend, resume_jobs=False)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))

@@ -11,11 +11,11 @@ from collections.abc import Iterator
 import httpx
 import openai
 import pytest
-from serve_fakes import CALL_ARGS, FakeBackend
 from serve_util import stub_server_process
 
 from bimo.serve.errors import ApiError
 from bimo.serve.toolcalls import CallStream, forced_tools, schema_request, schema_tools
+from fakes import CALL_ARGS, ScriptedBackend
 
 TOOLS = [{"type": "function", "function": {
     "name": "get_weather", "description": "Weather for a city",
@@ -76,7 +76,7 @@ def test_whole_call_gets_index_and_string_arguments(tmp_path) -> None:
     from bimo.serve.app import create_app
     from bimo.serve.config import ServeConfig
 
-    app = create_app(ServeConfig(data_dir=tmp_path), backend=FakeBackend(whole_calls=True), resume_jobs=False)
+    app = create_app(ServeConfig(data_dir=tmp_path), backend=ScriptedBackend(whole_calls=True), resume_jobs=False)
     with TestClient(app) as c, c.stream("POST", "/v1/chat/completions",
                                         json={"messages": MESSAGES, "tools": TOOLS, "stream": True}) as r:
         lines = [line[6:] for line in r.iter_lines() if line.startswith("data: ")]
@@ -122,9 +122,9 @@ def test_forced_tools() -> None:
     with pytest.raises(ApiError, match="not in tools"):
         forced_tools({"tools": TOOLS, "tool_choice": {"type": "function", "function": {"name": "nope"}}})
     req = {"tools": TOOLS, "tool_choice": "required"}
-    assert schema_tools("auto", FakeBackend(), req) is None  # not in-process: the backend's own
-    assert schema_tools("schema", FakeBackend(), req) is not None
-    local = FakeBackend()
+    assert schema_tools("auto", ScriptedBackend(), req) is None  # not in-process: the backend's own
+    assert schema_tools("schema", ScriptedBackend(), req) is not None
+    local = ScriptedBackend()
     local.uri = "local:tiny"
     assert schema_tools("auto", local, req) is not None
     assert schema_tools("native", local, req) is None
@@ -152,7 +152,7 @@ def test_backend_stream_keeps_tool_calls(tmp_path) -> None:
     call; a call answered from the request cache is replayed as a call, not lost."""
     from bimo.llm.cache import RequestCache
 
-    backend = FakeBackend()
+    backend = ScriptedBackend()
     stream = backend.stream_request({"messages": MESSAGES, "tools": TOOLS})
     chunks = list(stream.chunks())
     assert sum(bool(c["choices"][0]["delta"].get("tool_calls")) for c in chunks) == 1 + len(CALL_ARGS)

@@ -8,13 +8,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from synth_fakes import ScriptedBackend
 
 from bimo.runner import RunConfig, errors_path, run_step
 from bimo.synth.backtranslate import BacktranslateConfig, BacktranslateStep, expand_docs
 from bimo.synth.constitution import ConstitutionStep
 from bimo.synth.library import load_principles
 from bimo.synth.verify import is_minimal_edit, snap, span_score
+from fakes import ScriptedBackend, last_user
 
 DATA = Path(__file__).parent / "data"
 
@@ -27,7 +27,21 @@ def ids_in(path: Path) -> set[str]:
     return {r["meta"]["source_id"] for r in rows(path)} | {r["id"] for r in rows(errors_path(path))}
 
 
+def accounted(path: Path, n: int, reasons: tuple[str, ...]) -> list[dict]:
+    """All `n` items of a run ended as output or as a rejection of the model's answer whose
+    reason starts with one of `reasons` (never a crash, timeout or unexplained loss); returns
+    the output records. The tiny model rarely passes verification, so what the tiny-model
+    tests always check is that the rejection is the expected one; passing records are checked
+    by the scripted-backend tests."""
+    ok, errs = rows(path), rows(errors_path(path))
+    assert len(ok) + len(errs) == n, (len(ok), len(errs))
+    for e in errs:
+        assert e["kind"] == "reject" and e["reason"].startswith(reasons), e
+    return ok
+
+
 def assert_trl_shape(path: Path, kind: str) -> None:
+    assert rows(path), f"{path} is empty: no record to check"
     for r in rows(path):
         if kind == "sft":
             assert r["messages"][-1]["role"] == "assistant" and r["messages"][-1]["content"]
@@ -81,7 +95,8 @@ def test_backtranslate_accounting_with_scripted_model(tmp_path):
             {"id": "g", "text": "Call me Ishmael. Some years ago, never mind how long precisely, having little "
                                   "or no money in my purse, I thought I would sail about a little."}]
 
-    def answer(prompt: str, seed):
+    def answer(messages, seed):
+        prompt = last_user(messages)
         if "1 to 5" in prompt or "1 到 5" in prompt:  # the scoring call
             return {"reason": "ok", "score": 2 if "woods" in prompt else 5}
         instr, inp = ("写两句诗。", "") if "床前" in prompt or "春眠" in prompt or "白日" in prompt else ("Write an opening line.", "")
@@ -150,7 +165,8 @@ def test_constitution_minimality_with_scripted_model(tmp_path):
     """The rewrite replaces the named sentence in place; an unchanged (or only re-spaced)
     sentence, a sentence that does not exist, an unknown principle and a low score are
     rejected with reasons."""
-    def answer(prompt: str, seed):
+    def answer(messages, seed):
+        prompt = last_user(messages)
         ans = {"principle_id": "gen-coherent", "reasoning": "r", "sentence": 1}
         if "best of times" in prompt:
             assert "[1] It was the best of times" in prompt  # numbered sentences
@@ -193,6 +209,9 @@ def work(tmp_path_factory):
 # on a busy 2-core machine two threads that wait for each other by spinning made these
 # tests several times slower. The 4 slots share the context.
 TINY = {"BIMO_N_CTX": "4096", "BIMO_THREADS": "1"}
+#: what backtranslation rejects a model's answer for (the runner's own, then the step's)
+BACKTRANSLATE_REJECTS = ("unparseable output", "empty output", "low quality", "output ", "input ",
+                         "instruction missing", "near-duplicate instruction")
 
 
 def test_backtranslate_cli_tiny_model_and_resume(bimo_cli, tiny_path, work):
@@ -206,11 +225,10 @@ def test_backtranslate_cli_tiny_model_and_resume(bimo_cli, tiny_path, work):
     r = bimo_cli(*args, env=TINY)
     assert r.returncode == 0, r.stderr.decode()[-800:]
     assert {i.split("#")[0] for i in ids_in(out)} == set(keep)  # every pair accounted for
-    assert len(rows(out)) + len(rows(errors_path(out))) == 3
-    assert all(e["reason"] and e["step"] == "backtranslate" for e in rows(errors_path(out)))
-    for rec in rows(out):  # what passed is verified human text with its provenance
+    ok = accounted(out, 3, BACKTRANSLATE_REJECTS)
+    assert all(e["step"] == "backtranslate" for e in rows(errors_path(out)))
+    for rec in ok:  # what passed is verified human text with its provenance
         assert rec["meta"]["span_match"] >= 90 and rec["meta"]["score"] >= 4
-    assert_trl_shape(out, "sft")
     before = out.read_text(), errors_path(out).read_text()
     r2 = bimo_cli(*args, "--resume", env=TINY)
     assert r2.returncode == 0 and (out.read_text(), errors_path(out).read_text()) == before
@@ -220,7 +238,7 @@ def test_backtranslate_cli_tiny_model_and_resume(bimo_cli, tiny_path, work):
     r4 = bimo_cli("synth", "stats", str(out))  # the rejection reasons of a real run
     assert r4.returncode == 0, r4.stderr.decode()[-800:]
     assert (work / "bt.stats.md").exists()
-    if rows(errors_path(out)):
+    if rows(errors_path(out)):  # accounted() above: every failure is a rejection with its reason
         assert b"Rejection reasons" in r4.stdout
 
 
@@ -230,10 +248,11 @@ def test_constitution_cli_tiny_model(bimo_cli, tiny_path, work):
                  "--max-tokens", "96", "--max-principles", "4", "--retries", "0", "-q", env=TINY)
     assert r.returncode == 0, r.stderr.decode()[-800:]
     assert len(ids_in(out)) == 4
+    ok = accounted(out, 4, ("below quality bar", "not minimal", "unparseable output", "output is not a JSON object",
+                            "unknown principle", "no sentence", "empty rewritten sentence", "response has no sentence"))
     assert any("below quality bar" in e["reason"] for e in rows(errors_path(out)))
-    for rec in rows(out):
+    for rec in ok:
         assert rec["meta"]["principle"] and 0.6 <= rec["meta"]["similarity"] <= 0.98
-    assert_trl_shape(out, "preference")
 
 
 def test_rank_cli_tiny_model(bimo_cli, tiny_path, work):
@@ -243,11 +262,8 @@ def test_rank_cli_tiny_model(bimo_cli, tiny_path, work):
                  "--retries", "0", "-q", env=TINY)
     assert r.returncode == 0, r.stderr.decode()[-800:]
     assert ids_in(out) == {"i1", "i2"}
-    for rec in rows(out):
+    for rec in accounted(out, 2, ("no clear preference", "judge gave no verdict", "unparseable output")):
         assert rec["meta"]["chosen_score"] > rec["meta"]["rejected_score"]
-    for e in rows(errors_path(out)):
-        assert e["reason"]
-    assert_trl_shape(out, "preference")
 
 
 def test_backward_rag_tools_stats(bimo_cli, work):
@@ -260,6 +276,7 @@ def test_backward_rag_tools_stats(bimo_cli, work):
     rag = work / "rag.jsonl"
     r = bimo_cli("synth", "rag", str(sft), "-o", str(rag), "--refs", str(DATA / "docs.jsonl"), "--share", "1", "-q")
     assert r.returncode == 0, r.stderr.decode()[-800:]
+    assert len(rows(rag)) == len(rows(sft)) == 4  # --share 1: every record gets a reference
     for rec in rows(rag):
         assert rec["meta"]["rag"] and "<reference>" in rec["messages"][0]["content"]
         assert not rec["meta"]["reference_id"].startswith(rec["meta"]["doc_id"] + ":")  # never its own doc
@@ -313,7 +330,6 @@ def test_backward_rag_tools_stats(bimo_cli, work):
 
 
 def test_longform_cli_tiny_model(bimo_cli, tiny_path, work):
-    pytest.importorskip("bimo.write.longform")
     src = work / "long_in.jsonl"
     src.write_text(json.dumps({"id": "l1", "instruction": "Write a 60-word story about a lighthouse."}) + "\n")
     out = work / "long.jsonl"
@@ -321,5 +337,5 @@ def test_longform_cli_tiny_model(bimo_cli, tiny_path, work):
                  "-q", env=TINY)
     assert r.returncode == 0, r.stderr.decode()[-800:]
     assert ids_in(out) == {"l1"}
-    for rec in rows(out):
+    for rec in accounted(out, 1, ("length score",)):
         assert rec["meta"]["length_score"] >= 80

@@ -27,8 +27,10 @@ def _run(stage: str, data: Path, base: str | None, output: Path | None, lora: bo
     from bimo.train.config import load_config, parse_overrides
 
     overrides = parse_overrides(sets)
-    overrides.update({"data": data, "base": base, "output_dir": output, "lora": lora, "epochs": epochs,
-                      "max_steps": max_steps, "learning_rate": lr, "resume": resume or None})
+    options = {"data": data, "base": base, "output_dir": output, "lora": lora, "epochs": epochs,
+               "max_steps": max_steps, "learning_rate": lr, "resume": resume or None}
+    # an option left unset must not erase the same key given with --set
+    overrides.update({k: v for k, v in options.items() if v is not None})
     cfg = load_config(stage, config, overrides)
 
     from bimo.train.run import train
@@ -87,7 +89,7 @@ def export(
 @app.command("launch", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def launch(
     ctx: typer.Context,
-    accelerate_config: str = typer.Argument(..., help="multi-gpu, deepspeed-zero2, deepspeed-zero3, fsdp or a YAML path."),
+    accelerate_config: str = typer.Argument(..., help="multi-gpu, deepspeed-zero2, deepspeed-zero3, fsdp, cpu-ddp or a YAML path."),
     num_processes: int = typer.Option(None, "--num-processes", help="Override the config's process count."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the accelerate command instead of running it."),
 ) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bimo.errors import BimoError
 
-SHIPPED = ("multi-gpu", "deepspeed-zero2", "deepspeed-zero3", "fsdp")
+SHIPPED = ("multi-gpu", "deepspeed-zero2", "deepspeed-zero3", "fsdp", "cpu-ddp")
 
 
 def recipes_dir() -> Path:

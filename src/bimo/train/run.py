@@ -12,6 +12,7 @@ before the first step, so mistakes surface as one-line BimoErrors, not mid-run t
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,6 +105,10 @@ def _common_args(cfg: TrainConfig, out: Path, dtype: Any) -> dict[str, Any]:
         # Pinned memory only helps copies to a GPU; on CPU torch warns about it on every run.
         "dataloader_pin_memory": torch.cuda.is_available(),
     }
+    if not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        # Several processes and no GPU (`accelerate launch` on CPU): DDP over gloo. Without
+        # this, transformers finds no accelerator and every process trains alone on all data.
+        args["use_cpu"] = True
     args.update(cfg.trl_args)
     return args
 

@@ -11,6 +11,8 @@ from pathlib import Path
 from bimo.curate import corpora as C
 
 HERE = Path(__file__).parent
+#: GPL packages whose zh_CN gettext catalogues give the UI-string sample (five documents each)
+UI_PACKAGES = ("apt", "bash", "coreutils", "tar", "grep", "sed", "adduser", "dpkg")
 
 
 def dump(name, docs):
@@ -53,6 +55,10 @@ def main():
     rng.shuffle(non)
     dump("brown_sample.jsonl", [{"id": f"brown-{d['title']}", "text": d["text"],
                                  "metadata": {"source": "brown", "brown_genre": d["genre"]}} for d in fic[:20] + non[:20]])
+    ui = [d for d in C.ui_string_docs() if d["title"] in UI_PACKAGES]
+    dump("ui_strings_zh.jsonl", [{"id": f"ui-{d['title']}-{i}", "text": d["text"], "metadata": {"source": d["title"]}}
+                                 for name in UI_PACKAGES
+                                 for i, d in enumerate([d for d in ui if d["title"] == name][:5])])
 
 
 if __name__ == "__main__":

@@ -1,5 +1,15 @@
-"""Stand-ins that make server behaviour testable in milliseconds: a scripted backend
-and a resumable long-form runner with the real writer's event shapes."""
+"""The one scripted backend of the test suite: a real `Backend` subclass.
+
+Calls go through `Backend.chat`/`stream` as in production, so `GenParams` validation,
+request building, retries and `Completion` parsing are exercised; only the model is
+replaced. The request cache is off: every call reaches `_complete`/`_stream` and is
+recorded in `requests` (the OpenAI-style dicts a server would receive).
+
+Without `answer` it writes "word0 word1 ..." (one word per streamed chunk, `delay`
+seconds per word); with `answer(messages, seed)` it returns that text (a dict is sent as
+JSON) after `delay` seconds. A request with `tools` gets a call to the first tool, streamed in argument
+fragments as vLLM and llama.cpp send them (or whole, when `whole_calls`).
+"""
 
 from __future__ import annotations
 
@@ -10,28 +20,43 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bimo.llm.base import Backend
+from bimo.llm.base import Backend, Message
 
-#: how FakeBackend streams a call to the first tool: id, type and name first, then
-#: argument fragments, as vLLM and llama.cpp send them
+#: the argument fragments of a streamed call to the first tool
 CALL_ARGS = ['{"ci', 'ty": "Pa', 'ris, \\"FR\\"', '"}']
 
+Answer = Callable[[list[Message], int | None], "str | dict"]
 
-class FakeBackend(Backend):
-    """Answers "word0 word1 ..." one word per chunk, `delay` seconds apart; with `tools`,
-    a call to the first tool (streamed in fragments, or whole when `whole_calls`)."""
 
-    def __init__(self, words: int = 8, delay: float = 0.0, parallel: int = 2, whole_calls: bool = False):
+class ScriptedBackend(Backend):
+    """Scripted answers with the real backend plumbing; counts concurrency and stops."""
+
+    def __init__(self, answer: Answer | None = None, *, words: int = 8, delay: float = 0.0, parallel: int = 2,
+                 whole_calls: bool = False, uri: str = "test:scripted"):
         super().__init__()
         self.cache = None
-        self.uri = "fake:model"
+        self.uri = uri
+        self.answer = answer
         self.words, self.delay, self.parallel = words, delay, parallel
         self.whole_calls = whole_calls
         self.lock = threading.Lock()
-        self.running = 0
-        self.peak = 0
-        self.stopped = 0
-        self.requests: list[dict] = []
+        self.requests: list[dict[str, Any]] = []
+        self.running = 0  #: requests in progress now
+        self.peak = 0  #: most requests ever in progress at once
+        self.stopped = 0  #: streams the caller stopped early
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+    def text(self, request: dict[str, Any]) -> str:
+        """The scripted answer to one request."""
+        if self.answer is not None:
+            out = self.answer(request["messages"], request.get("seed"))
+            return json.dumps(out, ensure_ascii=False) if isinstance(out, dict) else out
+        if request.get("response_format"):
+            return json.dumps({"name": "Li", "age": 3})
+        return " ".join(f"word{i}" for i in range(self.words))
 
     def _enter(self, request: dict) -> None:
         with self.lock:
@@ -46,12 +71,8 @@ class FakeBackend(Backend):
     def _complete(self, request: dict[str, Any]) -> dict[str, Any]:
         self._enter(request)
         try:
-            time.sleep(self.delay * self.words)
-            if request.get("response_format"):
-                text = json.dumps({"name": "Li", "age": 3})
-            else:
-                text = " ".join(f"word{i}" for i in range(self.words))
-            msg: dict[str, Any] = {"role": "assistant", "content": text}
+            time.sleep(self.delay if self.answer is not None else self.delay * self.words)
+            msg: dict[str, Any] = {"role": "assistant", "content": self.text(request)}
             if request.get("tools"):
                 name = request["tools"][0]["function"]["name"]
                 msg = {"role": "assistant", "content": None, "tool_calls": [
@@ -67,10 +88,9 @@ class FakeBackend(Backend):
             if request.get("tools"):
                 self._stream_call(request["tools"][0]["function"]["name"], on_chunk)
                 return
-            for i in range(self.words):
+            for i, word in enumerate(self.text(request).split(" ")):
                 time.sleep(self.delay)
-                text = f"word{i}" if i == 0 else f" word{i}"
-                if on_chunk({"choices": [{"index": 0, "delta": {"content": text}}]}):
+                if on_chunk({"choices": [{"index": 0, "delta": {"content": word if i == 0 else " " + word}}]}):
                     with self.lock:
                         self.stopped += 1
                     return
@@ -95,9 +115,15 @@ class FakeBackend(Backend):
         send({}, "tool_calls")
 
 
+def last_user(messages: list[Message]) -> str:
+    """The text of the last message (the prompt a step or judge sent)."""
+    return messages[-1]["content"]
+
+
 def stub_runner(backend: Backend, prompt: str, length: int | None, run_dir: Path,
                 on_event: Callable[[dict], None], sections: int = 6, pause: float = 0.4) -> tuple[str, int]:
-    """A resumable writer: one checkpoint file per section; `calls.log` records every section written."""
+    """A resumable long-form writer with the real writer's event shapes: one checkpoint file
+    per section; `calls.log` records every section written."""
     titles = [f"Part {i + 1}" for i in range(sections)]
     on_event({"type": "plan", "plan": {"title": prompt[:40], "sections": [{"title": t} for t in titles]}})
     texts = []

@@ -1,34 +1,8 @@
-"""A scripted judge backend: answers come from a function of (messages, seed)."""
+"""Scripted judges: answers, as functions of (messages, seed), for `fakes.ScriptedBackend`."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
-
-
-@dataclass
-class FakeCompletion:
-    text: str
-    finish_reason: str = "stop"
-
-
-class FakeBackend:
-    """Implements the slice of the backend interface the judges use: chat, parallel, close."""
-
-    def __init__(self, answer: Callable[[list[dict[str, str]], int], str], parallel: int = 1):
-        self.answer = answer
-        self.parallel = parallel
-        self.calls: list[dict[str, Any]] = []
-        self.closed = False
-
-    def chat(self, messages, **params) -> FakeCompletion:
-        self.calls.append({"messages": messages, **params})
-        return FakeCompletion(self.answer(messages, params.get("seed") or 0))
-
-    def close(self) -> None:
-        self.closed = True
 
 
 def first_shown(messages) -> str:
