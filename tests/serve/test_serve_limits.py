@@ -16,12 +16,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fakes import ScriptedBackend
 from serve_util import free_port, stub_server_process
 
 from bimo.io import atomic_write_jsonl
 from bimo.serve.jobs import JobManager
 from conftest import PAIRS
+from fakes import ScriptedBackend
 
 KEY = "limits-key-42"
 AUTH = {"Authorization": f"Bearer {KEY}"}
