@@ -210,11 +210,17 @@ def test_backtranslate_prompt_shows_closest_examples_as_turns():
 
 
 def test_constitution_minimality_with_scripted_model(tmp_path):
-    """The rewrite replaces the named sentence in place; an unchanged (or only re-spaced)
-    sentence, a sentence that does not exist, an unknown principle and a low score are
-    rejected with reasons."""
+    """The rewrite replaces the named sentence in place; an unchanged sentence is asked for
+    again with the sentence and principle alone (kept when that edits it, rejected with its
+    reason when not); a too-large edit, a sentence that does not exist, an unknown principle
+    and a low score are rejected with reasons; a length principle may change the length."""
     def answer(prompt: str, seed):
         ans = {"principle_id": "gen-coherent", "reasoning": "r", "sentence": 1}
+        if prompt.startswith("Principle:"):  # the smaller job: one sentence, one principle
+            if "truth universally" in prompt:
+                return {"rewritten": "It is a truth universally acknowledged, that a single man in possession of "
+                                     "a good fortune, must be in want of a horse."}
+            return {"rewritten": "The sea was calm!"}
         if "best of times" in prompt:
             assert "[1] It was the best of times" in prompt  # numbered sentences
             return {**ans, "rewritten": "It was the best of times, it was the worst of times, it was the age of "
@@ -222,26 +228,47 @@ def test_constitution_minimality_with_scripted_model(tmp_path):
         if "truth universally" in prompt:
             return {**ans, "rewritten": "It is a truth universally  acknowledged, that a single man in possession "
                                         "of a good fortune, must be in want of a wife."}
+        if "The sea was calm" in prompt:
+            return {**ans, "rewritten": "The sea was calm."}
         if "woods" in prompt:
             return {**ans, "sentence": 7, "rewritten": "x"}
+        if "Keep it short" in prompt:
+            return {**ans, "principle_id": "gen-follow-length", "rewritten": "Keep it short, then keep going on "
+                    "and on and on."}
+        if "The lamp" in prompt:
+            return {**ans, "rewritten": "Nothing in this sentence is like the original one at all, not a word."}
         return {**ans, "principle_id": "made-up", "rewritten": "y"}
 
     sft = tmp_path / "in.jsonl"
     recs = rows(DATA / "sft.jsonl")
     recs[3]["meta"]["score"] = 5
     recs.append({**recs[3], "meta": {**recs[3]["meta"], "score": 2}, "id": "low"})
+
+    def extra(rid: str, text: str) -> dict:
+        return {"id": rid, "messages": [{"role": "user", "content": "Write two sentences."},
+                                        {"role": "assistant", "content": text}],
+                "meta": {"task": "write", "domain": "fiction", "lang": "en", "score": 5}}
+    recs += [extra("stubborn", "The sea was calm. The boats came home before dark."),
+             extra("long", "Keep it short. Say the one thing the reader needs and stop there."),
+             extra("big", "The lamp was lit. The keeper went down the ninety steps to sleep.")]
     sft.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs))
     out = tmp_path / "dpo.jsonl"
     run_step(ConstitutionStep(ScriptedBackend(answer)), sft, out, RunConfig(progress=False, retries=0))
-    good = rows(out)
-    errs = [r["reason"] for r in rows(errors_path(out))]
-    assert len(good) == 1 and good[0]["meta"]["principle"] == "gen-coherent"
-    chosen, rejected = good[0]["chosen"][0]["content"], good[0]["rejected"][0]["content"]
-    assert rejected == chosen.replace("foolishness", "certainty") and good[0]["meta"]["edited"]
-    assert 0.6 <= good[0]["meta"]["similarity"] <= 0.98
-    assert sorted(e.split(":")[0].split(" (")[0] for e in errs) == sorted(
-        ["not minimal", "no sentence '7' in the response", "unknown principle id 'made-up'", "below quality bar"])
-    assert any("identical to the original" in e for e in errs)
+    errs = {r["id"]: r["reason"] for r in rows(errors_path(out))}
+    first = next(r for r in rows(out) if "best of times" in r["chosen"][0]["content"])
+    chosen, rejected = first["chosen"][0]["content"], first["rejected"][0]["content"]
+    assert rejected == chosen.replace("foolishness", "certainty") and first["meta"]["edited"] == chosen
+    assert first["meta"]["sentence"] == 1 and first["meta"]["edit"].endswith("certainty.")
+    assert 0.6 <= first["meta"]["similarity"] <= 0.98 and first["meta"]["sentence_retry"] is False
+    austen = next(r for r in rows(out) if "truth universally" in r["chosen"][0]["content"])
+    assert austen["meta"]["sentence_retry"] is True and austen["rejected"][0]["content"].endswith("a horse.")
+    longer = next(r for r in rows(out) if r["chosen"][0]["content"].startswith("Keep it short"))
+    assert longer["meta"]["principle"] == "gen-follow-length" and longer["meta"]["length_ratio"] > 1.25
+    assert len(rows(out)) == 3
+    assert errs["stubborn"].startswith("rewrite unchanged, also when asked with the sentence and principle alone")
+    assert errs["big"].startswith("not minimal: length changed by")  # not a length principle
+    assert errs["low"].startswith("below quality bar")
+    assert "no sentence '7' in the response" in errs.values() and "unknown principle id 'made-up'" in errs.values()
     assert_trl_shape(out, "preference")
 
 

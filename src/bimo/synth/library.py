@@ -27,6 +27,8 @@ class Principle(BaseModel):
     follows: str
     violates: str
     why: str
+    #: the principle is about length (so a negative may change the length beyond the usual bound)
+    length: bool = False
 
     def applies(self, task: str | None, domain: str | None) -> bool:
         task_ok = not task or "any" in self.tasks or task in self.tasks

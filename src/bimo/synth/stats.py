@@ -48,10 +48,11 @@ def collect(path: str | Path) -> dict[str, Any]:
     if err.exists():
         for row in iter_jsonl(err, []):
             reasons[_reason_class(str(row.get("reason", "")))] += 1
-            for f in RATE_FIELDS:
-                if row.get(f):
-                    rejected[f][str(row[f])] += 1
             detail = row.get("detail")
+            for f in RATE_FIELDS:
+                value = row.get(f) or (detail.get(f) if isinstance(detail, dict) else None)
+                if value:
+                    rejected[f][str(value)] += 1
             if isinstance(detail, dict) and detail.get("score"):
                 scores["rejected"][int(detail["score"])] += 1
     return {"path": str(path), "records": n, "kinds": kinds, "counts": counts, "lengths": lengths,
