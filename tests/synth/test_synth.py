@@ -14,6 +14,7 @@ from synth_fakes import ScriptedBackend
 from bimo.runner import RunConfig, errors_path, run_step
 from bimo.synth.backtranslate import BacktranslateConfig, BacktranslateStep
 from bimo.synth.constitution import ConstitutionStep
+from bimo.synth.common import lang_of
 from bimo.synth.library import load_principles
 from bimo.synth.verify import is_minimal_edit, snap, span_score
 
@@ -59,11 +60,26 @@ def test_span_and_minimality_checks():
 
 
 def test_principles_library():
+    """Lint of the shipped library: ≥ 200 principles; every task × domain × language has at
+    least 3 that name the task (general or of that domain); no duplicate statements; every
+    principle has a follows and a violates example that differ, and a why."""
+    from bimo.synth.backtranslate import TASK_ORDER, domains
+    from bimo.synth.verify import norm
+
     ps = load_principles()
-    assert len(ps) >= 60
-    assert {p.lang for p in ps} == {"zh", "en"}
-    assert {"fiction", "creative_nonfiction", "marketing", "technical"} <= {p.domain for p in ps}
-    assert all(p.statement and p.follows and p.violates and p.why for p in ps)
+    assert len(ps) >= 200
+    thin = [(t, d, lang) for t in TASK_ORDER for d in domains() for lang in ("zh", "en")
+            if sum(1 for p in ps if p.lang == lang and t in p.tasks and p.domain in ("any", d)) < 3]
+    assert not thin, f"fewer than 3 principles for {thin[:5]}"
+    statements = [norm(p.statement).lower() for p in ps]
+    assert len(set(statements)) == len(statements), [s for s in statements if statements.count(s) > 1][:3]
+    for p in ps:
+        assert p.statement and p.why and set(p.tasks) <= {*TASK_ORDER, "any"}, p.id
+        assert norm(p.follows) != norm(p.violates), p.id
+        assert p.lang == ("zh" if p.id.startswith("zh-") else "en"), p.id
+        assert lang_of(p.statement) == p.lang and lang_of(p.follows + p.violates) == p.lang, p.id
+    assert sum(p.length for p in ps) >= 4  # length principles exist in both languages
+    assert {p.lang for p in ps if p.length} == {"zh", "en"}
 
 
 class WholePrompt(ScriptedBackend):
