@@ -13,8 +13,8 @@ from synth_fakes import ScriptedBackend
 
 from bimo.runner import RunConfig, errors_path, run_step
 from bimo.synth.backtranslate import BacktranslateConfig, BacktranslateStep
-from bimo.synth.constitution import ConstitutionStep
 from bimo.synth.common import lang_of
+from bimo.synth.constitution import ConstitutionStep
 from bimo.synth.library import load_principles
 from bimo.synth.verify import is_minimal_edit, snap, span_score
 
