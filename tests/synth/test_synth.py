@@ -14,7 +14,7 @@ from synth_fakes import ScriptedBackend
 from bimo.runner import RunConfig, errors_path, run_step
 from bimo.synth.backtranslate import BacktranslateConfig, BacktranslateStep
 from bimo.synth.common import lang_of
-from bimo.synth.constitution import ConstitutionStep
+from bimo.synth.constitution import ConstitutionConfig, ConstitutionStep
 from bimo.synth.library import load_principles
 from bimo.synth.verify import is_minimal_edit, snap, span_score
 
@@ -80,6 +80,23 @@ def test_principles_library():
         assert lang_of(p.statement) == p.lang and lang_of(p.follows + p.violates) == p.lang, p.id
     assert sum(p.length for p in ps) >= 4  # length principles exist in both languages
     assert {p.lang for p in ps if p.length} == {"zh", "en"}
+
+
+def test_candidate_principles_spread_over_the_library():
+    """A prompt lists principles that name the task first (about 3/4), then general ones, in
+    a stable order per record, so a run uses the whole library and not its first file."""
+    from bimo.synth.library import candidates
+
+    ps = load_principles()
+    a = candidates(ps, "en", "title", "fiction", 8, key="doc1#title")
+    assert a == candidates(ps, "en", "title", "fiction", 8, key="doc1#title") and len(a) == 8
+    named = [p for p in ps if p.lang == "en" and "title" in p.tasks and p.domain in ("any", "fiction")]
+    assert len(named) >= 3 and sum("title" in p.tasks for p in a) == min(6, len(named))
+    assert all(p.lang == "en" for p in a)
+    assert all(p.domain in ("any", "fiction") for p in a)
+    seen = {p.id for k in range(30) for p in candidates(ps, "zh", "write", "marketing", 8, key=f"d{k}")}
+    fitting = {p.id for p in ps if p.lang == "zh" and p.applies("write", "marketing")}
+    assert len(seen) >= 0.8 * len(fitting)
 
 
 class WholePrompt(ScriptedBackend):
@@ -269,7 +286,8 @@ def test_constitution_minimality_with_scripted_model(tmp_path):
              extra("big", "The lamp was lit. The keeper went down the ninety steps to sleep.")]
     sft.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs))
     out = tmp_path / "dpo.jsonl"
-    run_step(ConstitutionStep(ScriptedBackend(answer)), sft, out, RunConfig(progress=False, retries=0))
+    step = ConstitutionStep(ScriptedBackend(answer), ConstitutionConfig(max_candidates=500))  # every principle
+    run_step(step, sft, out, RunConfig(progress=False, retries=0))
     errs = {r["id"]: r["reason"] for r in rows(errors_path(out))}
     first = next(r for r in rows(out) if "best of times" in r["chosen"][0]["content"])
     chosen, rejected = first["chosen"][0]["content"], first["rejected"][0]["content"]
@@ -286,6 +304,10 @@ def test_constitution_minimality_with_scripted_model(tmp_path):
     assert errs["low"].startswith("below quality bar")
     assert "no sentence '7' in the response" in errs.values() and "unknown principle id 'made-up'" in errs.values()
     assert_trl_shape(out, "preference")
+    from bimo.synth.stats import write_stats
+
+    md = write_stats(out)[0].read_text()  # kept rate per principle, from the records and the error rows
+    assert "## Kept rate by principle" in md and "| gen-coherent | 2 | 2 | 50% |" in md
 
 
 @pytest.fixture(scope="module")

@@ -68,7 +68,8 @@ class ConstitutionStep(Step):
         if score and score < self.config.min_score:
             raise Reject(f"below quality bar: score {score} < {self.config.min_score}", retry=False)
         lang = meta.get("lang") if meta.get("lang") in ("zh", "en") else lang_of(response)
-        cands = candidates(self.principles, lang, meta.get("task"), meta.get("domain"), self.config.max_candidates)
+        cands = candidates(self.principles, lang, meta.get("task"), meta.get("domain"), self.config.max_candidates,
+                           key=self.key(record))
         by_id = {p.id: p for p in cands}
         units = sentence_spans(response)[: self.config.max_sentences]
         if not units:
