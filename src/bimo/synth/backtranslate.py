@@ -304,7 +304,7 @@ following given provided based simple highlight highlighting emphasize emphasizi
 _ZH_GENERIC = sorted(set("""请你 请 帮我 帮忙 给我 我的 我们 你 写一 写成 写出 写 一篇 一段 一首 一句 一个 一则 一份 一些 这段 这篇 这首 这个
 下面 以下 原文 文字 文章 内容 关于 围绕 根据 按照 提供 进行 用于 以及 并且 要求 需要 可以 能够 如何 怎样 什么 主题 话题 题目 风格 语气
 题材 一款 一位 一次 口吻 读者 受众 篇幅 左右 字数 段落 分段 开头 结尾 结构 层次 要点 提纲 标题 草稿 润色 扩写 缩写 改写 仿写 续写 点评 评论 描写 描述 介绍 说明
-讲述 叙述 表达 列出 主要 观点 论点 概括 总结 分析 评价 公众号 博客 网站 团队 稿件 语言 生动 简洁 具体 细腻 自然 流畅 清楚 清晰 准确 通俗 散文 随笔 小说 故事 新闻 报道 文案 短文 议论文 说明文 回忆 片段 场景
+讲述 叙述 表达 列出 概述 简述 简短 简要 全文 全篇 信息 包括 包含 特点 特色 重点 指定 只需 必须 应该 注意 突出 强调 体现 展现 展示 结合 整合 不同 相关 方面 部分 整体 感人 鼓舞人心 吸引人 转化 转换 形式 方式 角度 主要 观点 论点 概括 总结 分析 评价 公众号 博客 网站 团队 稿件 语言 生动 简洁 具体 细腻 自然 流畅 清楚 清晰 准确 通俗 散文 随笔 小说 故事 新闻 报道 文案 短文 议论文 说明文 回忆 片段 场景
 的 地 得 了 着 过 和 与 及 或 在 是 把 将 对 为 让 以 并 从 中 等 用 其 这 那 些 吗 呢 吧 上 下 里 出 来 去 成 到 要 会 能 也 都 又 很""".split()),
                      key=len, reverse=True)
 _ZH_GENERIC_RE = re.compile("|".join(map(re.escape, _ZH_GENERIC)))
@@ -411,7 +411,7 @@ class BacktranslateStep(Step):
             if score < self.config.threshold:
                 raise Reject(f"low quality: score {score} < {self.config.threshold}", retry=False,
                              detail={"instruction": pair["instruction"], "reason": meta["score_reason"],
-                                     "score": score})
+                                     "score": score, "input": pair["input"][:300], "output": pair["output"][:300]})
         return [sft(user_prompt(pair["instruction"], pair["input"]), pair["output"], meta)]
 
     def verify(self, record: dict[str, Any], out: Any) -> dict[str, Any]:
