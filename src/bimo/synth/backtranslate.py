@@ -459,7 +459,9 @@ class BacktranslateStep(Step):
 
     def score_prompt(self, pair: dict[str, Any], lang: str) -> list[Message]:
         p = prompts("score", lang)
-        user = render(p["user"], instruction=user_prompt(pair["instruction"], pair["input"]), output=pair["output"])
+        # the request and the pasted material apart: shown as one block, a pasted passage made
+        # a short request look long and vague to the scorer
+        user = render(p["user"], instruction=pair["instruction"], material=pair["input"] or "-", output=pair["output"])
         return [{"role": "system", "content": p["system"].strip()}, {"role": "user", "content": user}]
 
     def admit(self, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
