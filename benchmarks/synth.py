@@ -7,13 +7,16 @@
    `local:tiny` over HTTP, for short JSON answers and fixed-length paragraphs (`--tokens`),
    where the 8 slots share this machine's cores.
 2. Runner overhead per record with an instant in-process backend (target ≤ 5 ms).
-3. With `local:default` (or `--model`) on N real documents: share of backtranslated pairs passing span
-   verification, and share of constitutional negatives passing minimality.
+3. With `local:default` (or `--model`) as generator and scorer on N documents of the frozen
+   held-out set (`--set heldout`, benchmarks/data/synth_heldout.jsonl) or of the documents the
+   prompts were tuned on (`--set tuned`): kept rate of (document, task) pairs overall, per task
+   and per language, seconds per kept pair, and the constitutional kept rate.
 
 The last line printed is a JSON summary; the stub server's speed-up is labelled as such.
 
     .venv/bin/python benchmarks/synth.py [--records 32] [--latency 0.2] [--docs 20] [--skip-quality | --only-quality]
         [--examples 2] [--max-tokens 1024] [--max-chars 1200] [--keep DIR] [--model local:default]
+        [--set heldout|tuned] [--tasks-per-doc 2]
 """
 
 from __future__ import annotations
@@ -178,36 +181,66 @@ def real_docs(n: int) -> list[dict]:
     return out[:n]
 
 
+HELDOUT = REPO / "benchmarks" / "data" / "synth_heldout.jsonl"  # frozen; see benchmarks/synth_heldout.py
+
+
+def heldout_docs(n: int) -> list[dict]:
+    """`n` held-out documents, taken in turn from each (language, form) group so a small
+    slice still covers both languages and every form."""
+    from bimo.io import iter_jsonl
+
+    groups: dict[tuple, list[dict]] = {}
+    for d in iter_jsonl(HELDOUT):
+        groups.setdefault((d["metadata"]["lang"], d["metadata"]["form"]), []).append(d)
+    pools = [groups[k] for k in sorted(groups)]
+    out: list[dict] = []
+    i = 0
+    while len(out) < n and any(i < len(p) for p in pools):
+        out += [p[i] for p in pools if i < len(p)]
+        i += 1
+    return out[:n]
+
+
+def rate_table(kept: dict, total: dict) -> str:
+    return ", ".join(f"{k} {kept.get(k, 0)}/{n} ({100 * kept.get(k, 0) / n:.0f}%)" for k, n in sorted(total.items()))
+
+
 def quality(docs: int, tmp: Path, examples: int, max_tokens: int, max_chars: int, model: str,
-            retries: int = 0) -> dict[str, float]:
+            retries: int = 0, tasks_per_doc: int = 2, doc_set: str = "heldout") -> dict:
     from collections import Counter
 
     from bimo.io import iter_jsonl
     from bimo.llm import get_backend
-    from bimo.synth.backtranslate import BacktranslateConfig, BacktranslateStep, expand_docs
+    from bimo.synth.backtranslate import BacktranslateConfig, plan_path, run_backtranslate
     from bimo.synth.constitution import ConstitutionConfig, ConstitutionStep
 
-    rows = real_docs(docs)
+    rows = heldout_docs(docs) if doc_set == "heldout" else real_docs(docs)
     be = get_backend(model)
-    cfg = BacktranslateConfig(tasks_per_doc=1, score=False, max_tokens=max_tokens, examples=examples,
+    cfg = BacktranslateConfig(tasks_per_doc=tasks_per_doc, max_tokens=max_tokens, examples=examples,
                               max_source_chars=max_chars)
     out = tmp / "bt.jsonl"
-    work = list(expand_docs(rows, cfg))
-    s = run_step(BacktranslateStep(be, cfg), work, out, RunConfig(progress=True, overwrite=True, retries=retries))
-    print(f"retries per record: {retries} (a retry samples again with another seed)")
-    print(f"backtranslation: {s.ok}/{s.done} pairs pass span verification ({100 * s.ok / max(1, s.done):.0f}%) "
-          f"on {len(rows)} documents with {model} in {s.seconds / 60:.1f} min; failures: {dict(s.reasons)}")
-    tasks = Counter(r["task"] for r in work)
-    passed = Counter(r["meta"]["task"] for r in iter_jsonl(out))
-    print("  by task: " + ", ".join(f"{t} {passed[t]}/{n}" for t, n in sorted(tasks.items())))
+    run_cfg = RunConfig(progress=True, overwrite=True, retries=retries)
+    d, s = run_backtranslate(be, rows, out, cfg, run_cfg)
+    print(f"{doc_set} set, {len(rows)} documents, {model} as generator and scorer, retries {retries}")
+    print(f"described: {d.ok}/{d.done} documents; failures: {dict(d.reasons)}")
+    print(f"backtranslation: {s.ok}/{s.done} (document, task) pairs kept ({100 * s.ok / max(1, s.done):.0f}%) "
+          f"in {(d.seconds + s.seconds) / 60:.1f} min, {(d.seconds + s.seconds) / max(1, s.ok):.0f} s per kept pair; "
+          f"failures: {dict(s.reasons)}")
+    work = [(t, p["description"]["lang"]) for p in iter_jsonl(plan_path(out)) for t in p["tasks"]]
+    kept = [(r["meta"]["task"], r["meta"]["lang"]) for r in iter_jsonl(out)] if out.exists() else []
+    print("  by task: " + rate_table(Counter(t for t, _ in kept), Counter(t for t, _ in work)))
+    print("  by language: " + rate_table(Counter(lang for _, lang in kept), Counter(lang for _, lang in work)))
+    figures = {"model": model, "set": doc_set, "documents": len(rows),
+               "backtranslation_pass": round(s.ok / max(1, s.done), 3)}
+    if not kept:
+        return figures
     dpo = tmp / "dpo.jsonl"
     c = run_step(ConstitutionStep(be, ConstitutionConfig(min_score=0, max_tokens=max_tokens)), out, dpo,
                  RunConfig(progress=True, overwrite=True, retries=retries))
-    print(f"constitution: {c.ok}/{c.done} negatives pass minimality ({100 * c.ok / max(1, c.done):.0f}%) "
+    print(f"constitution: {c.ok}/{c.done} pairs kept ({100 * c.ok / max(1, c.done):.0f}%) "
           f"in {c.seconds / 60:.1f} min; failures: {dict(c.reasons)}")
     print(f"outputs and errors (with reasons and the rejected text) in {tmp}")
-    return {"model": model, "documents": len(rows), "backtranslation_pass": round(s.ok / max(1, s.done), 3),
-            "constitution_pass": round(c.ok / max(1, c.done), 3)}
+    return {**figures, "constitution_pass": round(c.ok / max(1, c.done), 3)}
 
 
 def main() -> None:
@@ -224,6 +257,9 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, help="keep outputs and errors files in this folder")
     ap.add_argument("--model", default="local:default", help="model for the quality figures")
     ap.add_argument("--retries", type=int, default=0, help="retries per record in the quality figures")
+    ap.add_argument("--tasks-per-doc", type=int, default=2)
+    ap.add_argument("--set", dest="doc_set", choices=("heldout", "tuned"), default="heldout",
+                    help="held-out documents (never used for prompts) or the documents the prompts were tuned on")
     a = ap.parse_args()
     summary: dict = {"benchmark": "synth", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                      "load_1min_start": round(os.getloadavg()[0], 1), "cores": os.cpu_count()}
@@ -235,7 +271,8 @@ def main() -> None:
             summary["stub_server_speedup_8"] = slot_throughput(a.records, tmp, a.latency)
             summary["llama_cpp_server_speedup_8"] = throughput(a.records, tmp, a.tokens)
         if not a.skip_quality:
-            summary["quality"] = quality(a.docs, tmp, a.examples, a.max_tokens, a.max_chars, a.model, a.retries)
+            summary["quality"] = quality(a.docs, tmp, a.examples, a.max_tokens, a.max_chars, a.model, a.retries,
+                                         a.tasks_per_doc, a.doc_set)
     summary["load_1min_end"] = round(os.getloadavg()[0], 1)
     print(json.dumps(summary))
     sys.stdout.flush()

@@ -4,14 +4,16 @@ command end to end with the tiny real model (poor outputs; the machinery is what
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
 from bimo.runner import RunConfig, errors_path, run_step
-from bimo.synth.backtranslate import BacktranslateConfig, BacktranslateStep, expand_docs
-from bimo.synth.constitution import ConstitutionStep
+from bimo.synth.backtranslate import BacktranslateConfig, BacktranslateStep
+from bimo.synth.common import lang_of
+from bimo.synth.constitution import ConstitutionConfig, ConstitutionStep
 from bimo.synth.library import load_principles
 from bimo.synth.verify import is_minimal_edit, snap, span_score
 from fakes import ScriptedBackend, last_user
@@ -72,74 +74,164 @@ def test_span_and_minimality_checks():
 
 
 def test_principles_library():
+    """Lint of the shipped library: ≥ 200 principles; every task × domain × language has at
+    least 3 that name the task (general or of that domain); no duplicate statements; every
+    principle has a follows and a violates example that differ, and a why."""
+    from bimo.synth.backtranslate import TASK_ORDER, domains
+    from bimo.synth.verify import norm
+
     ps = load_principles()
-    assert len(ps) >= 60
-    assert {p.lang for p in ps} == {"zh", "en"}
-    assert {"fiction", "creative_nonfiction", "marketing", "technical"} <= {p.domain for p in ps}
-    assert all(p.statement and p.follows and p.violates and p.why for p in ps)
+    assert len(ps) >= 200
+    thin = [(t, d, lang) for t in TASK_ORDER for d in domains() for lang in ("zh", "en")
+            if sum(1 for p in ps if p.lang == lang and t in p.tasks and p.domain in ("any", d)) < 3]
+    assert not thin, f"fewer than 3 principles for {thin[:5]}"
+    statements = [norm(p.statement).lower() for p in ps]
+    assert len(set(statements)) == len(statements), [s for s in statements if statements.count(s) > 1][:3]
+    for p in ps:
+        assert p.statement and p.why and set(p.tasks) <= {*TASK_ORDER, "any"}, p.id
+        assert norm(p.follows) != norm(p.violates), p.id
+        assert p.lang == ("zh" if p.id.startswith("zh-") else "en"), p.id
+        assert lang_of(p.statement) == p.lang and lang_of(p.follows + p.violates) == p.lang, p.id
+    assert sum(p.length for p in ps) >= 4  # length principles exist in both languages
+    assert {p.lang for p in ps if p.length} == {"zh", "en"}
 
 
-def test_backtranslate_accounting_with_scripted_model(tmp_path):
-    """Exact outcomes: a verbatim span passes (and is snapped), an invented output, a copied
-    example, a sliver of the source, a missing draft and a low score are rejected with
-    reasons, a repeated instruction is deduplicated."""
-    docs = [{"id": "a", "text": "床前明月光，疑是地上霜。举头望明月，低头思故乡。"},
-            {"id": "b", "text": "It was the best of times, it was the worst of times, it was the age of wisdom, "
-                                  "it was the age of foolishness, it was the epoch of belief."},
-            {"id": "c", "text": "I went to the woods because I wished to live deliberately, to front only the "
-                                  "essential facts of life, and see if I could not learn what it had to teach."},
-            {"id": "d", "text": "春眠不觉晓，处处闻啼鸟。夜来风雨声，花落知多少。"},
-            {"id": "e", "text": "白日依山尽，黄河入海流。欲穷千里目，更上一层楼。"},
-            {"id": "f", "text": "It is a truth universally acknowledged, that a single man in possession of a "
-                                  "good fortune, must be in want of a wife."},
-            {"id": "g", "text": "Call me Ishmael. Some years ago, never mind how long precisely, having little "
-                                  "or no money in my purse, I thought I would sail about a little."}]
+def test_candidate_principles_spread_over_the_library():
+    """A prompt lists principles that name the task first (about 3/4), then general ones, in
+    a stable order per record, so a run uses the whole library and not its first file."""
+    from bimo.synth.library import candidates
 
-    def answer(messages, seed):
-        prompt = last_user(messages)
-        if "1 to 5" in prompt or "1 到 5" in prompt:  # the scoring call
-            return {"reason": "ok", "score": 2 if "woods" in prompt else 5}
-        instr, inp = ("写两句诗。", "") if "床前" in prompt or "春眠" in prompt or "白日" in prompt else ("Write an opening line.", "")
-        if "床前" in prompt:
-            out = "举头望明月, 低头思故乡。"  # re-punctuated: still a span
-        elif "春眠" in prompt:
-            out = "这是模型自己编的句子，原文里没有。"
-        elif "白日" in prompt:
-            out = "天下事有难易乎？为之，则难者亦易矣；不为，则易者亦难矣。"  # the write example
-        elif "truth" in prompt:
-            out = "a truth universally acknowledged"  # a sliver
-        elif "Ishmael" in prompt:
-            out, instr = prompt.split("<<<")[1].split(">>>")[0].strip(), "Polish my draft."  # no draft given
-        elif "best of" in prompt:
-            out = "It was the best of times, it was the worst of times, it was the age of wisdom"
-            instr = "Write a line."
-        else:
-            out = "I went to the woods because I wished to live deliberately"
-            instr = "Write a line."
-        return {"reasoning": "r", "instruction": instr, "input": inp, "output": out, "domain": "fiction"}
+    ps = load_principles()
+    a = candidates(ps, "en", "title", "fiction", 8, key="doc1#title")
+    assert a == candidates(ps, "en", "title", "fiction", 8, key="doc1#title") and len(a) == 8
+    named = [p for p in ps if p.lang == "en" and "title" in p.tasks and p.domain in ("any", "fiction")]
+    assert len(named) >= 3 and sum("title" in p.tasks for p in a) == min(6, len(named))
+    assert all(p.lang == "en" for p in a)
+    assert all(p.domain in ("any", "fiction") for p in a)
+    seen = {p.id for k in range(30) for p in candidates(ps, "zh", "write", "marketing", 8, key=f"d{k}")}
+    fitting = {p.id for p in ps if p.lang == "zh" and p.applies("write", "marketing")}
+    assert len(seen) >= 0.8 * len(fitting)
 
-    cfg = BacktranslateConfig(tasks=["write"], tasks_per_doc=1)
-    work = list(expand_docs(docs, cfg))
-    work[-1].update(id="g#polish", task="polish")
+
+class WholePrompt(ScriptedBackend):
+    """Answers by a function of every message of the call joined into one string (system prompt included)."""
+
+    def text(self, request):
+        joined = "\n".join(str(m.get("content") or "") for m in request["messages"])
+        out = self.answer(joined, request.get("seed"))
+        return json.dumps(out, ensure_ascii=False) if isinstance(out, dict) else out
+
+
+LIGHTHOUSE = ("Mrs. Hale climbed the ninety steps of the lighthouse every evening. The lamp had been dark since "
+              "the storm took the keeper, but the fishing boats still came home late. She cleaned the lens, trimmed "
+              "the wick and struck a match. For the first time in a year, the beam swept across the harbour.")
+MEMOIR = "那年冬天，母亲每晚都去海边点亮那座废弃的灯塔。她说，只要灯还亮着，出海的人就认得回家的路。我站在礁石上，看光一圈一圈扫过黑色的海面。"
+ARGUMENT = ("Cities should build fewer car parks. Every space for a parked car is land that could hold homes, "
+            "shops or trees. Free parking also hides the true cost of driving, so people drive more than they "
+            "would if they paid for the space. Cities that removed parking minimums saw more housing built, "
+            "and the shops near the new homes did not lose customers. A car park is a choice, not a law of "
+            "nature: each one we build tells people to drive, and each one we replace gives them a reason not to.")
+
+
+def test_backtranslate_describe_choose_write_with_scripted_model(tmp_path):
+    """Exact outcomes of the three steps: unusable documents are recorded with their reason;
+    tasks follow the described form; the passage fills the answer; a wrong form, an
+    ungrounded instruction, a missing draft and a low score are rejected with reasons; the
+    length clause comes from the measured passage."""
+    from bimo.synth.backtranslate import plan_path, run_backtranslate
+
+    docs = [{"id": "lh", "text": LIGHTHOUSE}, {"id": "memo", "text": MEMOIR}, {"id": "arg", "text": ARGUMENT},
+            {"id": "empty", "text": "  "}, {"id": "markup", "text": "<div><br/></div>\n<p>&nbsp;</p>"},
+            {"id": "ru", "text": "Маяк стоял на скале, и каждый вечер вдова поднималась по ступеням."},
+            {"id": "short", "text": "Hi there."}]
+    forms = {"Mrs. Hale": "narrative", "那年冬天": "narrative", "Cities should": "argument"}
+
+    def answer(prompt: str, seed):  # `prompt`: every message of the call, joined
+        if "1 to 5" in prompt or "1 到 5" in prompt:  # self-curation
+            return {"reason": "ok", "score": 2 if "Outline" in prompt else 5}
+        if "Describe the passage" in prompt or "描述用户发来" in prompt:  # step 1
+            form = next(f for k, f in forms.items() if k in prompt)
+            return {"form": form, "topic": "t", "key_content": "k", "tone": "calm", "audience": "adults"}
+        task = re.search(r"(?:Task type|任务类型)[:：](\S+)", prompt.replace(": ", ":")).group(1)
+        if "Mrs. Hale" in prompt:
+            if task == "polish":
+                return {"reasoning": "r", "instruction": "Polish my draft: Mrs. Hale relights the lighthouse lamp "
+                        "after the storm.", "input": "Mrs Hale went up the steps. The lamp was dark. She lit it."}
+            return {"reasoning": "r", "instruction": "Write the opening sentence of a short story about a mother "
+                    "trying to hold onto her son's memory.", "input": ""}
+        if "那年冬天" in prompt:
+            if task != "写作":
+                return {"reasoning": "r", "instruction": "写一篇宇宙飞船登陆火星的科幻故事。", "input": "飞船、火星"}
+            return {"reasoning": "r", "instruction": "写一篇回忆母亲每晚点亮海边灯塔的散文。", "input": ""}
+        if task == "outline":
+            return {"reasoning": "r", "instruction": "Outline the argument about car parks and housing.",
+                    "output": "1. Claim: fewer car parks. 2. Land use. 3. Hidden cost of driving."}
+        return {"reasoning": "r", "instruction": "Condense my text about car parks.", "input": ""}
+
+    cfg = BacktranslateConfig(tasks_per_doc=2)
     out = tmp_path / "sft.jsonl"
-    stats = run_step(BacktranslateStep(ScriptedBackend(answer), cfg), work, out,
-                     RunConfig(progress=False, concurrency=1, retries=0))
-    got = {r["meta"]["doc_id"]: r for r in rows(out)}
-    errs = {r["id"]: r["reason"] for r in rows(errors_path(out))}
-    assert set(got) == {"a", "b"} and stats.ok == 2 and stats.failed == 5
-    assert got["a"]["messages"][-1]["content"] == "举头望明月，低头思故乡。"  # snapped to the source
-    assert "not a span of the source" in errs["d#write"]
-    assert "copies an annotated example" in errs["e#write"]
-    assert "covers only" in errs["f#write"]
-    assert "input is empty" in errs["g#polish"]
-    assert "score 2 < 4" in errs["c#write"] or "near-duplicate" in errs["c#write"]
+    described, pairs = run_backtranslate(WholePrompt(answer), docs, out, cfg,
+                                         RunConfig(progress=False, concurrency=1, retries=0))
+    plans = {r["doc_id"]: r for r in rows(plan_path(out))}
+    bad = {r["id"]: r["reason"] for r in rows(errors_path(plan_path(out)))}
+    assert bad["empty"] == "no text" and bad["markup"] == "only markup, no prose"
+    assert bad["ru"].startswith("unsupported language") and bad["short"].startswith("too short for any task")
+    assert plans["lh"]["tasks"] == ["write", "polish"] and plans["arg"]["tasks"] == ["outline", "condense"]
+    assert plans["memo"]["description"]["lang"] == "zh" and plans["lh"]["description"]["sentences"] == 4
+    got = {r["meta"]["source_id"]: r for r in rows(out)}
+    errs = {r["id"]: r for r in rows(errors_path(out))}
+    assert set(got) == {"lh#polish", "memo#write"} and pairs.ok == 2 and pairs.failed == 4
+    assert got["lh#polish"]["messages"][-1]["content"] == LIGHTHOUSE  # the passage is the answer, verbatim
+    assert "Mrs Hale went up the steps." in got["lh#polish"]["messages"][0]["content"]
+    memo = got["memo#write"]["messages"][0]["content"]
+    assert memo.startswith("写一篇回忆母亲") and memo.endswith(f"篇幅约{round(len(MEMOIR.replace('，', '').replace('。', '')), -1)}字。")
+    assert got["memo#write"]["meta"]["grounding"] >= 0.5
+    assert "wrong form: a sentence, but the passage has 4 sentences" in errs["lh#write"]["reason"]
+    assert "not grounded in the passage" in errs["memo#polish"]["reason"]
+    assert "火星" in "".join(errs["memo#polish"]["detail"]["missing"])
+    assert errs["arg#outline"]["reason"] == "low quality: score 2 < 4" and errs["arg#outline"]["task"] == "outline"
+    assert "input is empty" in errs["arg#condense"]["reason"]
     assert_trl_shape(out, "sft")
+    from bimo.synth.stats import write_stats
+
+    md = write_stats(out)[0].read_text()
+    assert "| polish | 1 | 1 | 50% |" in md and "| write | 1 | 1 | 50% |" in md and "| outline | 0 | 1 | 0% |" in md
+    assert "## Self-curation scores" in md and "| 2 | 0 | 1 |" in md
 
 
-def test_backtranslate_prompt_shows_annotated_examples_as_turns():
-    """Two annotated examples per task and language; the prompt shows `examples` of them as
-    earlier turns (source → complete JSON answer, reasoning first), the real source last."""
-    from bimo.synth.backtranslate import TASK_ORDER, task_table
+def test_choose_tasks_follows_form_and_length():
+    from bimo.synth.backtranslate import choose_tasks
+
+    cfg = BacktranslateConfig(tasks_per_doc=3)
+    assert choose_tasks("d", "narrative", 200, cfg) == ["write", "expand", "polish"]
+    assert choose_tasks("d", "argument", 200, cfg)[:2] == ["outline", "condense"] or \
+        choose_tasks("d", "argument", 200, cfg)[:2] == ["outline", "review"]  # condense stops at 150 units
+    assert choose_tasks("d", "narrative", 30, cfg) == ["polish", "write"]  # short: title/brainstorm need 40
+    assert choose_tasks("d", "essay", 10, cfg) == []
+
+
+def test_wrong_form_and_grounding_checks():
+    from bimo.synth.backtranslate import grounding, wrong_form
+
+    para = {"form": "narrative", "sentences": 4, "paragraphs": 1}
+    assert "sentence" in wrong_form("Write the opening sentence of a short story about a mother.", para, "en")
+    assert "poem" in wrong_form("Write a poem about the harbour.", para, "en")
+    assert wrong_form("Write a scene about a widow relighting a lighthouse.", para, "en") is None
+    assert "sentence" in wrong_form("写一句话描写灯塔。", para, "zh") and "poem" in wrong_form("写一首诗。", para, "zh")
+    assert wrong_form("写一首诗。", {**para, "form": "poem"}, "zh") is None
+    share, missing = grounding("Write the opening of a story about a mother trying to hold onto her son.",
+                               LIGHTHOUSE, "en")
+    assert share < 0.5 and "mother" in missing
+    assert grounding("Write a scene in which Mrs. Hale climbs the lighthouse steps and cleans the lens.",
+                     LIGHTHOUSE, "en")[0] == 1.0
+    assert grounding("写一篇回忆母亲点亮灯塔的散文。", MEMOIR, "zh") == (1.0, [])
+
+
+def test_backtranslate_prompt_shows_closest_examples_as_turns():
+    """Annotated examples per task and language; the prompt shows the `examples` closest to
+    the passage in length and domain as earlier turns (source → JSON answer without the
+    anchored field, which code fills), the passage with its description last."""
+    from bimo.synth.backtranslate import TASK_ORDER, expand_plan, pick_examples, task_table
 
     table = task_table()["tasks"]
     for name in TASK_ORDER:
@@ -149,25 +241,34 @@ def test_backtranslate_prompt_shows_annotated_examples_as_turns():
             for ex in exs:  # the anchored field of every example is its source, verbatim
                 field = "output" if table[name]["anchor"] == "output" else "input"
                 assert ex["json"][field] == ex["source"] and ex["reasoning"]
-    doc = {"id": "x", "text": "It was the best of times, it was the worst of times, it was the age of wisdom, "
-                             "it was the age of foolishness."}
+    exs = table["write"]["examples"]["en"]
+    longest = max(exs, key=lambda e: len(e["source"]))
+    assert pick_examples(exs, 400, None, 1) == [longest]
+    plan = {"doc_id": "x", "source": LIGHTHOUSE, "tasks": ["polish"], "metadata": {},
+            "description": {"form": "narrative", "topic": "a widow relights a lighthouse", "key_content": "k",
+                            "tone": "quiet", "audience": "adults"}}
+    rec = next(expand_plan([plan]))
     for n in (0, 1, 2):
-        cfg = BacktranslateConfig(tasks=["polish"], examples=n)
-        rec = next(expand_docs([doc], cfg))
-        msgs = BacktranslateStep(None, cfg).prompt(rec)
+        msgs = BacktranslateStep(None, BacktranslateConfig(examples=n)).prompt(rec)
         assert [m["role"] for m in msgs] == ["system", *["user", "assistant"] * n, "user"]
-        assert doc["text"] in msgs[-1]["content"] and "rougher draft" in msgs[0]["content"]
+        assert LIGHTHOUSE in msgs[-1]["content"] and "a widow relights a lighthouse" in msgs[-1]["content"]
+        assert "rougher draft" in msgs[0]["content"] and "do not state a length" in msgs[0]["content"]
         for m in msgs[2:-1:2]:
-            assert list(json.loads(m["content"])) == ["reasoning", "instruction", "input", "output", "domain"]
+            assert list(json.loads(m["content"])) == ["reasoning", "instruction", "input"]
 
 
 def test_constitution_minimality_with_scripted_model(tmp_path):
-    """The rewrite replaces the named sentence in place; an unchanged (or only re-spaced)
-    sentence, a sentence that does not exist, an unknown principle and a low score are
-    rejected with reasons."""
-    def answer(messages, seed):
-        prompt = last_user(messages)
+    """The rewrite replaces the named sentence in place; an unchanged sentence is asked for
+    again with the sentence and principle alone (kept when that edits it, rejected with its
+    reason when not); a too-large edit, a sentence that does not exist, an unknown principle
+    and a low score are rejected with reasons; a length principle may change the length."""
+    def answer(prompt: str, seed):
         ans = {"principle_id": "gen-coherent", "reasoning": "r", "sentence": 1}
+        if prompt.startswith("Principle:"):  # the smaller job: one sentence, one principle
+            if "truth universally" in prompt:
+                return {"rewritten": "It is a truth universally acknowledged, that a single man in possession of "
+                                     "a good fortune, must be in want of a horse."}
+            return {"rewritten": "The sea was calm!"}
         if "best of times" in prompt:
             assert "[1] It was the best of times" in prompt  # numbered sentences
             return {**ans, "rewritten": "It was the best of times, it was the worst of times, it was the age of "
@@ -175,27 +276,54 @@ def test_constitution_minimality_with_scripted_model(tmp_path):
         if "truth universally" in prompt:
             return {**ans, "rewritten": "It is a truth universally  acknowledged, that a single man in possession "
                                         "of a good fortune, must be in want of a wife."}
+        if "The sea was calm" in prompt:
+            return {**ans, "rewritten": "The sea was calm."}
         if "woods" in prompt:
             return {**ans, "sentence": 7, "rewritten": "x"}
+        if "Keep it short" in prompt:
+            return {**ans, "principle_id": "gen-follow-length", "rewritten": "Keep it short, then keep going on "
+                    "and on and on."}
+        if "The lamp" in prompt:
+            return {**ans, "rewritten": "Nothing in this sentence is like the original one at all, not a word."}
         return {**ans, "principle_id": "made-up", "rewritten": "y"}
 
     sft = tmp_path / "in.jsonl"
     recs = rows(DATA / "sft.jsonl")
     recs[3]["meta"]["score"] = 5
     recs.append({**recs[3], "meta": {**recs[3]["meta"], "score": 2}, "id": "low"})
+
+    def extra(rid: str, text: str) -> dict:
+        return {"id": rid, "messages": [{"role": "user", "content": "Write two sentences."},
+                                        {"role": "assistant", "content": text}],
+                "meta": {"task": "write", "domain": "fiction", "lang": "en", "score": 5}}
+    recs += [extra("stubborn", "The sea was calm. The boats came home before dark."),
+             extra("long", "Keep it short. Say the one thing the reader needs and stop there."),
+             extra("big", "The lamp was lit. The keeper went down the ninety steps to sleep.")]
     sft.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs))
     out = tmp_path / "dpo.jsonl"
-    run_step(ConstitutionStep(ScriptedBackend(answer)), sft, out, RunConfig(progress=False, retries=0))
-    good = rows(out)
-    errs = [r["reason"] for r in rows(errors_path(out))]
-    assert len(good) == 1 and good[0]["meta"]["principle"] == "gen-coherent"
-    chosen, rejected = good[0]["chosen"][0]["content"], good[0]["rejected"][0]["content"]
-    assert rejected == chosen.replace("foolishness", "certainty") and good[0]["meta"]["edited"]
-    assert 0.6 <= good[0]["meta"]["similarity"] <= 0.98
-    assert sorted(e.split(":")[0].split(" (")[0] for e in errs) == sorted(
-        ["not minimal", "no sentence '7' in the response", "unknown principle id 'made-up'", "below quality bar"])
-    assert any("identical to the original" in e for e in errs)
+    step = ConstitutionStep(ScriptedBackend(lambda messages, seed: answer(last_user(messages), seed)),
+                            ConstitutionConfig(max_candidates=500))  # every principle
+    run_step(step, sft, out, RunConfig(progress=False, retries=0))
+    errs = {r["id"]: r["reason"] for r in rows(errors_path(out))}
+    first = next(r for r in rows(out) if "best of times" in r["chosen"][0]["content"])
+    chosen, rejected = first["chosen"][0]["content"], first["rejected"][0]["content"]
+    assert rejected == chosen.replace("foolishness", "certainty") and first["meta"]["edited"] == chosen
+    assert first["meta"]["sentence"] == 1 and first["meta"]["edit"].endswith("certainty.")
+    assert 0.6 <= first["meta"]["similarity"] <= 0.98 and first["meta"]["sentence_retry"] is False
+    austen = next(r for r in rows(out) if "truth universally" in r["chosen"][0]["content"])
+    assert austen["meta"]["sentence_retry"] is True and austen["rejected"][0]["content"].endswith("a horse.")
+    longer = next(r for r in rows(out) if r["chosen"][0]["content"].startswith("Keep it short"))
+    assert longer["meta"]["principle"] == "gen-follow-length" and longer["meta"]["length_ratio"] > 1.25
+    assert len(rows(out)) == 3
+    assert errs["stubborn"].startswith("rewrite unchanged, also when asked with the sentence and principle alone")
+    assert errs["big"].startswith("not minimal: length changed by")  # not a length principle
+    assert errs["low"].startswith("below quality bar")
+    assert "no sentence '7' in the response" in errs.values() and "unknown principle id 'made-up'" in errs.values()
     assert_trl_shape(out, "preference")
+    from bimo.synth.stats import write_stats
+
+    md = write_stats(out)[0].read_text()  # kept rate per principle, from the records and the error rows
+    assert "## Kept rate by principle" in md and "| gen-coherent | 2 | 2 | 50% |" in md
 
 
 @pytest.fixture(scope="module")
@@ -215,6 +343,8 @@ BACKTRANSLATE_REJECTS = ("unparseable output", "empty output", "low quality", "o
 
 
 def test_backtranslate_cli_tiny_model_and_resume(bimo_cli, tiny_path, work):
+    from bimo.synth.backtranslate import plan_path
+
     docs = work / "docs.jsonl"
     keep = ("tang-jingyesi", "dickens-two-cities", "thoreau-walden")  # Chinese and English
     docs.write_text("".join(line + "\n" for line in (DATA / "docs.jsonl").read_text().splitlines()
@@ -223,23 +353,53 @@ def test_backtranslate_cli_tiny_model_and_resume(bimo_cli, tiny_path, work):
     args = ["synth", "backtranslate", str(docs), "-o", str(out), "--model", "local:tiny",
             "--tasks-per-doc", "1", "--examples", "1", "--max-tokens", "128", "--retries", "0", "-q"]
     r = bimo_cli(*args, env=TINY)
-    assert r.returncode == 0, r.stderr.decode()[-800:]
-    assert {i.split("#")[0] for i in ids_in(out)} == set(keep)  # every pair accounted for
-    ok = accounted(out, 3, BACKTRANSLATE_REJECTS)
-    assert all(e["step"] == "backtranslate" for e in rows(errors_path(out)))
-    for rec in ok:  # what passed is verified human text with its provenance
-        assert rec["meta"]["span_match"] >= 90 and rec["meta"]["score"] >= 4
-    before = out.read_text(), errors_path(out).read_text()
+    plans, plan_errs = rows(plan_path(out)), rows(errors_path(plan_path(out)))
+    assert {p["doc_id"] for p in plans} | {e["id"] for e in plan_errs} == set(keep)  # every document accounted for
+    n_pairs = sum(len(p["tasks"]) for p in plans)
+    assert len(rows(out)) + len(rows(errors_path(out))) == n_pairs  # and every chosen (document, task)
+    assert all(e["reason"] and e["step"] == "backtranslate" and e["task"] for e in rows(errors_path(out)))
+    if rows(out):
+        assert r.returncode == 0, r.stderr.decode()[-800:]
+        assert_trl_shape(out, "sft")
+    else:  # the tiny model often keeps nothing: exit 1 with the top reasons
+        assert r.returncode == 1 and b"nothing kept: " in r.stderr, r.stderr.decode()[-800:]
+    for rec in rows(out):  # what passed is the human passage with its provenance
+        assert rec["meta"]["score"] >= 4 and rec["messages"][-1]["content"] in docs.read_text()
+    before = out.read_text() if out.exists() else "", errors_path(out).read_text()
     r2 = bimo_cli(*args, "--resume", env=TINY)
-    assert r2.returncode == 0 and (out.read_text(), errors_path(out).read_text()) == before
-    assert b"3 skipped" in r2.stderr
+    assert r2.returncode == r.returncode and (out.read_text() if out.exists() else "",
+                                               errors_path(out).read_text()) == before
+    assert f"{n_pairs} skipped".encode() in r2.stderr and b"3 skipped" in r2.stderr
     r3 = bimo_cli(*args, env=TINY)
     assert r3.returncode == 2 and b"--resume" in r3.stderr
-    r4 = bimo_cli("synth", "stats", str(out))  # the rejection reasons of a real run
-    assert r4.returncode == 0, r4.stderr.decode()[-800:]
-    assert (work / "bt.stats.md").exists()
-    if rows(errors_path(out)):  # accounted() above: every failure is a rejection with its reason
-        assert b"Rejection reasons" in r4.stdout
+    if out.exists():
+        r4 = bimo_cli("synth", "stats", str(out))  # the rejection reasons of a real run
+        assert r4.returncode == 0, r4.stderr.decode()[-800:]
+        assert (work / "bt.stats.md").exists()
+        if rows(errors_path(out)):
+            assert b"Kept rate by task" in r4.stdout
+
+
+def test_backtranslate_cli_bad_input_exits_1_with_reasons(bimo_cli, tiny_path, tmp_path):
+    """Documents that cannot give a pair are recorded one by one with the reason, and a run
+    that kept nothing exits 1 naming the top reasons."""
+    from bimo.synth.backtranslate import plan_path
+
+    docs = tmp_path / "bad.jsonl"
+    bad = [{"id": "empty", "text": ""}, {"id": "tags", "text": "<html><body><br/><img src='a.png'/></body></html>"},
+           {"id": "ja", "text": "これは日本語の文章です。ひらがなとカタカナで書かれています。"},
+           {"id": "tiny", "text": "Thanks!"}, {"id": "tiny2", "text": "Ok."}]
+    docs.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in bad))
+    out = tmp_path / "sft.jsonl"
+    r = bimo_cli("synth", "backtranslate", str(docs), "-o", str(out), "--model", "local:tiny", "-q", env=TINY)
+    assert r.returncode == 1, r.stderr.decode()[-800:]
+    errs = {e["id"]: e["reason"] for e in rows(errors_path(plan_path(out)))}
+    assert errs == {"empty": "no text", "tags": "only markup, no prose",
+                    "ja": "unsupported language (other; bimo handles Chinese and English)",
+                    "tiny": "too short for any task (1 < 20 length units)",
+                    "tiny2": "too short for any task (1 < 20 length units)"}
+    last = r.stderr.decode().strip().splitlines()[-1]
+    assert last.startswith("nothing kept: too short for any task (2); ") and "Traceback" not in r.stderr.decode()
 
 
 def test_constitution_cli_tiny_model(bimo_cli, tiny_path, work):

@@ -74,7 +74,7 @@ def count_records(path: Path) -> int:
 def run_synth(ctx: StageContext) -> StageResult:
     from bimo.llm import default_uri, get_backend
     from bimo.runner import RunConfig, run_step
-    from bimo.synth.backtranslate import BacktranslateStep, expand_docs
+    from bimo.synth.backtranslate import run_backtranslate
     from bimo.synth.constitution import ConstitutionStep
 
     cfg = ctx.recipe.synth
@@ -107,8 +107,7 @@ def run_synth(ctx: StageContext) -> StageResult:
 
             run_step(LongDocStep(backend, cfg.longdoc), pieces(iter_jsonl(docs_file), cfg.longdoc), sft_file, run_cfg)
         else:
-            bt = BacktranslateStep(backend, cfg.backtranslate)
-            run_step(bt, expand_docs(iter_jsonl(docs_file), cfg.backtranslate), sft_file, run_cfg)
+            run_backtranslate(backend, docs_file, sft_file, cfg.backtranslate, run_cfg)
         if with_pairs and cfg.method == "backtranslate" and sft_file.exists() and sft_file.stat().st_size:
             run_step(ConstitutionStep(backend, cfg.constitution), sft_file, pairs_file, run_cfg)
     finally:

@@ -1,13 +1,25 @@
 """Instruction backtranslation (Weaver, Humpback; Ziya's answer-to-instruction).
 
-Curated human documents (`{"id", "text", "metadata"}`) become SFT pairs. For each
-document we pick applicable task types (write, outline, expand, condense, polish, style,
-review, brainstorm, title, writing chat) and ask the model — shown annotated examples of
-the reasoning — for instruction, input and output. The anchored field (the output, or for
-analysis tasks the input) must really be a span of the human text: it is checked with a
-fuzzy match and snapped to the source's own characters, so the answer *is* human writing.
-Each surviving pair is then scored 1-5 by the model (Humpback self-curation) and kept at
-or above a threshold; near-identical instructions are dropped.
+Curated human documents (`{"id", "text", "metadata"}`) become SFT pairs in three small
+steps, each a short JSON answer a 1.5B model gives reliably:
+
+1. describe the passage (form, topic, key content, tone, audience; language, length,
+   paragraphs and sentences are measured by code) — one record per document, written to
+   OUT.plan.jsonl; documents that cannot give a pair (no text, only markup, a language bimo
+   does not handle, too short) are recorded there with the reason;
+2. choose the tasks that fit the form and length (a narrative suits write / expand /
+   polish / style; an argument outline / condense / review; a short passage title /
+   brainstorm), by code, instead of drawing tasks blind;
+3. write the instruction for one (document, task), shown the annotated examples closest to
+   the passage in length and domain. The anchored field (the answer, or for analysis tasks
+   the material) is the passage itself, set by code, so the answer *is* human writing; the
+   length clause of the request is filled in from the measured passage.
+
+Checks before the model-scored self-curation, each with its own reason: the instruction
+names no form the passage is not (a "sentence" for a paragraph, a "poem" for prose); its
+content words are grounded in the passage; it copies no annotated example; an imagined
+draft is not the answer itself. Then the pair is scored 1-5 (Humpback) and kept at or
+above a threshold; near-identical instructions are dropped.
 
 One runner record = one (document, task), keyed `DOC_ID#TASK`, so resume is per pair.
 """
@@ -16,9 +28,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Iterable, Iterator
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -27,9 +41,9 @@ from bimo.llm.base import Backend, GenParams, Message
 from bimo.runner import Reject, Step
 from bimo.synth.common import REASONING, SCORE_SCHEMA, STR, lang_of, object_schema, prompts
 from bimo.synth.records import sft, user_prompt
-from bimo.synth.verify import NearDuplicates, length_units, similarity, snap, span_score
+from bimo.synth.verify import NearDuplicates, similarity, span_score
 from bimo.templates import load_package_yaml, render
-from bimo.text import count_length
+from bimo.text import count_length, detect_lang, sentence_spans
 
 TASK_ORDER = ("write", "outline", "expand", "condense", "polish", "style", "review", "brainstorm", "title", "chat")
 
@@ -47,11 +61,11 @@ class BacktranslateConfig(BaseModel):
     """Settings for `bimo synth backtranslate`."""
 
     tasks: list[str] = Field(default_factory=lambda: list(TASK_ORDER), description="task types to consider")
-    tasks_per_doc: int = Field(2, ge=1, description="task types drawn per document (stable per id)")
+    tasks_per_doc: int = Field(2, ge=1, description="task types per document, the best fitting first")
     threshold: int = Field(4, ge=1, le=5, description="keep pairs the model scores at least this")
     score: bool = Field(True, description="run the 1-5 self-curation call")
-    min_span: float = Field(90.0, ge=50, le=100, description="fuzzy span match needed (0-100)")
-    min_coverage: float = Field(0.2, ge=0, le=1, description="least share of the passage the span must cover")
+    min_grounding: float = Field(0.5, ge=0, le=1,
+                                 description="least share of the instruction's content words found in the passage")
     max_source_chars: int = Field(1200, ge=50, description="longest source passage shown to the model")
     examples: int = Field(2, ge=0, le=8, description="annotated examples shown per prompt (stable choice per pair)")
     dedup: float = Field(90.0, ge=50, le=100, description="instruction similarity counted as duplicate")
@@ -77,143 +91,377 @@ def passage(text: str, max_chars: int) -> str:
     return out[: cut + 1] if cut > max_chars // 3 else out[:max_chars]
 
 
-def pick_tasks(doc_id: str, length: int, config: BacktranslateConfig) -> list[str]:
-    """Applicable tasks in a stable pseudo-random order per document (resume-safe)."""
+# --- 1. describe the passage, 2. choose the tasks that fit it ------------------------------
+
+#: forms the description step chooses from, and the tasks each suits (a narrative passage is
+#: the answer to a request to write, expand, polish or restyle it; an argument or report is
+#: material to outline, condense or review; anything short suits titles and ideas)
+FORM_TASKS: dict[str, tuple[str, ...]] = {
+    "narrative": ("write", "expand", "polish", "style", "title"),
+    "essay": ("outline", "condense", "review", "write", "title"),
+    "argument": ("outline", "condense", "review", "title"),
+    "news": ("title", "condense", "outline", "write"),
+    "product copy": ("write", "polish", "title", "brainstorm"),
+    "technical": ("outline", "condense", "chat", "title"),
+    "dialogue": ("write", "style", "polish", "review"),
+    "poem": ("write", "review", "title"),
+    "other": ("write", "title", "brainstorm"),
+}
+SHORT_TASKS = ("title", "brainstorm", "polish", "write")
+SHORT = 40  # length units: below this a passage suits only short jobs
+DESCRIBE_SCHEMA = object_schema(
+    form={"type": "string", "enum": list(FORM_TASKS)}, topic={"type": "string", "maxLength": 80},
+    key_content={"type": "string", "maxLength": 240}, tone={"type": "string", "maxLength": 40},
+    audience={"type": "string", "maxLength": 60})
+_MARKUP = re.compile(r"<[^>]{0,200}>|&[a-z]+;|&#\d+;|\[[^\]]{0,80}\]\([^)]{0,200}\)|^[#>*\-|=`~ ]+", re.M)
+
+
+def readable_text(text: str) -> str:
+    """The text with markup (tags, entities, Markdown links and line prefixes) taken out."""
+    return re.sub(r"[ \t]+", " ", _MARKUP.sub(" ", text)).strip()
+
+
+def measure(text: str) -> dict[str, Any]:
+    """Facts code can state about a passage: language, length, paragraphs, sentences."""
+    lang = lang_of(text)
+    paras = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
+    return {"lang": lang, "length": count_length(text), "unit": "字" if lang == "zh" else "words",
+            "paragraphs": len(paras), "sentences": len(sentence_spans(text))}
+
+
+def unusable(text: str, config: BacktranslateConfig) -> str | None:
+    """Why a document cannot give any pair (no text, only markup, a language bimo does not
+    handle, too short for any task), or None."""
+    if not text.strip():
+        return "no text"
+    plain = readable_text(text)
+    if not any(ch.isalpha() for ch in plain):
+        return "only markup, no prose"
+    lang = detect_lang(plain)
+    if lang not in ("zh", "en"):
+        return f"unsupported language ({lang}; bimo handles Chinese and English)"
     table = task_table()["tasks"]
-    ok = [t for t in config.tasks if t in table
+    shortest = min(int(table[t].get("min_length", 0)) for t in config.tasks if t in table)
+    n = count_length(passage(plain, config.max_source_chars))
+    if n < shortest:
+        return f"too short for any task ({n} < {shortest} length units)"
+    return None
+
+
+def choose_tasks(doc_id: str, form: str | None, length: int, config: BacktranslateConfig) -> list[str]:
+    """The tasks that suit the passage's form and length, in their order of fit, up to
+    `tasks_per_doc`. With no form (or none of its tasks fits the length): the tasks that fit
+    the length, in a stable pseudo-random order per document (resume-safe)."""
+    table = task_table()["tasks"]
+    suited = () if form is None else SHORT_TASKS if length < SHORT else FORM_TASKS.get(form, FORM_TASKS["other"])
+    ok = [t for t in suited if t in config.tasks and t in table
           and int(table[t].get("min_length", 0)) <= length <= int(table[t].get("max_length", 10**9))]
-    ok.sort(key=lambda t: hashlib.sha1(f"{config.seed}:{doc_id}:{t}".encode()).hexdigest())
+    if not ok:  # the form's tasks do not fit this length: anything that does
+        ok = sorted((t for t in config.tasks if t in table and int(table[t].get("min_length", 0)) <= length
+                     <= int(table[t].get("max_length", 10**9))),
+                    key=lambda t: hashlib.sha1(f"{config.seed}:{doc_id}:{t}".encode()).hexdigest())
     return ok[: config.tasks_per_doc]
 
 
-def pick_examples(examples: list[dict[str, Any]], key: str, n: int) -> list[dict[str, Any]]:
-    """`n` of a task's annotated examples: all when there are no more, else a stable choice
-    per work item (so a run shows every example somewhere while prompts stay short)."""
-    if n >= len(examples):
-        return list(examples)
-    start = int(hashlib.sha1(key.encode()).hexdigest()[:8], 16) % len(examples)
-    return [examples[(start + i) % len(examples)] for i in range(n)]
+class DescribeStep(Step):
+    """Step 1 and 2, one record per document: check the document is usable, ask the model
+    to describe the passage (a small JSON object), then choose the tasks that fit by code."""
+
+    name = "describe"
+
+    def __init__(self, backend: Backend, config: BacktranslateConfig | None = None):
+        self.config = config or BacktranslateConfig()
+        super().__init__(backend, GenParams(temperature=0.2, max_tokens=256, seed=self.config.seed))
+
+    def key(self, record: dict[str, Any]) -> str:
+        return doc_key(record)
+
+    def process(self, record: dict[str, Any], attempt: int) -> list[dict[str, Any]]:
+        text = str(record.get("text") or "")
+        why = unusable(text, self.config)
+        if why:
+            raise Reject(why, retry=False)
+        src = passage(readable_text(text) if _MARKUP.search(text) else text, self.config.max_source_chars)
+        facts = measure(src)
+        p = prompts("backtranslate", facts["lang"])
+        out = self.generate([{"role": "system", "content": p["describe"].strip()},
+                             {"role": "user", "content": render(p["user"], source=src)}],
+                            attempt, schema=DESCRIBE_SCHEMA)
+        if not isinstance(out, dict) or out.get("form") not in FORM_TASKS:
+            raise Reject("description is not a JSON object with a known form")
+        desc = {k: str(out.get(k) or "").strip() for k in DESCRIBE_SCHEMA["properties"]} | facts
+        tasks = choose_tasks(doc_key(record), desc["form"], facts["length"], self.config)
+        if not tasks:
+            raise Reject(f"no task fits a {desc['form']} passage of {facts['length']} length units", retry=False)
+        return [{"doc_id": doc_key(record), "source": src, "description": desc, "tasks": tasks,
+                 "metadata": record.get("metadata") or {}, "meta": {"form": desc["form"], "lang": facts["lang"]}}]
 
 
-def example_json(example: dict[str, Any]) -> str:
-    """An example as the complete answer the schema asks for, reasoning first."""
+def doc_key(doc: dict[str, Any]) -> str:
+    text = str(doc.get("text") or "")
+    return str(doc.get("id") or hashlib.sha1(text.encode()).hexdigest()[:12])
+
+
+def expand_plan(plans: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Described documents → one work record per (document, chosen task)."""
+    for plan in plans:
+        for task in plan.get("tasks") or []:
+            yield {"id": f"{plan['doc_id']}#{task}", "doc_id": plan["doc_id"], "task": task,
+                   "source": plan["source"], "description": plan.get("description") or {},
+                   "metadata": plan.get("metadata") or {}}
+
+
+def expand_docs(docs: Iterable[dict[str, Any]], config: BacktranslateConfig,
+                limit: int | None = None) -> Iterator[dict[str, Any]]:
+    """Documents → work records without a model description (tasks by length alone): for
+    tests and for callers that describe passages themselves."""
+    for n, doc in enumerate(docs):
+        if limit is not None and n >= limit:
+            return
+        text = str(doc.get("text") or "")
+        src = passage(text, config.max_source_chars)
+        desc = {"form": "other"} | measure(src)
+        plan = {"doc_id": doc_key(doc), "source": src, "description": desc, "metadata": doc.get("metadata") or {},
+                "tasks": choose_tasks(doc_key(doc), None, desc["length"], config)}
+        yield from expand_plan([plan])
+
+
+# --- 3. write the instruction ---------------------------------------------------------------
+
+def pick_examples(examples: list[dict[str, Any]], length: int, domain: str | None, n: int) -> list[dict[str, Any]]:
+    """The `n` annotated examples closest to the passage: in length (log ratio) and domain."""
+    def distance(ex: dict[str, Any]) -> float:
+        ratio = math.log((count_length(ex["source"]) + 5) / (length + 5))
+        return abs(ratio) + (0 if not domain or ex["json"].get("domain") == domain else 0.7)
+    return sorted(examples, key=distance)[:n]
+
+
+def example_json(example: dict[str, Any], anchor: str) -> str:
+    """An example as the complete answer the schema asks for, reasoning first (the anchored
+    field is the passage itself and is filled by code, so it is not part of the answer)."""
     ans = example["json"]
-    full = {"reasoning": example["reasoning"], "instruction": ans["instruction"], "input": ans.get("input", ""),
-            "output": ans["output"], "domain": ans["domain"]}
+    full = {"reasoning": example["reasoning"], "instruction": ans["instruction"]}
+    full.update({"input": ans.get("input", "")} if anchor == "output" else {"output": ans["output"]})
     return json.dumps(full, ensure_ascii=False)
 
 
 def copies_example(text: str, task: str, lang: str) -> bool:
     """True when `text` is taken from one of the task's annotated examples (a small-model habit)."""
-    return any(span_score(text, ex["source"]) >= 90 or span_score(ex["source"], text) >= 90
-               for ex in task_table()["tasks"][task]["examples"][lang])
+    exs = task_table()["tasks"][task]["examples"][lang]
+    return any(span_score(text, t) >= 90 or span_score(t, text) >= 90
+               for ex in exs for t in (ex["source"], ex["json"]["instruction"]) if count_length(text) >= 4)
 
 
-def expand_docs(docs: Iterable[dict[str, Any]], config: BacktranslateConfig,
-                limit: int | None = None) -> Iterator[dict[str, Any]]:
-    """Documents → one work record per (document, task)."""
-    for n, doc in enumerate(docs):
-        if limit is not None and n >= limit:
-            return
-        text = str(doc.get("text") or "")
-        doc_id = str(doc.get("id") or hashlib.sha1(text.encode()).hexdigest()[:12])
-        src = passage(text, config.max_source_chars)
-        for task in pick_tasks(doc_id, count_length(src), config):
-            yield {"id": f"{doc_id}#{task}", "doc_id": doc_id, "task": task, "source": src,
-                   "metadata": doc.get("metadata") or {}}
+def length_clause(desc: dict[str, Any], lang: str) -> str:
+    """The measured length and shape of the passage, as the request states it."""
+    n = int(desc.get("length") or 0)
+    approx = round(n, -1) if n < 300 else round(n, -2)
+    paras = int(desc.get("paragraphs") or 1)
+    if lang == "zh":
+        return f"篇幅约{approx}字" + (f"，分{paras}段" if paras > 1 else "") + "。"
+    return f"About {approx} words" + (f", in {paras} paragraphs" if paras > 1 else "") + "."
 
 
-def generation_schema() -> dict[str, Any]:
-    return object_schema(reasoning=REASONING, instruction=STR, input=STR, output=STR,
-                         domain={"type": "string", "enum": domains()})
+#: tasks whose answer is the passage, so its measured length is part of the request
+LENGTH_TASKS = ("write", "expand", "condense", "chat")
+_FORMS = {
+    "en": {"sentence": r"\b(?:one|a|single|opening|first|closing) sentence\b", "poem": r"\b(?:poem|verse|haiku|sonnet)\b",
+           "paragraph": r"\b(?:a|one|single) paragraph\b", "title": r"^(?:write|give|suggest) (?:a|one) title\b"},
+    "zh": {"sentence": r"(?:一|两|二)句(?:话)?(?!子)|开头一句|第一句", "poem": r"诗|词(?!语|汇)|绝句|律诗",
+           "paragraph": r"一段(?:话|文字)", "title": r"^(?:拟|起)(?:一个)?标题"},
+}
+
+
+def wrong_form(instruction: str, desc: dict[str, Any], lang: str) -> str | None:
+    """The form the instruction names when the passage is not of that form, else None."""
+    text = instruction.strip().lower() if lang == "en" else instruction
+    pats = _FORMS[lang]
+    sentences, paras, form = int(desc.get("sentences") or 1), int(desc.get("paragraphs") or 1), desc.get("form")
+    if sentences > 2 and re.search(pats["sentence"], text):
+        return f"a sentence, but the passage has {sentences} sentences"
+    if form != "poem" and re.search(pats["poem"], text):
+        return f"a poem, but the passage is {form or 'prose'}"
+    if paras > 1 and re.search(pats["paragraph"], text):
+        return f"one paragraph, but the passage has {paras}"
+    return None
+
+
+_EN_STOP = set("""a an the and or but of to in on at for with by from as is are was were be been being it its this that
+these those there here which who whom what when where why how not no yes you your yours i me my we our they their them
+he she his her him about into over under than then so such can could should would will may might must do does did done
+write writing rewrite written passage text piece paragraph paragraphs sentence sentences words word short long brief
+please make give using use keep style tone version draft notes reader readers audience make sure one two three some
+more most very also like just only each every into while after before during up down out new old good
+description describe describing product copy blog post article essay story stories scene report news explain explanation
+introduction introduce opening ending summary summarize condense outline title titles review critique ideas list points
+reflective personal informative engaging vivid concise clear detailed persuasive formal informal narrative memoir
+continue expand polish improve tone voice genre form piece content including include includes focus focusing
+single main argument arguments numbered beats research paper papers list lists bullet bullets point points section
+sections idea theme themes feature features reader writer author article articles document team website page magazine
+newspaper column student students class teacher company customer customers general public social media original
+following given provided based simple highlight highlighting emphasize emphasizing explaining compelling""".split())
+#: request boilerplate taken out of a Chinese instruction before its content is compared
+_ZH_GENERIC = sorted(set("""请你 请 帮我 帮忙 给我 我的 我们 你 写一 写成 写出 写 一篇 一段 一首 一句 一个 一则 一份 一些 这段 这篇 这首 这个
+下面 以下 原文 文字 文章 内容 关于 围绕 根据 按照 提供 进行 用于 以及 并且 要求 需要 可以 能够 如何 怎样 什么 主题 话题 题目 风格 语气
+题材 一款 一位 一次 口吻 读者 受众 篇幅 左右 字数 段落 分段 开头 结尾 结构 层次 要点 提纲 标题 草稿 润色 扩写 缩写 改写 仿写 续写 点评 评论 描写 描述 介绍 说明
+讲述 叙述 表达 列出 概述 简述 简短 简要 全文 全篇 信息 包括 包含 特点 特色 重点 指定 只需 必须 应该 注意 突出 强调 体现 展现 展示 结合 整合 不同 相关 方面 部分 整体 感人 鼓舞人心 吸引人 转化 转换 形式 方式 角度 主要 观点 论点 概括 总结 分析 评价 公众号 博客 网站 团队 稿件 语言 生动 简洁 具体 细腻 自然 流畅 清楚 清晰 准确 通俗 散文 随笔 小说 故事 新闻 报道 文案 短文 议论文 说明文 回忆 片段 场景
+的 地 得 了 着 过 和 与 及 或 在 是 把 将 对 为 让 以 并 从 中 等 用 其 这 那 些 吗 呢 吧 上 下 里 出 来 去 成 到 要 会 能 也 都 又 很""".split()),
+                     key=len, reverse=True)
+_ZH_GENERIC_RE = re.compile("|".join(map(re.escape, _ZH_GENERIC)))
+
+
+def content_units(text: str, lang: str) -> list[str]:
+    """Content words of an instruction: English words of 4+ letters not in a stop list;
+    Chinese: the runs of Han characters left once request boilerplate is taken out."""
+    if lang == "en":
+        words = (re.sub(r"'s$", "", w) for w in re.findall(r"[a-z][a-z'-]{3,}", text.lower()))
+        return [w for w in words if w not in _EN_STOP]
+    return re.findall(r"[\u4e00-\u9fff]{2,}", _ZH_GENERIC_RE.sub("|", text))
+
+
+def _stem(word: str) -> str:
+    return re.sub(r"(?:ies|es|s|ed|ing|ly|er)$", "", word)[:6]
+
+
+def grounding(instruction: str, source: str, lang: str) -> tuple[float, list[str]]:
+    """Share of the instruction's content words found in the passage, and those missing.
+    English words match on a crude stem; Chinese is compared character by character (no
+    word segmenter is needed, and an invented name or topic still shows)."""
+    units = content_units(instruction, lang)
+    if not units:
+        return 1.0, []
+    if lang == "en":
+        have = {_stem(w) for w in re.findall(r"[a-z][a-z'-]+", source.lower())}
+        missing = [w for w in units if _stem(w) not in have]
+        return 1 - len(missing) / len(units), missing
+    chars = "".join(units)
+    lost = "".join(ch for ch in chars if ch not in source)
+    return 1 - len(lost) / len(chars), [u for u in units if any(ch not in source for ch in u)]
+
+
+def generation_schema(anchor: str, needs_input: bool) -> dict[str, Any]:
+    other = {"input": {"type": "string", "minLength": 2} if needs_input else STR} if anchor == "output" \
+        else {"output": {"type": "string", "minLength": 2}}
+    return object_schema(reasoning=REASONING, instruction={"type": "string", "maxLength": 300}, **other)
 
 
 class BacktranslateStep(Step):
+    """Step 3, one record per (document, task): the instruction, written from the passage and
+    its description; the anchored field is the passage itself; checks, then self-curation."""
+
     name = "backtranslate"
 
-    def __init__(self, backend: Backend, config: BacktranslateConfig | None = None):
+    def __init__(self, backend: Backend | None, config: BacktranslateConfig | None = None):
         self.config = config or BacktranslateConfig()
         super().__init__(backend, GenParams(temperature=self.config.temperature,
                                             max_tokens=self.config.max_tokens, seed=self.config.seed))
-        self.schema = generation_schema()
         self.dups = NearDuplicates(self.config.dedup)
 
+    def describe(self, record: dict[str, Any]) -> dict[str, Any]:
+        return {"task": record.get("task"), "doc_id": record.get("doc_id"), "domain": self.domain(record),
+                "lang": lang_of(record.get("source") or "")}
+
+    @staticmethod
+    def domain(record: dict[str, Any]) -> str:
+        declared = (record.get("metadata") or {}).get("domain")
+        if declared in domains():
+            return declared
+        form = (record.get("description") or {}).get("form")
+        return {"product copy": "marketing", "technical": "technical", "narrative": "fiction",
+                "dialogue": "fiction", "poem": "fiction"}.get(form, "creative_nonfiction")
+
     def prompt(self, record: dict[str, Any]) -> list[Message]:
-        """System: the task and the answer format; then each annotated example as a user
-        turn (its source) and an assistant turn (its JSON); last, the real source."""
+        """System: the task and the answer format; the annotated examples closest to the
+        passage as earlier turns; last, the passage with its description."""
         lang = lang_of(record["source"])
         p = prompts("backtranslate", lang)
         task = task_table()["tasks"][record["task"]]
+        needs_input = task.get("input") == "required"
         if task["anchor"] == "input":
-            anchor_rule, input_rule = p["anchor_input"], p["input_anchor"]
+            field_rule = p["output_rule"]
         else:
-            anchor_rule = p["anchor_output"]
-            input_rule = p["input_required"] if task.get("input") == "required" else p["input_optional"]
+            field_rule = p["input_required"] if needs_input else p["input_optional"]
         system = render(p["system"], task_name=task["name"][lang], guidance=task["guidance"][lang],
-                        domains=", ".join(domains()), anchor_rule=anchor_rule, input_rule=input_rule)
+                        field_rule=field_rule, field="output" if task["anchor"] == "input" else "input")
         msgs: list[Message] = [{"role": "system", "content": system}]
-        for ex in pick_examples(task["examples"][lang], record["id"], self.config.examples):
+        length = count_length(record["source"])
+        for ex in pick_examples(task["examples"][lang], length, self.domain(record), self.config.examples):
             msgs += [{"role": "user", "content": render(p["user"], source=ex["source"])},
-                     {"role": "assistant", "content": example_json(ex)}]
-        msgs.append({"role": "user", "content": render(p["user"], source=record["source"])})
+                     {"role": "assistant", "content": example_json(ex, task["anchor"])}]
+        desc = record.get("description") or {}
+        about = render(p["about"], **{k: desc.get(k) or "-" for k in ("form", "topic", "key_content", "tone",
+                                                                      "audience")}) if desc.get("topic") else ""
+        msgs.append({"role": "user", "content": about + render(p["user"], source=record["source"])})
         return msgs
 
     def process(self, record: dict[str, Any], attempt: int) -> list[dict[str, Any]]:
-        out = self.generate(self.prompt(record), attempt, schema=self.schema)
+        task = task_table()["tasks"][record["task"]]
+        schema = generation_schema(task["anchor"], task.get("input") == "required")
+        out = self.generate(self.prompt(record), attempt, schema=schema)
         pair = self.verify(record, out)
-        meta = {"task": record["task"], "domain": pair["domain"], "lang": lang_of(record["source"]),
-                "doc_id": record["doc_id"], "anchor": pair["anchor"], "span_match": pair["span_match"],
+        lang = lang_of(record["source"])
+        meta = {"task": record["task"], "domain": pair["domain"], "lang": lang, "form": pair["form"],
+                "doc_id": record["doc_id"], "anchor": task["anchor"], "span_match": 100.0,
                 "instruction": pair["instruction"], "input": pair["input"], "reasoning": pair["reasoning"],
-                "score": 0, "score_reason": ""}
+                "grounding": pair["grounding"], "score": 0, "score_reason": ""}
         if self.config.score:
-            verdict = self.generate(self.score_prompt(pair, meta["lang"]), attempt, schema=SCORE_SCHEMA)
+            verdict = self.generate(self.score_prompt(pair, lang), attempt, schema=SCORE_SCHEMA)
             score = int(verdict.get("score", 0)) if isinstance(verdict, dict) else 0
             meta.update(score=score, score_reason=str(verdict.get("reason", ""))[:300])
             if score < self.config.threshold:
                 raise Reject(f"low quality: score {score} < {self.config.threshold}", retry=False,
-                             detail={"instruction": pair["instruction"], "reason": meta["score_reason"]})
+                             detail={"instruction": pair["instruction"], "reason": meta["score_reason"],
+                                     "score": score, "input": pair["input"][:300], "output": pair["output"][:300]})
         return [sft(user_prompt(pair["instruction"], pair["input"]), pair["output"], meta)]
 
     def verify(self, record: dict[str, Any], out: Any) -> dict[str, Any]:
-        """Check the model's pair against the source; raise Reject with the reason."""
+        """Check the model's answer against the passage; raise Reject with the reason."""
         if not isinstance(out, dict):
             raise Reject("output is not a JSON object")
-        pair = {k: str(out.get(k) or "").strip() for k in ("reasoning", "instruction", "input", "output", "domain")}
+        task = task_table()["tasks"][record["task"]]
+        src, lang = record["source"], lang_of(record["source"])
+        desc = {**measure(src), **(record.get("description") or {})}
+        pair = {k: str(out.get(k) or "").strip() for k in ("reasoning", "instruction", "input", "output")}
         if count_length(pair["instruction"]) < 3:
             raise Reject("instruction missing or too short", detail=pair)
-        if not pair["output"]:
-            raise Reject("empty output", detail=pair)
-        anchor = task_table()["tasks"][record["task"]]["anchor"]
-        field = "output" if anchor == "output" else "input"
-        claimed = pair[field]
-        if count_length(claimed) < 3:
-            raise Reject(f"{field} should quote the source but is empty", detail=pair)
-        match = span_score(claimed, record["source"])
-        if match < self.config.min_span:
-            if copies_example(claimed, record["task"], lang_of(record["source"])):
-                raise Reject(f"{field} copies an annotated example, not the source", detail={field: claimed[:300]})
-            raise Reject(f"{field} is not a span of the source (match {match:.0f} < {self.config.min_span:.0f})",
-                         detail={field: claimed[:300]})
-        pair[field] = snap(claimed, record["source"])
-        cover = length_units(pair[field]) / max(1, length_units(record["source"]))
-        if cover < self.config.min_coverage:
-            raise Reject(f"{field} covers only {100 * cover:.0f}% of the source "
-                         f"(< {100 * self.config.min_coverage:.0f}%)", detail={field: pair[field][:300]})
-        needs_input = task_table()["tasks"][record["task"]].get("input") == "required"
-        if needs_input and count_length(pair["input"]) < 2:
-            raise Reject("input is empty (the task needs the draft, notes or plain version)", detail=pair)
-        # the imagined draft/notes must differ from the answer; an optional input may quote it
-        if anchor == "output" and pair["input"] and similarity(pair["input"], pair["output"]) > (
-                0.9 if needs_input else 0.98):
-            raise Reject("input is a copy of the output", detail=pair)
-        declared = (record.get("metadata") or {}).get("domain")
-        pair["domain"] = declared if declared in domains() else (pair["domain"] or "creative_nonfiction")
-        pair.update(anchor=anchor, span_match=round(match, 1))
+        if copies_example(pair["instruction"], record["task"], lang):
+            raise Reject("instruction copies an annotated example", detail={"instruction": pair["instruction"]})
+        form = wrong_form(pair["instruction"], desc, lang)
+        if form:
+            raise Reject(f"instruction names the wrong form: {form}", detail={"instruction": pair["instruction"]})
+        # the request and the material it brings (an imagined draft or notes) must be about the
+        # passage; where the passage is the pasted material ("outline this"), the request need
+        # name little of it, so the bar is half as high
+        told = pair["instruction"] + ("\n" + pair["input"] if task["anchor"] == "output" else "")
+        share, missing = grounding(told, src, lang)
+        bar = self.config.min_grounding / (2 if task["anchor"] == "input" else 1)
+        if share < bar:
+            raise Reject(f"instruction not grounded in the passage ({100 * share:.0f}% of its content words "
+                         f"< {100 * bar:.0f}%)", detail={"instruction": pair["instruction"], "missing": missing[:8]})
+        if task["anchor"] == "input":  # the passage is the material; the model wrote the answer
+            pair["input"] = src
+            if count_length(pair["output"]) < 2:
+                raise Reject("empty output", detail=pair)
+            if similarity(pair["output"], src) > 0.8:
+                raise Reject("output copies the passage instead of answering", detail=pair)
+        else:  # the passage is the answer; the model imagined the request (and its material)
+            pair["output"] = src
+            needs_input = task.get("input") == "required"
+            if needs_input and count_length(pair["input"]) < 2:
+                raise Reject("input is empty (the task needs the draft, notes or plain version)", detail=pair)
+            if pair["input"] and similarity(pair["input"], src) > (0.9 if needs_input else 0.98):
+                raise Reject("input is a copy of the output", detail=pair)
+            if record["task"] in LENGTH_TASKS:
+                sep = "" if lang == "zh" else " "
+                pair["instruction"] = pair["instruction"].rstrip() + sep + length_clause(desc, lang)
+        pair.update(domain=self.domain(record), form=desc.get("form", ""), grounding=round(share, 2))
         return pair
 
     def score_prompt(self, pair: dict[str, Any], lang: str) -> list[Message]:
         p = prompts("score", lang)
-        user = render(p["user"], instruction=user_prompt(pair["instruction"], pair["input"]), output=pair["output"])
+        # the request and the pasted material apart: shown as one block, a pasted passage made
+        # a short request look long and vague to the scorer
+        user = render(p["user"], instruction=pair["instruction"], material=pair["input"] or "-", output=pair["output"])
         return [{"role": "system", "content": p["system"].strip()}, {"role": "user", "content": user}]
 
     def admit(self, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -231,6 +479,27 @@ class BacktranslateStep(Step):
     def prime(self, result: dict[str, Any]) -> None:
         meta = result.get("meta") or {}
         self.dups.add(user_prompt(meta.get("instruction", ""), meta.get("input", "")))
+
+
+def plan_path(out: str | Path) -> Path:
+    """Where the per-document descriptions of a run go: OUT.plan.jsonl."""
+    out = Path(out)
+    return out.with_name(out.name.removesuffix(".jsonl") + ".plan.jsonl")
+
+
+def run_backtranslate(backend: Backend, docs: Iterable[dict[str, Any]] | str | Path, out: str | Path,
+                      config: BacktranslateConfig, run_config: Any) -> tuple[Any, Any]:
+    """Describe every document (OUT.plan.jsonl; unusable ones land in its errors file with the
+    reason), then write and check one instruction per (document, chosen task) into OUT."""
+    from bimo.io import iter_jsonl
+    from bimo.runner import run_step
+
+    plans = plan_path(out)
+    described = run_step(DescribeStep(backend, config), docs, plans, run_config)
+    work = expand_plan(iter_jsonl(plans)) if plans.exists() else iter([])
+    # `limit` counts documents: every chosen task of a described document is done
+    pairs = run_step(BacktranslateStep(backend, config), work, out, run_config.model_copy(update={"limit": None}))
+    return described, pairs
 
 
 class BackwardStep(Step):

@@ -60,9 +60,13 @@ def backtranslate(docs: Path = typer.Argument(..., help="documents JSONL: id, te
                                                help="annotated examples per prompt (fewer: shorter prompts)"),
                   max_tokens: int = _MAXTOK, concurrency: int = _CONC, retries: int = _RETRIES,
                   quiet: bool = _QUIET) -> None:
-    """Human documents → instruction/response SFT pairs (instruction backtranslation)."""
+    """Human documents → instruction/response SFT pairs (instruction backtranslation).
+
+    Each document is described first (OUT.plan.jsonl), then one instruction is written and
+    checked per (document, fitting task). Exits 1, with the top reasons, when nothing is kept."""
     from bimo.io import iter_jsonl
-    from bimo.synth.backtranslate import BacktranslateConfig, BacktranslateStep, expand_docs
+    from bimo.runner import RunConfig, errors_path
+    from bimo.synth.backtranslate import BacktranslateConfig, plan_path, run_backtranslate
 
     kw = {"tasks_per_doc": tasks_per_doc, "threshold": threshold, "score": not no_score, "examples": examples}
     if tasks:
@@ -70,9 +74,30 @@ def backtranslate(docs: Path = typer.Argument(..., help="documents JSONL: id, te
     if max_tokens:
         kw["max_tokens"] = max_tokens
     cfg = BacktranslateConfig(**kw)
-    step = BacktranslateStep(_backend(model), cfg)
-    _run(step, expand_docs(iter_jsonl(docs), cfg, limit), output, resume, overwrite, None, concurrency, quiet,
-         retries)
+    run_cfg = RunConfig(resume=resume, overwrite=overwrite, limit=limit, concurrency=concurrency,
+                        progress=not quiet, retries=retries)
+    described, pairs = run_backtranslate(_backend(model), iter_jsonl(docs), output, cfg, run_cfg)
+    plans = plan_path(output)
+    typer.echo(f"{plans}: {described.summary()}; errors: {errors_path(plans)}", err=True)
+    typer.echo(f"{output}: {pairs.summary()} in {described.seconds + pairs.seconds:.1f} s; "
+               f"errors: {errors_path(output)}", err=True)
+    _exit_if_nothing_kept(output, [errors_path(plans), errors_path(output)])
+
+
+def _exit_if_nothing_kept(output: Path, error_files: list[Path]) -> None:
+    """A run that kept nothing ends with exit code 1 and its three most frequent reasons."""
+    from collections import Counter
+
+    from bimo.io import iter_jsonl
+    from bimo.runner import _reason_class
+
+    if output.exists() and any(True for _ in iter_jsonl(output, [])):
+        return
+    reasons = Counter(_reason_class(str(r.get("reason", ""))) for f in error_files if f.exists()
+                      for r in iter_jsonl(f, []))
+    top = "; ".join(f"{r} ({n})" for r, n in reasons.most_common(3)) or "no input records"
+    typer.echo(f"nothing kept: {top}", err=True)
+    raise typer.Exit(1)
 
 
 @app.command("backward-model")

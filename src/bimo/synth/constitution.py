@@ -4,15 +4,18 @@ For each high-quality (instruction, response) pair the model names the principle
 response best exemplifies, names the sentence that shows it (the response is shown as
 numbered sentences), and rewrites that sentence so it violates exactly that principle.
 The rewrite replaces the sentence, so the rest of the rejected response is the chosen one
-word for word. Minimality is still
-verified, not trusted: character similarity between chosen and rejected must lie in
-[0.6, 0.98] and the length within ±25%; failures go to the errors file with the reason.
-The principle and the edited sentence are recorded in `meta`.
+word for word. A rewrite that hands the sentence back unchanged (a small-model habit) is
+caught before the full check and asked for again as a smaller job: the one sentence and the
+one principle with its example. Minimality is still verified, not trusted: character
+similarity between chosen and rejected must lie in [0.6, 0.98] and the length within ±25%
+(unless the principle is about length); failures go to the errors file with the reason.
+The principle, the sentence's index, the sentence and its edit are recorded in `meta`.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +68,8 @@ class ConstitutionStep(Step):
         if score and score < self.config.min_score:
             raise Reject(f"below quality bar: score {score} < {self.config.min_score}", retry=False)
         lang = meta.get("lang") if meta.get("lang") in ("zh", "en") else lang_of(response)
-        cands = candidates(self.principles, lang, meta.get("task"), meta.get("domain"), self.config.max_candidates)
+        cands = candidates(self.principles, lang, meta.get("task"), meta.get("domain"), self.config.max_candidates,
+                           key=self.key(record))
         by_id = {p.id: p for p in cands}
         units = sentence_spans(response)[: self.config.max_sentences]
         if not units:
@@ -87,22 +91,43 @@ class ConstitutionStep(Step):
             raise Reject(f"no sentence {str(out.get('sentence'))[:20]!r} in the response") from None
         span = response[start:end]
         rewritten = str(out.get("rewritten") or "").strip()
-        if not rewritten:
-            raise Reject("empty rewritten sentence", detail={"principle": principle.id})
+        retried = False
+        if unchanged(span, rewritten):
+            # small models often hand the sentence back as it was: ask again with the one
+            # sentence and the one principle, a smaller job than the whole response
+            retried = True
+            rewritten = self.rewrite_sentence(span, principle, lang, attempt)
+            if unchanged(span, rewritten):
+                raise Reject("rewrite unchanged, also when asked with the sentence and principle alone",
+                             detail={"principle": principle.id, "sentence": int(out["sentence"]),
+                                     "original": span[:300]})
         rejected = (response[:start] + rewritten + response[end:]).strip()
         why = is_minimal_edit(response, rejected, lo=self.config.sim_low, hi=self.config.sim_high,
-                              max_len_change=self.config.max_len_change)
+                              max_len_change=1.0 if principle.length else self.config.max_len_change)
         if why:
-            raise Reject(f"not minimal: {why}", detail={"principle": principle.id, "original": span[:300],
-                                                        "rewritten": rewritten[:300]})
+            raise Reject(f"not minimal: {why}", detail={"principle": principle.id, "sentence": int(out["sentence"]),
+                                                        "original": span[:300], "rewritten": rewritten[:300]})
         pmeta = {**{k: meta[k] for k in ("task", "domain", "doc_id") if k in meta}, "lang": lang,
                  "principle": principle.id, "principle_statement": principle.statement,
                  "reasoning": str(out.get("reasoning") or "")[:300], "edited": span, "edit": rewritten,
-                 "sentence": int(out["sentence"]),
+                 "sentence": int(out["sentence"]), "sentence_retry": retried,
                  "similarity": round(similarity(response, rejected), 3),
                  "length_ratio": round(length_ratio(response, rejected), 3)}
         return [preference(prompt_msgs, response, rejected, pmeta)]
 
+
+    def rewrite_sentence(self, sentence: str, principle: Principle, lang: str, attempt: int) -> str:
+        """The smaller job: one sentence, one principle and its follows/violates example."""
+        p = prompts("constitution", lang)
+        user = render(p["sentence_user"], statement=principle.statement, follows=principle.follows,
+                      violates=principle.violates, sentence=sentence)
+        out = self.generate([{"role": "system", "content": p["sentence_system"].strip()},
+                             {"role": "user", "content": user}], attempt + 1, schema=SENTENCE_SCHEMA)
+        return str(out.get("rewritten") or "").strip() if isinstance(out, dict) else ""
+
+    def describe(self, record: dict[str, Any]) -> dict[str, Any]:
+        meta = record.get("meta") or {}
+        return {k: meta[k] for k in ("task", "domain", "lang", "doc_id") if meta.get(k)}
 
     @staticmethod
     def messages(lang: str, instruction: str, numbered: str, cands: list[Principle]) -> list[Message]:
@@ -117,6 +142,16 @@ class ConstitutionStep(Step):
                 {"role": "assistant", "content": json.dumps(ex["answer"], ensure_ascii=False)},
                 {"role": "user", "content": render(p["user"], instruction=instruction, response=numbered,
                                                    principles=_listing(cands))}]
+
+
+SENTENCE_SCHEMA = object_schema(rewritten={"type": "string", "minLength": 2})
+
+
+def unchanged(original: str, rewritten: str) -> bool:
+    """True when a rewrite is empty or the sentence again, spacing and punctuation aside."""
+    def strip(t: str) -> str:
+        return re.sub(r"[\W_]+", "", t).lower()
+    return not strip(rewritten) or strip(rewritten) == strip(original)
 
 
 def numbered_sentences(text: str, spans: list[tuple[int, int]]) -> str:

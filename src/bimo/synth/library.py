@@ -7,6 +7,7 @@ breaks exactly that one, so a preference pair teaches one thing at a time.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,8 @@ class Principle(BaseModel):
     follows: str
     violates: str
     why: str
+    #: the principle is about length (so a negative may change the length beyond the usual bound)
+    length: bool = False
 
     def applies(self, task: str | None, domain: str | None) -> bool:
         task_ok = not task or "any" in self.tasks or task in self.tasks
@@ -69,10 +72,18 @@ def _parse(name: str, data: Any) -> list[Principle]:
 
 
 def candidates(principles: list[Principle], lang: str, task: str | None, domain: str | None,
-               limit: int = 16) -> list[Principle]:
-    """Principles in the record's language that fit its task and domain (general ones too)."""
+               limit: int = 16, key: str = "") -> list[Principle]:
+    """Up to `limit` principles in the record's language that fit its task and domain: about
+    three quarters that name the task, the rest general ones, each group in a stable order
+    per `key` (the record id), so a run spreads over the whole library, not its first file."""
     fit = [p for p in principles if p.lang == lang and p.applies(task, domain)]
     if not fit:
         fit = [p for p in principles if p.lang == lang and p.applies(None, domain)] or \
               [p for p in principles if p.lang == lang]
-    return fit[:limit]
+
+    def order(ps: list[Principle]) -> list[Principle]:
+        return sorted(ps, key=lambda p: hashlib.sha1(f"{key}:{p.id}".encode()).hexdigest())
+    named = order([p for p in fit if task and task in p.tasks])
+    other = order([p for p in fit if p not in named])
+    take = min(len(named), max(limit - len(other), -(-3 * limit // 4)))
+    return named[:take] + other[: limit - take]

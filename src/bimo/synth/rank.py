@@ -43,11 +43,11 @@ class RankStep(Step):
         super().__init__(judge, GenParams(temperature=self.config.temperature,
                                           max_tokens=self.config.max_tokens, seed=self.config.seed))
         self.models = models
+        self.judge_params = GenParams(temperature=0.0, max_tokens=self.config.judge_tokens, seed=self.config.seed)
 
     def binding(self) -> dict[str, Any]:
         """The judge's binding plus every model whose answers are ranked."""
         return {**super().binding(), "models": [m.uri for m in self.models]}
-        self.judge_params = GenParams(temperature=0.0, max_tokens=self.config.judge_tokens, seed=self.config.seed)
 
     @property
     def parallel(self) -> int:

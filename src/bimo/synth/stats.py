@@ -14,6 +14,8 @@ from bimo.synth.records import kind, last_assistant
 from bimo.text import count_length
 
 FIELDS = ("task", "domain", "lang", "principle", "tool", "chosen_model")
+#: fields the errors file carries too, so a kept rate can be given per value
+RATE_FIELDS = ("task", "domain", "lang", "principle")
 
 
 def collect(path: str | Path) -> dict[str, Any]:
@@ -38,12 +40,25 @@ def collect(path: str | Path) -> dict[str, Any]:
             lengths.append(count_length(last_assistant(rec["chosen"])))
             rejected_lengths.append(count_length(last_assistant(rec["rejected"])))
     reasons: Counter = Counter()
+    rejected: dict[str, Counter] = {f: Counter() for f in RATE_FIELDS}
+    scores = {"kept": Counter(), "rejected": Counter()}
+    for rec in iter_jsonl(path, []):
+        if (rec.get("meta") or {}).get("score"):
+            scores["kept"][int(rec["meta"]["score"])] += 1
     err = errors_path(path)
     if err.exists():
         for row in iter_jsonl(err, []):
             reasons[_reason_class(str(row.get("reason", "")))] += 1
+            detail = row.get("detail")
+            for f in RATE_FIELDS:
+                value = row.get(f) or (detail.get(f) if isinstance(detail, dict) else None)
+                if value:
+                    rejected[f][str(value)] += 1
+            if isinstance(detail, dict) and detail.get("score"):
+                scores["rejected"][int(detail["score"])] += 1
     return {"path": str(path), "records": n, "kinds": kinds, "counts": counts, "lengths": lengths,
-            "rejected_lengths": rejected_lengths, "reasons": reasons, "bad_lines": len(bad)}
+            "rejected_lengths": rejected_lengths, "reasons": reasons, "bad_lines": len(bad),
+            "rejected": rejected, "scores": scores}
 
 
 def markdown(s: dict[str, Any], png_name: str | None) -> str:
@@ -69,6 +84,16 @@ def markdown(s: dict[str, Any], png_name: str | None) -> str:
         if s["counts"][f]:
             lines += ["", f"## By {f}", "", f"| {f} | records |", "|---|---:|"]
             lines += [f"| {k} | {v} |" for k, v in s["counts"][f].most_common()]
+    for f in RATE_FIELDS:
+        if s["rejected"][f]:
+            keys = sorted(set(s["counts"][f]) | set(s["rejected"][f]))
+            lines += ["", f"## Kept rate by {f}", "", f"| {f} | kept | rejected | kept rate |", "|---|---:|---:|---:|"]
+            for k in keys:
+                kept, rej = s["counts"][f][k], s["rejected"][f][k]
+                lines.append(f"| {k} | {kept} | {rej} | {100 * kept / max(1, kept + rej):.0f}% |")
+    if s["scores"]["kept"] or s["scores"]["rejected"]:
+        lines += ["", "## Self-curation scores", "", "| score | kept | rejected |", "|---:|---:|---:|"]
+        lines += [f"| {n} | {s['scores']['kept'][n]} | {s['scores']['rejected'][n]} |" for n in range(1, 6)]
     if s["reasons"]:
         lines += ["", "## Rejection reasons", "", "| reason | count |", "|---|---:|"]
         lines += [f"| {k.replace('|', '/')} | {v} |" for k, v in s["reasons"].most_common()]
