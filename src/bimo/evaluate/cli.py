@@ -289,6 +289,110 @@ def agreement(preds: Annotated[list[Path], typer.Argument(help="one predictions 
     _warn_small(settings.judge)
 
 
+CalJudgeOpt = Annotated[list[str] | None, typer.Option("--judge", "-j", help="judge backend URI; repeat to calibrate several judges side by side")]
+PairRubricOpt = Annotated[str, typer.Option("--rubric", help="pairwise rubric: pairwise | pairwise-criteria (criteria first)")]
+JudgeSeedOpt = Annotated[int, typer.Option("--judge-seed", help="judge seed (recorded)")]
+RetriesOpt = Annotated[int, typer.Option("--retries", help="extra tries after malformed output")]
+MixedOpt = Annotated[bool, typer.Option("--allow-mixed-settings", help="resume into verdicts made with other judge settings")]
+
+
+def _calibrate_run(pairs_path: Path, judge_uris: list[str] | None, out: Path, rubric: str, temperature: float,
+                   judge_seed: int, retries: int, max_tokens: int, allow_mixed: bool, quiet: bool,
+                   pairs: tuple | None = None, sample: int | None = None, seed: int = 0,
+                   kind: str = "calibration") -> dict[str, Any]:
+    """Shared by calibrate and probe: load every judge, judge, close; returns the summary."""
+    from bimo.evaluate.calibrate import PAIR_RUBRICS, calibrate
+
+    if rubric not in PAIR_RUBRICS:
+        raise BimoError(f"unknown pairwise rubric {rubric!r}; choose one of: {', '.join(PAIR_RUBRICS)}")
+    uris = judge_uris or [None]
+    if len(set(uris)) != len(uris):
+        raise BimoError("each --judge may be given once")
+    settings = [_settings(u, temperature, judge_seed, retries, max_tokens) for u in uris]
+    backends: list[Any] = []
+    try:
+        for s in settings:
+            backends.append(_backend(s.judge))
+        return calibrate(pairs_path, list(zip(settings, backends, strict=True)), out, rubric=rubric, sample=sample,
+                         seed=seed, allow_mixed=allow_mixed, progress=not quiet, pairs=pairs, kind=kind)
+    finally:
+        for be in backends:
+            be.close()
+
+
+def _calibrate_print(summary: dict[str, Any], out: Path, as_json: bool) -> None:
+    from bimo.evaluate.calibrate import FLIP_WARN, judge_line
+
+    if as_json:
+        _print_json(summary)
+    else:
+        for res in summary["judges"]:
+            typer.echo(judge_line(res, summary["baselines"]))
+        typer.echo(f"summary: {out / (summary['kind'] + '.json')}")
+    if summary["skipped"]:
+        first = summary["skipped_pairs"][0]
+        typer.echo(f"{summary['skipped']} pairs skipped, with reasons in the summary (first: line {first['line']}: "
+                   f"{first['reason']})", err=True)
+    for res in summary["judges"]:
+        if res.get("position_flips") is not None and res["position_flips"] > FLIP_WARN:
+            typer.echo(f"warning: {res['judge']} changes its verdict when the order is swapped in "
+                       f"{res['position_flips']:.0%} of pairs (over {FLIP_WARN:.0%})", err=True)
+        if res["failed"]:
+            from bimo.io import errors_path
+
+            typer.echo(f"{res['judge']}: {res['failed']} pairs failed, with reasons in "
+                       f"{errors_path(Path(res['verdicts']))}", err=True)
+        _warn_small(res["judge"])
+
+
+@app.command()
+def calibrate(pairs: Annotated[Path, typer.Argument(help="labelled pairs JSONL: prompt + chosen/rejected, or a/b + winner (a|b|tie); optional category, lang, gap")],
+              judge_uri: CalJudgeOpt = None,
+              out: Annotated[Path, typer.Option("--out", "-o", help="folder for verdicts and calibration.json (resumable)")] = Path("calibration"),
+              rubric: PairRubricOpt = "pairwise",
+              sample: Annotated[int | None, typer.Option("--sample", min=1, help="judge a random sample of N pairs")] = None,
+              seed: Annotated[int, typer.Option("--seed", help="seed of the sample, the bootstrap and the coin baseline")] = 0,
+              judge_seed: JudgeSeedOpt = 1, temperature: TempOpt = 0.0, retries: RetriesOpt = 2,
+              max_tokens: MaxTokOpt = 768, allow_mixed: MixedOpt = False, as_json: JsonOpt = False,
+              quiet: QuietOpt = False) -> None:
+    """How far a pairwise judge agrees with human labels, its position and length bias, next to trivial baselines."""
+    summary = _calibrate_run(pairs, judge_uri, out, rubric, temperature, judge_seed, retries, max_tokens,
+                             allow_mixed, quiet, sample=sample, seed=seed)
+    _calibrate_print(summary, out, as_json)
+
+
+@app.command()
+def probe(texts: Annotated[Path, typer.Argument(help="good human texts JSONL: text (or response); optional prompt, id, lang")],
+          judge_uri: CalJudgeOpt = None,
+          out: Annotated[Path, typer.Option("--out", "-o", help="folder for probe pairs, verdicts and probe.json (resumable)")] = Path("probe"),
+          probes: Annotated[str, typer.Option("--probes", help="comma-separated: padding, shuffle, repeat, cliche")] = "padding,shuffle,repeat,cliche",
+          negatives: Annotated[Path | None, typer.Option("--negatives", help="`bimo synth constitution` output: original vs minimal-edit negative")] = None,
+          rubric: PairRubricOpt = "pairwise",
+          seed: Annotated[int, typer.Option("--seed", help="seed of the perturbations and the bootstrap")] = 0,
+          judge_seed: JudgeSeedOpt = 1, temperature: TempOpt = 0.0, retries: RetriesOpt = 2,
+          max_tokens: MaxTokOpt = 768, allow_mixed: MixedOpt = False, as_json: JsonOpt = False,
+          quiet: QuietOpt = False) -> None:
+    """Judge accuracy on pairs with a known better side: each text vs a padded, shuffled,
+    repeated or cliche-laden copy of itself (and constitutional negatives), in both orders."""
+    from bimo.evaluate.probe import build_pairs, normalize_probe_pairs, probe_line
+    from bimo.io import atomic_write_jsonl
+
+    _need_file(texts)
+    if negatives is not None:
+        _need_file(negatives)
+    names = tuple(p.strip() for p in probes.split(",") if p.strip())
+    raw, skipped = build_pairs(texts, names, seed=seed, negatives=negatives)
+    pairs = normalize_probe_pairs(raw, skipped)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_jsonl(out / "probe_pairs.jsonl", raw)
+    summary = _calibrate_run(out / "probe_pairs.jsonl", judge_uri, out, rubric, temperature, judge_seed, retries,
+                             max_tokens, allow_mixed, quiet, pairs=pairs, seed=seed, kind="probe")
+    if not as_json:
+        for res in summary["judges"]:
+            typer.echo(probe_line(res))
+    _calibrate_print(summary, out, as_json)
+
+
 @app.command()
 def report(run_dir: Annotated[Path, typer.Argument(help="folder with battles, judgments, predictions, agreement.json")],
            out: Annotated[Path | None, typer.Option("--out", "-o", help="output folder (default: RUN_DIR/report)")] = None,
