@@ -162,7 +162,8 @@ def test_tiny_judge_calibrate_resume_and_settings(tiny_path, tmp_path, jsonl, bi
     proc = bimo_cli("eval", "calibrate", str(pairs), *common, "--temperature", "0.5", timeout=600)
     err = proc.stderr.decode().strip()
     assert proc.returncode == 2 and len(err.splitlines()) == 1 and "temperature 0.0 -> 0.5" in err
-    assert calibration_figures(out / "calibration.json", "local:tiny")[0].startswith("judge calibration: local:tiny")
+    cal = calibration_figures(out / "calibration.json", "local:tiny")
+    assert cal["line"].startswith("judge calibration: local:tiny") and cal["position_flips"] == res["position_flips"]
 
 
 def test_a_judge_answering_garbage_is_recorded_per_pair(tiny_backend, tmp_path):

@@ -385,8 +385,9 @@ def judge_line(res: dict[str, Any], base: dict[str, dict[str, Any]] | None = Non
     return line
 
 
-def calibration_figures(path: str | Path, judge: str | None = None) -> tuple[str, str | None]:
-    """(one line of the judge's calibration figures, a position-flip warning or None) from a summary file."""
+def calibration_figures(path: str | Path, judge: str | None = None) -> dict[str, Any]:
+    """A judge's calibration read back for the places that print win rates: {'line', 'warning'
+    (position flips over the threshold, else None), 'agreement', 'position_flips', 'judge'}."""
     from bimo.io import read_text
 
     try:
@@ -398,10 +399,10 @@ def calibration_figures(path: str | Path, judge: str | None = None) -> tuple[str
         raise BimoError(f"{path}: holds no judge")
     res = next((r for r in rows if r.get("judge") == judge), rows[0])
     note = "" if judge is None or res.get("judge") == judge else f" (calibrated judge {res.get('judge')}, not {judge})"
-    line = "judge calibration: " + judge_line(res) + note
-    flips = res.get("position_flips")
+    flips, limit = res.get("position_flips"), data.get("flip_warn", FLIP_WARN)
     warn = None
-    if flips is not None and flips > data.get("flip_warn", FLIP_WARN):
+    if flips is not None and flips > limit:
         warn = (f"judge {res['judge']} changes its verdict when the order is swapped in {flips:.0%} of calibration"
-                f" pairs (over {data.get('flip_warn', FLIP_WARN):.0%}): its win rates mostly measure position")
-    return line, warn
+                f" pairs (over {limit:.0%}): its win rates mostly measure position")
+    return {"judge": res.get("judge"), "line": "judge calibration: " + judge_line(res) + note, "warning": warn,
+            "agreement": (res.get("agreement") or {}).get("rate"), "position_flips": flips}

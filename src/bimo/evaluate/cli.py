@@ -125,9 +125,11 @@ def compare(preds: Annotated[list[Path], typer.Argument(help="two or more predic
             rounds: Annotated[int, typer.Option("--rounds", help="bootstrap rounds")] = 1000,
             temperature: TempOpt = 0.0, seed: SeedOpt = 1,
             retries: Annotated[int, typer.Option("--retries", help="extra tries after malformed output")] = 2,
-            max_tokens: MaxTokOpt = 768, as_json: JsonOpt = False, quiet: QuietOpt = False) -> None:
+            max_tokens: MaxTokOpt = 768, as_json: JsonOpt = False, quiet: QuietOpt = False,
+            calibration: Annotated[Path | None, typer.Option("--calibration", help="the judge's calibration.json (bimo eval calibrate): its figures are printed beside the win rates")] = None) -> None:
     """Side-by-side judging in both orders; prints win rates with 95% intervals, and the
-    length-controlled win rate with its 95% interval."""
+    length-controlled win rate with its 95% interval. "better"/"worse" only when the
+    interval clears the 45-55% band."""
     from bimo.evaluate.pairwise import compare_files
     from bimo.evaluate.runner import load_predictions
     from bimo.evaluate.winrate import pair_summary
@@ -139,6 +141,12 @@ def compare(preds: Annotated[list[Path], typer.Argument(help="two or more predic
         load_predictions(p)
     name_list = [n.strip() for n in names.split(",")] if names else None
     settings = _settings(judge_uri, temperature, seed, retries, max_tokens)
+    cal_line, cal_warn = None, None
+    if calibration is not None:  # read first: a bad file fails before any judging
+        from bimo.evaluate.calibrate import calibration_figures
+
+        cal = calibration_figures(calibration, settings.judge)
+        cal_line, cal_warn = cal["line"], cal["warning"]
     st = None
     if store is not None:  # opened first: a bad store fails before any judging
         from bimo.evaluate.store import BattleStore
@@ -156,10 +164,17 @@ def compare(preds: Annotated[list[Path], typer.Argument(help="two or more predic
     _warn_small(settings.judge)
     if as_json:
         _print_json({"judge": settings.judge, "battles": str(out), "failed": failed,
-                     **({"store": str(store), "added_to_store": added} if store is not None else {}), "pairs": pairs})
+                     **({"store": str(store), "added_to_store": added} if store is not None else {}), "pairs": pairs,
+                     **({"calibration": {"line": cal_line, "warning": cal_warn}} if cal_line else {})})
+        if cal_warn:
+            typer.echo(f"warning: {cal_warn}", err=True)
         return
     for s in pairs:
         typer.echo(_pair_line(s))
+    if cal_line:
+        typer.echo(cal_line)
+    if cal_warn:
+        typer.echo(f"warning: {cal_warn}", err=True)
     typer.echo(f"{len(battles)} battles in {out}" + (f"; {added} new in {store}" if store is not None else ""))
     if failed:
         typer.echo(f"{failed} comparisons failed, with reasons: {errors_path(out)}", err=True)
@@ -187,8 +202,10 @@ def _pair_line(s: dict[str, Any]) -> str:
         lc = f"  LC {s['lc_win_rate']:.1%}"
         if s.get("lc_ci"):
             lc += f" [{s['lc_ci'][0]:.1%}, {s['lc_ci'][1]:.1%}]"
+    from bimo.evaluate.winrate import verdict_text
+
     return (f"{s['model_a']} vs {s['model_b']}: win rate {s['win_rate']:.1%} [{s['ci'][0]:.1%}, {s['ci'][1]:.1%}]"
-            f"{lc}  ({s['wins']}W {s['ties']}T {s['losses']}L)  {s['band']}")
+            f"{lc}  ({s['wins']}W {s['ties']}T {s['losses']}L)  {verdict_text(s)}")
 
 
 @app.command()
