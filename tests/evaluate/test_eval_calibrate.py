@@ -178,3 +178,16 @@ def test_a_judge_answering_garbage_is_recorded_per_pair(tiny_backend, tmp_path):
     assert all("max_tokens" in f["reason"] for f in res["failures"])
     assert s["baselines"]["always_longer"]["agreement"]["rate"] == 1.0  # baselines still shown
     assert not math.isnan(s["baselines"]["random"]["agreement"]["rate"])
+
+
+def test_report_has_a_calibration_section(tmp_path):
+    from bimo.evaluate.report import build_report
+
+    rows = [_row("a", "a", "a", 20, 10)] * 4 + [_row("b", "a", "b", 5, 9)] * 2
+    summary = {"kind": "calibration", "source": "built", "pairs": 6, "skipped": 1,
+               "judges": [{"judge": "local:x", "failed": 1, "verdicts": "v", **summarize(rows, rounds=50)}],
+               "baselines": baselines(rows, rounds=50)}
+    (tmp_path / "calibration.json").write_text(json.dumps(summary))
+    page = build_report(tmp_path, tmp_path / "report", rounds=20).read_text()
+    assert "<h2>Judge calibration</h2>" in page and "66.7% [" in page and "<i>always longer</i>" in page
+    assert (tmp_path / "report" / "calibration0.png").stat().st_size > 1000
