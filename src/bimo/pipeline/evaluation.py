@@ -115,7 +115,7 @@ def run_eval(ctx: StageContext) -> StageResult:
 
 
 def win_line(pair: dict[str, Any]) -> str:
-    """'win rate 58.3% [50.0%, 75.0%] vs base (1W 5T 0L, no clear difference: about 834 more battles ...)'."""
+    """'win rate 58.3% [50.0%, 75.0%] vs base (1W 5T 0L, no clear difference: about 835 more battles ...)'."""
     from bimo.evaluate.winrate import verdict_text
 
     if not pair["n"]:
