@@ -191,3 +191,27 @@ def test_report_has_a_calibration_section(tmp_path):
     page = build_report(tmp_path, tmp_path / "report", rounds=20).read_text()
     assert "<h2>Judge calibration</h2>" in page and "66.7% [" in page and "<i>always longer</i>" in page
     assert (tmp_path / "report" / "calibration0.png").stat().st_size > 1000
+
+
+def test_two_judges_side_by_side(tiny_path, tmp_path, jsonl, bimo_cli):
+    pairs = jsonl(tmp_path / "pairs.jsonl", PAIRS[:1])
+    out = tmp_path / "cal"
+    proc = bimo_cli("eval", "calibrate", str(pairs), "-j", "local:tiny", "-j", f"gguf:{tiny_path}", "--max-tokens",
+                    "100", "--retries", "0", "-q", "-o", str(out), timeout=600)
+    assert proc.returncode == 0, proc.stderr.decode()
+    s = json.loads((out / "calibration.json").read_text())
+    assert [r["judge"] for r in s["judges"]] == ["local:tiny", f"gguf:{tiny_path}"]
+    assert len(list(out.glob("verdicts.*.jsonl"))) == 2 + len(list(out.glob("verdicts.*.errors.jsonl")))
+    lines = proc.stdout.decode().splitlines()
+    assert lines[0].startswith("local:tiny: ") and lines[1].startswith(f"gguf:{tiny_path}: ")
+    proc = bimo_cli("eval", "calibrate", str(pairs), "-j", "local:tiny", "-j", "local:tiny", "-o", str(out))
+    assert proc.returncode == 2 and "each --judge may be given once" in proc.stderr.decode()
+
+
+def test_sample_is_seeded(tmp_path, jsonl):
+    path = jsonl(tmp_path / "p.jsonl", [{"id": i, "prompt": "Say hi.", "a": f"Hello {i}", "b": "Hi", "winner": "a"}
+                                        for i in range(30)])
+    a, _ = load_pairs(path, sample=5, seed=3)
+    b, _ = load_pairs(path, sample=5, seed=3)
+    c, _ = load_pairs(path, sample=5, seed=4)
+    assert [p["id"] for p in a] == [p["id"] for p in b] != [p["id"] for p in c] and len(a) == 5

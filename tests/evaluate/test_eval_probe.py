@@ -53,6 +53,11 @@ def test_build_pairs_lists_what_cannot_be_probed(tmp_path, jsonl):
     assert "not a chosen/rejected record" in reasons.values()
     with pytest.raises(BimoError, match="unknown probe"):
         build_pairs(texts, ("nope",))
+    from bimo.evaluate.probe import normalize_probe_pairs
+
+    empty = jsonl(tmp_path / "e.jsonl", [{"id": "x", "text": "Hi."}])
+    with pytest.raises(BimoError, match="no probe pairs could be built"):
+        normalize_probe_pairs(*build_pairs(empty, ("shuffle",)))
 
 
 def test_tiny_judge_probe_through_the_cli(tiny_path, tmp_path, jsonl, bimo_cli):
