@@ -359,10 +359,9 @@ def calibrate(pairs_path: str | Path, judges: list[tuple[JudgeSettings, Any]], o
     out_dir.mkdir(parents=True, exist_ok=True)
     todo, skipped = pairs if pairs is not None else load_pairs(pairs_path, sample, seed)
     results = [judge_pairs(todo, be, s, out_dir, rubric, allow_mixed, progress) for s, be in judges]
-    base_rows = [{**p, "sides": ["tie", "tie"]} for p in todo]
     summary = {"kind": kind, "source": str(pairs_path), "pairs": len(todo), "skipped": len(skipped),
                "skipped_pairs": skipped[:50], "sample": sample, "seed": seed, "flip_warn": FLIP_WARN,
-               "judges": results, "baselines": baselines(base_rows, seed)}
+               "judges": results, "baselines": baselines(todo, seed)}
     atomic_write_text(out_dir / f"{kind}.json", json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
     return summary
 
