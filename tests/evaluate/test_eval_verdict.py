@@ -72,3 +72,19 @@ def test_compare_prints_calibration_and_warns_on_position_flips(tmp_path, jsonl,
     bad.write_text("[1, 2]")
     res = run.invoke(cli.app, [*args, "--calibration", str(bad)])
     assert res.exit_code != 0 and "not a calibration summary" in str(res.exception)
+
+
+def test_pipeline_recipe_takes_a_calibration_file(tmp_path):
+    import yaml
+
+    from bimo.pipeline.recipe import load_pipeline_recipe
+
+    repo = __import__("pathlib").Path(__file__).resolve().parents[2]
+    recipe = yaml.safe_load((repo / "recipes" / "tiny.yaml").read_text())
+    recipe["eval"] = {**recipe["eval"], "calibration": "judge/calibration.json"}
+    for name in ("tests", "benchmarks"):  # the recipe's relative inputs
+        (tmp_path / name).symlink_to(repo / name)
+    (tmp_path / "recipes").mkdir()
+    (tmp_path / "recipes" / "r.yaml").write_text(yaml.safe_dump(recipe))
+    loaded = load_pipeline_recipe(tmp_path / "recipes" / "r.yaml")
+    assert loaded.eval.calibration == tmp_path / "recipes" / "judge" / "calibration.json"
