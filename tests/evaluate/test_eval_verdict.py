@@ -88,3 +88,12 @@ def test_pipeline_recipe_takes_a_calibration_file(tmp_path):
     (tmp_path / "recipes" / "r.yaml").write_text(yaml.safe_dump(recipe))
     loaded = load_pipeline_recipe(tmp_path / "recipes" / "r.yaml")
     assert loaded.eval.calibration == tmp_path / "recipes" / "judge" / "calibration.json"
+
+
+def test_report_table_uses_the_earned_verdict(tmp_path):
+    from bimo.evaluate.report import build_report
+
+    recs = [b.to_record() for b in _battles(1, 5, 0)]
+    (tmp_path / "battles.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    page = build_report(tmp_path, tmp_path / "report", rounds=50).read_text()
+    assert "<th>verdict</th>" in page and "no clear difference: about 835 more battles" in page

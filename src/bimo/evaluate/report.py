@@ -164,7 +164,7 @@ def _ratings_html(res: dict[str, Any], images: dict[str, Path]) -> str:
 
 def _pairs_html(battles: list[Battle], models: list[str], rounds: int) -> str:
     """Every pair of models that met: win rate and length-controlled win rate, each with its 95% interval."""
-    from bimo.evaluate.winrate import pair_summary
+    from bimo.evaluate.winrate import pair_summary, verdict_text
 
     met = {frozenset((b.model_a, b.model_b)) for b in battles}
     rows = []
@@ -177,15 +177,16 @@ def _pairs_html(battles: list[Battle], models: list[str], rounds: int) -> str:
             lc_ci = f"[{_pct(s['lc_ci'][0])}, {_pct(s['lc_ci'][1])}]" if s.get("lc_ci") else "-"
             rows.append(f"<tr><td>{html.escape(a)}</td><td>{html.escape(b)}</td><td>{s['n']}</td>"
                         f"<td>{s['wins']} / {s['ties']} / {s['losses']}</td><td>{_pct(s['win_rate'])}</td>"
-                        f"<td>[{_pct(s['ci'][0])}, {_pct(s['ci'][1])}]</td><td>{html.escape(s['band'] or '')}</td>"
+                        f"<td>[{_pct(s['ci'][0])}, {_pct(s['ci'][1])}]</td><td>{html.escape(verdict_text(s))}</td>"
                         f"<td>{lc}</td><td>{lc_ci}</td></tr>")
     if not rows:
         return ""
     return ("<h2>Pairwise win rates</h2><p>Win rate of the first model (ties as half) with a 95% bootstrap "
-            "interval; LC is the length-controlled win rate, the rate at equal answer length, with its own "
+            "interval; the verdict is \"better\" or \"worse\" only when the interval clears the 45-55% band; "
+            "LC is the length-controlled win rate, the rate at equal answer length, with its own "
             f"95% bootstrap interval ({rounds} rounds).</p>"
             "<table><tr><th>model</th><th>vs</th><th>battles</th><th>W / T / L</th><th>win rate</th><th>95% CI</th>"
-            f"<th>band</th><th>LC win rate</th><th>LC 95% CI</th></tr>{''.join(rows)}</table>")
+            f"<th>verdict</th><th>LC win rate</th><th>LC 95% CI</th></tr>{''.join(rows)}</table>")
 
 
 def _pct(v: float | None) -> str:
