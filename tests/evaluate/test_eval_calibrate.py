@@ -215,3 +215,17 @@ def test_sample_is_seeded(tmp_path, jsonl):
     b, _ = load_pairs(path, sample=5, seed=3)
     c, _ = load_pairs(path, sample=5, seed=4)
     assert [p["id"] for p in a] == [p["id"] for p in b] != [p["id"] for p in c] and len(a) == 5
+
+
+def test_pair_rubrics_ask_for_what_they_say():
+    from bimo.evaluate.calibrate import pair_prompt
+
+    rec = {"prompt": "Say hi.", "lang": "en"}
+    _, plain = pair_prompt("pairwise", rec, "Hello", "Hi")
+    _, forced = pair_prompt("pairwise-forced", rec, "Hello", "Hi")
+    msgs, crit = pair_prompt("pairwise-criteria", rec, "Hello", "Hi")
+    assert plain["properties"]["winner"]["enum"] == ["A", "B", "tie"]
+    assert forced["properties"]["winner"]["enum"] == ["A", "B"]
+    assert list(crit["properties"]) == ["criteria", "reason", "winner"] and "Step 1" in msgs[-1]["content"]
+    with pytest.raises(BimoError, match="unknown pairwise rubric"):
+        pair_prompt("nope", rec, "Hello", "Hi")

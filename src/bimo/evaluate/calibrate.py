@@ -48,7 +48,7 @@ from bimo.io import errors_path, iter_jsonl, iter_jsonl_numbered
 from bimo.llm.base import GenParams
 from bimo.runner import run_step
 
-PAIR_RUBRICS = ("pairwise", "pairwise-criteria")
+PAIR_RUBRICS = ("pairwise", "pairwise-criteria", "pairwise-forced")
 #: Above this share of order-dependent verdicts a judge's win rates are mostly position.
 FLIP_WARN = 0.20
 WINNERS = ("a", "b", "tie")
@@ -57,6 +57,11 @@ _CRITERIA_SCHEMA = {"type": "object",
                     "properties": {"criteria": {"type": "string"}, "reason": {"type": "string"},
                                    "winner": {"type": "string", "enum": ["A", "B", "tie"]}},
                     "required": ["criteria", "reason", "winner"], "additionalProperties": False}
+#: `pairwise-forced`: the pairwise prompt, but the answer grammar allows only A or B. Small
+#: judges call most pairs a tie; forced to choose, the both-order verdict still turns an
+#: order-dependent choice into a tie, so position-following is not rewarded.
+_FORCED_SCHEMA = {**rb.PAIR_SCHEMA, "properties": {**rb.PAIR_SCHEMA["properties"],
+                                                  "winner": {"type": "string", "enum": ["A", "B"]}}}
 
 
 # --- input ---------------------------------------------------------------------------
@@ -149,8 +154,8 @@ def _line_of(msg: str) -> int | None:
 
 def pair_prompt(rubric: str, record: dict[str, Any], first: str, second: str) -> tuple[list[dict[str, str]], dict[str, Any]]:
     """Messages and schema for one order of one pair under a pairwise rubric."""
-    if rubric == "pairwise":
-        return rb.pair_messages(record, first, second), rb.PAIR_SCHEMA
+    if rubric in ("pairwise", "pairwise-forced"):
+        return rb.pair_messages(record, first, second), (rb.PAIR_SCHEMA if rubric == "pairwise" else _FORCED_SCHEMA)
     if rubric not in PAIR_RUBRICS:
         raise BimoError(f"unknown pairwise rubric {rubric!r}; choose one of: {', '.join(PAIR_RUBRICS)}")
     lang = rb.pick_lang(record)

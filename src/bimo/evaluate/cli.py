@@ -307,7 +307,7 @@ def agreement(preds: Annotated[list[Path], typer.Argument(help="one predictions 
 
 
 CalJudgeOpt = Annotated[list[str] | None, typer.Option("--judge", "-j", help="judge backend URI; repeat to calibrate several judges side by side")]
-PairRubricOpt = Annotated[str, typer.Option("--rubric", help="pairwise rubric: pairwise | pairwise-criteria (criteria first)")]
+PairRubricOpt = Annotated[str, typer.Option("--rubric", help="pairwise rubric: pairwise | pairwise-criteria (criteria first) | pairwise-forced (no ties)")]
 JudgeSeedOpt = Annotated[int, typer.Option("--judge-seed", help="judge seed (recorded)")]
 RetriesOpt = Annotated[int, typer.Option("--retries", help="extra tries after malformed output")]
 MixedOpt = Annotated[bool, typer.Option("--allow-mixed-settings", help="resume into verdicts made with other judge settings")]
