@@ -117,3 +117,23 @@ def length_chart(by_model: dict[str, dict[str, Any]], path: Path) -> Path:
     ax.set_ylabel("S_l")
     ax.legend(fontsize=8)
     return _save(fig, path)
+
+
+def calibration_chart(summary: dict[str, Any], path: Path) -> Path:
+    """Agreement with the human (or known) label and its 95% interval, judges next to the baselines."""
+    plt = _plt()
+    rows = [(r["judge"], r.get("agreement")) for r in summary["judges"] if r.get("pairs")]
+    rows += [(name.replace("_", " "), b.get("agreement")) for name, b in summary.get("baselines", {}).items()]
+    rows = [(n, a) for n, a in rows if a and a.get("rate") is not None]
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(rows) + 1.5))
+    y = np.arange(len(rows))
+    rate = np.array([a["rate"] for _, a in rows])
+    lo = np.array([a["ci"][0] for _, a in rows])
+    hi = np.array([a["ci"][1] for _, a in rows])
+    ax.barh(y, rate, xerr=np.vstack([rate - lo, hi - rate]), capsize=4,
+            color=["#4c72b0"] * (len(rows) - len(summary.get("baselines", {}))) + ["#bbbbbb"] * len(summary.get("baselines", {})))
+    ax.set_yticks(y, [n for n, _ in rows])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("agreement with the label (both orders; 95% CI)")
+    return _save(fig, path)

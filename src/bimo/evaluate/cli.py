@@ -125,9 +125,11 @@ def compare(preds: Annotated[list[Path], typer.Argument(help="two or more predic
             rounds: Annotated[int, typer.Option("--rounds", help="bootstrap rounds")] = 1000,
             temperature: TempOpt = 0.0, seed: SeedOpt = 1,
             retries: Annotated[int, typer.Option("--retries", help="extra tries after malformed output")] = 2,
-            max_tokens: MaxTokOpt = 768, as_json: JsonOpt = False, quiet: QuietOpt = False) -> None:
+            max_tokens: MaxTokOpt = 768, as_json: JsonOpt = False, quiet: QuietOpt = False,
+            calibration: Annotated[Path | None, typer.Option("--calibration", help="the judge's calibration.json (bimo eval calibrate): its figures are printed beside the win rates")] = None) -> None:
     """Side-by-side judging in both orders; prints win rates with 95% intervals, and the
-    length-controlled win rate with its 95% interval."""
+    length-controlled win rate with its 95% interval. "better"/"worse" only when the
+    interval clears the 45-55% band."""
     from bimo.evaluate.pairwise import compare_files
     from bimo.evaluate.runner import load_predictions
     from bimo.evaluate.winrate import pair_summary
@@ -139,6 +141,12 @@ def compare(preds: Annotated[list[Path], typer.Argument(help="two or more predic
         load_predictions(p)
     name_list = [n.strip() for n in names.split(",")] if names else None
     settings = _settings(judge_uri, temperature, seed, retries, max_tokens)
+    cal_line, cal_warn = None, None
+    if calibration is not None:  # read first: a bad file fails before any judging
+        from bimo.evaluate.calibrate import calibration_figures
+
+        cal = calibration_figures(calibration, settings.judge)
+        cal_line, cal_warn = cal["line"], cal["warning"]
     st = None
     if store is not None:  # opened first: a bad store fails before any judging
         from bimo.evaluate.store import BattleStore
@@ -156,10 +164,17 @@ def compare(preds: Annotated[list[Path], typer.Argument(help="two or more predic
     _warn_small(settings.judge)
     if as_json:
         _print_json({"judge": settings.judge, "battles": str(out), "failed": failed, "duplicates": duplicates,
-                     **({"store": str(store), "added_to_store": added} if store is not None else {}), "pairs": pairs})
+                     **({"store": str(store), "added_to_store": added} if store is not None else {}), "pairs": pairs,
+                     **({"calibration": {"line": cal_line, "warning": cal_warn}} if cal_line else {})})
+        if cal_warn:
+            typer.echo(f"warning: {cal_warn}", err=True)
         return
     for s in pairs:
         typer.echo(_pair_line(s))
+    if cal_line:
+        typer.echo(cal_line)
+    if cal_warn:
+        typer.echo(f"warning: {cal_warn}", err=True)
     typer.echo(f"{len(battles)} battles in {out}" + (f"; {added} new in {store}" if store is not None else ""))
     if failed:
         typer.echo(f"{failed} comparisons failed, with reasons: {errors_path(out)}", err=True)
@@ -192,8 +207,10 @@ def _pair_line(s: dict[str, Any]) -> str:
         lc = f"  LC {s['lc_win_rate']:.1%}"
         if s.get("lc_ci"):
             lc += f" [{s['lc_ci'][0]:.1%}, {s['lc_ci'][1]:.1%}]"
+    from bimo.evaluate.winrate import verdict_text
+
     return (f"{s['model_a']} vs {s['model_b']}: win rate {s['win_rate']:.1%} [{s['ci'][0]:.1%}, {s['ci'][1]:.1%}]"
-            f"{lc}  ({s['wins']}W {s['ties']}T {s['losses']}L)  {s['band']}")
+            f"{lc}  ({s['wins']}W {s['ties']}T {s['losses']}L)  {verdict_text(s)}")
 
 
 @app.command()
@@ -292,6 +309,110 @@ def agreement(preds: Annotated[list[Path], typer.Argument(help="one predictions 
         atomic_write_text(out, json.dumps(res, ensure_ascii=False, indent=2))
     _print_json(res)
     _warn_small(settings.judge)
+
+
+CalJudgeOpt = Annotated[list[str] | None, typer.Option("--judge", "-j", help="judge backend URI; repeat to calibrate several judges side by side")]
+PairRubricOpt = Annotated[str, typer.Option("--rubric", help="pairwise rubric: pairwise | pairwise-criteria (criteria first) | pairwise-forced (no ties)")]
+JudgeSeedOpt = Annotated[int, typer.Option("--judge-seed", help="judge seed (recorded)")]
+RetriesOpt = Annotated[int, typer.Option("--retries", help="extra tries after malformed output")]
+MixedOpt = Annotated[bool, typer.Option("--allow-mixed-settings", help="resume into verdicts made with other judge settings")]
+
+
+def _calibrate_run(pairs_path: Path, judge_uris: list[str] | None, out: Path, rubric: str, temperature: float,
+                   judge_seed: int, retries: int, max_tokens: int, allow_mixed: bool, quiet: bool,
+                   pairs: tuple | None = None, sample: int | None = None, seed: int = 0,
+                   kind: str = "calibration") -> dict[str, Any]:
+    """Shared by calibrate and probe: load every judge, judge, close; returns the summary."""
+    from bimo.evaluate.calibrate import PAIR_RUBRICS, calibrate
+
+    if rubric not in PAIR_RUBRICS:
+        raise BimoError(f"unknown pairwise rubric {rubric!r}; choose one of: {', '.join(PAIR_RUBRICS)}")
+    uris = judge_uris or [None]
+    if len(set(uris)) != len(uris):
+        raise BimoError("each --judge may be given once")
+    settings = [_settings(u, temperature, judge_seed, retries, max_tokens) for u in uris]
+    backends: list[Any] = []
+    try:
+        for s in settings:
+            backends.append(_backend(s.judge))
+        return calibrate(pairs_path, list(zip(settings, backends, strict=True)), out, rubric=rubric, sample=sample,
+                         seed=seed, allow_mixed=allow_mixed, progress=not quiet, pairs=pairs, kind=kind)
+    finally:
+        for be in backends:
+            be.close()
+
+
+def _calibrate_print(summary: dict[str, Any], out: Path, as_json: bool) -> None:
+    from bimo.evaluate.calibrate import FLIP_WARN, judge_line
+
+    if as_json:
+        _print_json(summary)
+    else:
+        for res in summary["judges"]:
+            typer.echo(judge_line(res, summary["baselines"]))
+        typer.echo(f"summary: {out / (summary['kind'] + '.json')}")
+    if summary["skipped"]:
+        first = summary["skipped_pairs"][0]
+        typer.echo(f"{summary['skipped']} pairs skipped, with reasons in the summary (first: line {first['line']}: "
+                   f"{first['reason']})", err=True)
+    for res in summary["judges"]:
+        if res.get("position_flips") is not None and res["position_flips"] > FLIP_WARN:
+            typer.echo(f"warning: {res['judge']} changes its verdict when the order is swapped in "
+                       f"{res['position_flips']:.0%} of pairs (over {FLIP_WARN:.0%})", err=True)
+        if res["failed"]:
+            from bimo.io import errors_path
+
+            typer.echo(f"{res['judge']}: {res['failed']} pairs failed, with reasons in "
+                       f"{errors_path(Path(res['verdicts']))}", err=True)
+        _warn_small(res["judge"])
+
+
+@app.command()
+def calibrate(pairs: Annotated[Path, typer.Argument(help="labelled pairs JSONL: prompt + chosen/rejected, or a/b + winner (a|b|tie); optional category, lang, gap")],
+              judge_uri: CalJudgeOpt = None,
+              out: Annotated[Path, typer.Option("--out", "-o", help="folder for verdicts and calibration.json (resumable)")] = Path("calibration"),
+              rubric: PairRubricOpt = "pairwise",
+              sample: Annotated[int | None, typer.Option("--sample", min=1, help="judge a random sample of N pairs")] = None,
+              seed: Annotated[int, typer.Option("--seed", help="seed of the sample, the bootstrap and the coin baseline")] = 0,
+              judge_seed: JudgeSeedOpt = 1, temperature: TempOpt = 0.0, retries: RetriesOpt = 2,
+              max_tokens: MaxTokOpt = 768, allow_mixed: MixedOpt = False, as_json: JsonOpt = False,
+              quiet: QuietOpt = False) -> None:
+    """How far a pairwise judge agrees with human labels, its position and length bias, next to trivial baselines."""
+    summary = _calibrate_run(pairs, judge_uri, out, rubric, temperature, judge_seed, retries, max_tokens,
+                             allow_mixed, quiet, sample=sample, seed=seed)
+    _calibrate_print(summary, out, as_json)
+
+
+@app.command()
+def probe(texts: Annotated[Path, typer.Argument(help="good human texts JSONL: text (or response); optional prompt, id, lang")],
+          judge_uri: CalJudgeOpt = None,
+          out: Annotated[Path, typer.Option("--out", "-o", help="folder for probe pairs, verdicts and probe.json (resumable)")] = Path("probe"),
+          probes: Annotated[str, typer.Option("--probes", help="comma-separated: padding, shuffle, repeat, cliche")] = "padding,shuffle,repeat,cliche",
+          negatives: Annotated[Path | None, typer.Option("--negatives", help="`bimo synth constitution` output: original vs minimal-edit negative")] = None,
+          rubric: PairRubricOpt = "pairwise",
+          seed: Annotated[int, typer.Option("--seed", help="seed of the perturbations and the bootstrap")] = 0,
+          judge_seed: JudgeSeedOpt = 1, temperature: TempOpt = 0.0, retries: RetriesOpt = 2,
+          max_tokens: MaxTokOpt = 768, allow_mixed: MixedOpt = False, as_json: JsonOpt = False,
+          quiet: QuietOpt = False) -> None:
+    """Judge accuracy on pairs with a known better side: each text vs a padded, shuffled,
+    repeated or cliche-laden copy of itself (and constitutional negatives), in both orders."""
+    from bimo.evaluate.probe import build_pairs, normalize_probe_pairs, probe_line
+    from bimo.io import atomic_write_jsonl
+
+    _need_file(texts)
+    if negatives is not None:
+        _need_file(negatives)
+    names = tuple(p.strip() for p in probes.split(",") if p.strip())
+    raw, skipped = build_pairs(texts, names, seed=seed, negatives=negatives)
+    pairs = normalize_probe_pairs(raw, skipped)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_jsonl(out / "probe_pairs.jsonl", raw)
+    summary = _calibrate_run(out / "probe_pairs.jsonl", judge_uri, out, rubric, temperature, judge_seed, retries,
+                             max_tokens, allow_mixed, quiet, pairs=pairs, seed=seed, kind="probe")
+    if not as_json:
+        for res in summary["judges"]:
+            typer.echo(probe_line(res))
+    _calibrate_print(summary, out, as_json)
 
 
 @app.command()

@@ -3,7 +3,8 @@
 The run folder is read by content, not by file name: a JSONL whose records have
 `winner` holds battles, one with `rubric` and `scores` holds judgments, one with
 `response` and `length` holds predictions for the length score; `*.sqlite` files
-are battle stores and `agreement*.json` are judge self-consistency checks. Charts
+are battle stores, `agreement*.json` are judge self-consistency checks and
+`calibration*.json` / `probe*.json` are judge calibrations (`bimo eval calibrate`, `probe`). Charts
 are written as PNG next to `index.html` and also embedded in it, so the page works
 when mailed alone.
 """
@@ -38,7 +39,8 @@ def collect(run_dir: Path) -> dict[str, Any]:
     from bimo.evaluate.battles import load_battles, parse_battles
     from bimo.io import iter_jsonl
 
-    found: dict[str, Any] = {"battles": [], "judgments": [], "predictions": {}, "agreement": [], "errors": {}}
+    found: dict[str, Any] = {"battles": [], "judgments": [], "predictions": {}, "agreement": [], "errors": {},
+                             "calibration": []}
     for path in sorted(run_dir.iterdir()):
         if path.name.endswith(".errors.jsonl"):
             found["errors"][path.name] = sum(1 for _ in iter_jsonl(path, errors=[]))
@@ -62,6 +64,8 @@ def collect(run_dir: Path) -> dict[str, Any]:
                 found["battles"] += load_battles(path)
             except BimoError:
                 continue
+        elif path.name.startswith(("calibration", "probe")) and path.suffix == ".json":
+            found["calibration"].append(json.loads(path.read_text(encoding="utf-8")))
         elif path.name.startswith("agreement") and path.suffix == ".json":
             found["agreement"].append(json.loads(path.read_text(encoding="utf-8")))
     return found
@@ -81,7 +85,7 @@ def build_report(run_dir: str | Path, out_dir: str | Path, baseline: str | None 
 
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     data = collect(run_dir)
-    if not (data["battles"] or data["judgments"] or data["predictions"] or data["agreement"]):
+    if not (data["battles"] or data["judgments"] or data["predictions"] or data["agreement"] or data["calibration"]):
         raise BimoError(f"{run_dir}: nothing to report (no battles, judgments, predictions with length, or agreement.json)")
     out_dir.mkdir(parents=True, exist_ok=True)
     sections: list[str] = []
@@ -113,6 +117,9 @@ def build_report(run_dir: str | Path, out_dir: str | Path, baseline: str | None 
         sections.append(_length_html(by_model, images))
     if data["agreement"]:
         sections.append(_agreement_html(data["agreement"]))
+    for k, cal in enumerate(data["calibration"]):
+        images[f"calibration{k}"] = charts.calibration_chart(cal, out_dir / f"{cal.get('kind', 'calibration')}{k}.png")
+        sections.append(_calibration_html(cal, images, f"calibration{k}"))
     if data["errors"]:
         rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in data["errors"].items())
         sections.append(f"<h2>Failed judgments</h2><p>Recorded with reasons, never scored by default.</p>"
@@ -157,7 +164,7 @@ def _ratings_html(res: dict[str, Any], images: dict[str, Path]) -> str:
 
 def _pairs_html(battles: list[Battle], models: list[str], rounds: int) -> str:
     """Every pair of models that met: win rate and length-controlled win rate, each with its 95% interval."""
-    from bimo.evaluate.winrate import pair_summary
+    from bimo.evaluate.winrate import pair_summary, verdict_text
 
     met = {frozenset((b.model_a, b.model_b)) for b in battles}
     rows = []
@@ -170,15 +177,16 @@ def _pairs_html(battles: list[Battle], models: list[str], rounds: int) -> str:
             lc_ci = f"[{_pct(s['lc_ci'][0])}, {_pct(s['lc_ci'][1])}]" if s.get("lc_ci") else "-"
             rows.append(f"<tr><td>{html.escape(a)}</td><td>{html.escape(b)}</td><td>{s['n']}</td>"
                         f"<td>{s['wins']} / {s['ties']} / {s['losses']}</td><td>{_pct(s['win_rate'])}</td>"
-                        f"<td>[{_pct(s['ci'][0])}, {_pct(s['ci'][1])}]</td><td>{html.escape(s['band'] or '')}</td>"
+                        f"<td>[{_pct(s['ci'][0])}, {_pct(s['ci'][1])}]</td><td>{html.escape(verdict_text(s))}</td>"
                         f"<td>{lc}</td><td>{lc_ci}</td></tr>")
     if not rows:
         return ""
     return ("<h2>Pairwise win rates</h2><p>Win rate of the first model (ties as half) with a 95% bootstrap "
-            "interval; LC is the length-controlled win rate, the rate at equal answer length, with its own "
+            "interval; the verdict is \"better\" or \"worse\" only when the interval clears the 45-55% band; "
+            "LC is the length-controlled win rate, the rate at equal answer length, with its own "
             f"95% bootstrap interval ({rounds} rounds).</p>"
             "<table><tr><th>model</th><th>vs</th><th>battles</th><th>W / T / L</th><th>win rate</th><th>95% CI</th>"
-            f"<th>band</th><th>LC win rate</th><th>LC 95% CI</th></tr>{''.join(rows)}</table>")
+            f"<th>verdict</th><th>LC win rate</th><th>LC 95% CI</th></tr>{''.join(rows)}</table>")
 
 
 def _pct(v: float | None) -> str:
@@ -258,6 +266,48 @@ def _agreement_html(results: list[dict[str, Any]]) -> str:
         rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{fmt(v)}</td></tr>" for k, v in res.items())
         parts.append(f"<table>{rows}</table>")
     return "".join(parts)
+
+
+def _calibration_html(cal: dict[str, Any], images: dict[str, Path], key: str) -> str:
+    """Judge calibration: agreement, kappa, position and length bias, ties, next to the baselines."""
+    def pct(v: Any) -> str:
+        return "-" if v is None else f"{v:.1%}"
+
+    def agree(a: dict[str, Any] | None) -> str:
+        if not a or a.get("rate") is None:
+            return "-"
+        return f"{a['rate']:.1%} [{a['ci'][0]:.1%}, {a['ci'][1]:.1%}] (n={a['n']})"
+
+    title = "Judge probes" if cal.get("kind") == "probe" else "Judge calibration"
+    rows = []
+    for r in cal["judges"]:
+        if not r.get("pairs"):
+            rows.append(f"<tr><td>{html.escape(r['judge'])}</td><td colspan=7>no verdicts; {r.get('failed', 0)} failed</td></tr>")
+            continue
+        ln = r["length"]
+        k = "-" if r["kappa"] is None else f"{r['kappa']:.2f}"
+        rows.append(f"<tr><td>{html.escape(r['judge'])}</td><td>{agree(r['agreement'])}</td><td>{k}</td>"
+                    f"<td>{pct(r['position_flips'])}</td><td>{pct(r['first_position_wins'])}</td>"
+                    f"<td>{agree(ln['preferred_longer'])} / {agree(ln['preferred_shorter'])}</td>"
+                    f"<td>{pct(r['tie_rate'])}</td><td>{r['failed']}</td></tr>")
+    for name, b in cal.get("baselines", {}).items():
+        k = "-" if b.get("kappa") is None else f"{b['kappa']:.2f}"
+        rows.append(f"<tr><td><i>{html.escape(name.replace('_', ' '))}</i></td><td>{agree(b.get('agreement'))}</td>"
+                    f"<td>{k}</td><td>{pct(b.get('position_flips'))}</td><td>{pct(b.get('first_position_wins'))}</td>"
+                    f"<td>-</td><td>{pct(b.get('tie_rate'))}</td><td>-</td></tr>")
+    groups = []
+    for r in cal["judges"]:
+        for g, v in (r.get("by_category") or {}).items():
+            groups.append(f"<tr><td>{html.escape(r['judge'])}</td><td>{html.escape(g)}</td><td>{agree(v)}</td>"
+                          f"<td>{pct(v.get('flips'))}</td></tr>")
+    return (f"<h2>{title}</h2><p>{cal['pairs']} pairs from {html.escape(str(cal.get('source')))}, "
+            f"{cal.get('skipped', 0)} skipped with reasons. Agreement: the verdict given in both orders (one that "
+            "changes with the order counts as a tie) equals the label.</p>"
+            "<table><tr><th>judge</th><th>agreement</th><th>kappa</th><th>position flips</th><th>first-position wins</th>"
+            "<th>agreement when preferred is longer / shorter</th><th>ties</th><th>failed</th></tr>"
+            + "".join(rows) + "</table>" + _img(images, key, title)
+            + ("<table><tr><th>judge</th><th>category</th><th>agreement</th><th>flips</th></tr>" + "".join(groups)
+               + "</table>" if groups else ""))
 
 
 _PAGE = """<!doctype html>

@@ -3,6 +3,13 @@
 Win rate of A over B = (wins + ties / 2) / total. Ziya reads it in bands: above
 55% A is clearly better, below 45% clearly worse, in between comparable.
 
+A verdict word has to be earned: `verdict` says "better" only when the whole 95%
+interval lies above 55% (and "worse" only when it lies below 45%), else "no clear
+difference". The interval used is the wider of the bootstrap interval and the Wilson
+interval, because a bootstrap over one or two battles is [100%, 100%] after a single
+win. `battles_needed` says how many battles in all would make the interval clear the
+band at the present win rate.
+
 Judges (and people) prefer longer answers. The length-controlled win rate regresses
 the preference on the length difference, p = sigmoid(b0 + b1 * tanh(d / sd(d))), and
 reports sigmoid(b0): the win rate the two models would have at equal length
@@ -29,6 +36,48 @@ def band(win_rate: float) -> str:
     if win_rate < WORSE:
         return "worse"
     return "comparable"
+
+
+def wilson_ci(rate: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval of a rate over n trials (ties count half)."""
+    if n <= 0:
+        return float("nan"), float("nan")
+    centre = (rate + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(centre - half), float(centre + half)
+
+
+def verdict(rate: float, ci: Sequence[float], n: int) -> str:
+    """'better' / 'worse' only when the interval clears Ziya's 45-55% band, else 'no clear difference'."""
+    if not n:
+        return "no battles"
+    w_lo, w_hi = wilson_ci(rate, n)
+    lo, hi = min(ci[0], w_lo), max(ci[1], w_hi)
+    if lo > BETTER:
+        return "better"
+    if hi < WORSE:
+        return "worse"
+    return "no clear difference"
+
+
+def battles_needed(rate: float, z: float = 1.96) -> int | None:
+    """Battles in all for the 95% interval to clear the band at this win rate; None when the
+    rate itself lies inside 45-55% (more battles would only narrow in on 'comparable')."""
+    margin = abs(rate - 0.5) - (BETTER - 0.5)
+    if not margin > 0:
+        return None
+    return int(np.ceil(z * z * rate * (1 - rate) / (margin * margin)))
+
+
+def verdict_text(s: dict[str, Any]) -> str:
+    """The verdict and, when there is none, what it would take: 'no clear difference: about 834 more battles'."""
+    v = s.get("verdict") or band(s["win_rate"])
+    if v != "no clear difference":
+        return v
+    need = s.get("battles_needed")
+    if need is None:
+        return f"{v}: the win rate lies inside the {WORSE:.0%}-{BETTER:.0%} band"
+    return f"{v}: about {max(need - s['n'], 1)} more battles would be needed to tell"
 
 
 def scores_for(battles: Sequence[Battle], a: str, b: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -170,6 +219,8 @@ def pair_summary(battles: Sequence[Battle], a: str, b: str, rounds: int = 1000, 
         "model_a": a, "model_b": b, "n": int(len(s)),
         "wins": int(np.sum(s == 1.0)), "ties": int(np.sum(s == 0.5)), "losses": int(np.sum(s == 0.0)),
         "win_rate": wr, "ci": [lo, hi], "band": band(wr) if len(s) else None,
+        "verdict": verdict(wr, (lo, hi), len(s)),
+        "battles_needed": battles_needed(wr) if len(s) else None,
         "lc_win_rate": length_controlled_win_rate(s, d) if has_lc else None,
         "lc_ci": lc_ci,
     }

@@ -14,6 +14,7 @@ Stage folder: `predictions/` (prompts.jsonl, base.jsonl, NAME.jsonl and their er
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,11 @@ def run_eval(ctx: StageContext) -> StageResult:
             raise BimoError(f"{uris[model]} answered none of the eval prompts; reasons in {out.parent}")
 
     judge = judge_uri(ctx.recipe)
+    cal: dict[str, Any] = {}
+    if cfg.calibration is not None:  # read before judging: a bad file fails early
+        from bimo.evaluate.calibrate import calibration_figures
+
+        cal = calibration_figures(cfg.calibration, judge)
     settings = JudgeSettings(judge=judge, seed=cfg.seed, retries=cfg.judge_retries, max_tokens=cfg.judge_max_tokens)
     backend = get_backend(judge)
     try:
@@ -90,23 +96,33 @@ def run_eval(ctx: StageContext) -> StageResult:
     report = build_report(ctx.dir, ctx.dir / "report", baseline=BASELINE_NAME, rounds=cfg.rounds) if battles else None
     clean = {k: [_clean(x) for x in v] if isinstance(v, list) else _clean(v) for k, v in pair.items()}
     summary = {"model": uris[name], "baseline": uris[BASELINE_NAME], "judge": judge, **clean,
-               "judge_warning": small_judge_warning(judge)}
+               "judge_warning": small_judge_warning(judge), "judge_calibration": cal.get("line"),
+               "calibration_warning": cal.get("warning")}
     atomic_write_text(ctx.dir / "summary.json", json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
     figures = {"prompts": len(read_jsonl(prompts)), "battles": pair["n"],
-               **{k: clean[k] for k in ("win_rate", "ci", "lc_win_rate", "band", "wins", "ties", "losses")}}
+               **{k: clean[k] for k in ("win_rate", "ci", "lc_win_rate", "band", "verdict", "wins", "ties", "losses")}}
     outputs: dict[str, Any] = {"battles": ctx.rel(ctx.dir / "battles.jsonl"), "summary": ctx.rel(ctx.dir / "summary.json")}
     if report is not None:
         outputs["report"] = ctx.rel(Path(report))
-    return StageResult(outputs=outputs, figures=figures, summary=win_line(pair))
+    line = win_line(pair)
+    if cal:
+        figures.update(judge_agreement=cal["agreement"], judge_position_flips=cal["position_flips"])
+        print(cal["line"], file=sys.stderr)
+    if cal.get("warning"):
+        print(f"warning: {cal['warning']}", file=sys.stderr)
+        line += f"; judge flips {cal['position_flips']:.0%} of orders in calibration"
+    return StageResult(outputs=outputs, figures=figures, summary=line)
 
 
 def win_line(pair: dict[str, Any]) -> str:
-    """'win rate 56.3% [31.2%, 81.2%] vs base (3W 2T 1L, comparable)'."""
+    """'win rate 58.3% [50.0%, 75.0%] vs base (1W 5T 0L, no clear difference: about 835 more battles ...)'."""
+    from bimo.evaluate.winrate import verdict_text
+
     if not pair["n"]:
         return "no battles (every verdict failed; see battles.errors.jsonl)"
     lo, hi = pair["ci"]
     return (f"win rate {pair['win_rate']:.1%} [{lo:.1%}, {hi:.1%}] vs {pair['model_b']} "
-            f"({pair['wins']}W {pair['ties']}T {pair['losses']}L, {pair['band']})")
+            f"({pair['wins']}W {pair['ties']}T {pair['losses']}L, {verdict_text(pair)})")
 
 
 def _clean(value: Any) -> Any:

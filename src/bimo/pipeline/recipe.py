@@ -116,6 +116,7 @@ class EvalSection(_Strict):
     judge: str | None = Field(None, description="judge URI (default: $BIMO_JUDGE or local:default)")
     judge_max_tokens: int = Field(512, ge=16)
     judge_retries: int = Field(2, ge=0)
+    calibration: Path | None = Field(None, description="the judge's calibration.json (bimo eval calibrate), printed beside the win rate")
     rounds: int = Field(1000, ge=10, description="bootstrap rounds for the win-rate interval")
 
 
@@ -285,3 +286,4 @@ def _resolve_paths(recipe: PipelineRecipe, base: Path) -> None:
     e.prompts = rel(e.prompts) if e.prompts is not None else None
     e.baseline = _resolve(base, e.baseline) if e.baseline else None
     e.judge = _resolve(base, e.judge) if e.judge else None
+    e.calibration = rel(e.calibration) if e.calibration is not None else None
