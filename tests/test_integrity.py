@@ -126,3 +126,10 @@ def test_thresholds_are_configurable():
     loose = IntegrityThresholds(max_repeated_share=0.5, max_longest_repeat=500, max_repeated_sentences=0.5,
                                 min_last_new=0.0)
     assert m.flags(loose) == []
+
+
+def test_drop_repeats_catches_a_sentence_with_one_word_changed():
+    loop = "我很好，请您提供第一部分内容的正文。当然，现在请提供第一部分内容的正文。我很好，请您提供第一部分内容的实际内容。"
+    assert drop_repeats(loop) == "我很好，请您提供第一部分内容的正文。"
+    clean = "\n\n".join(ZH_PARAS)
+    assert drop_repeats(clean) == clean

@@ -242,14 +242,19 @@ def piece_repetition(piece: str, before: str | Iterable[str], n: int = NGRAM) ->
     return sum(rep) / len(rep) if rep else 0.0
 
 
-def drop_repeats(piece: str, before: str = "", n: int = NGRAM, max_share: float = 0.5) -> str:
+def drop_repeats(piece: str, before: str = "", n: int = NGRAM, max_share: float = 0.5,
+                 near_share: float = 0.6) -> str:
     """The piece without its sentences that repeat earlier text.
 
     A sentence goes when more than `max_share` of its n-grams (those starting inside it)
     already occurred — in `before` or in what was kept of the piece — or when it is a
-    sentence (≥ 5 units) identical to an earlier one. Pasted paragraphs and repeated tails
-    go; a phrase shared in passing stays.
+    sentence (≥ 5 units) identical to an earlier one, or a sentence of ≥ 8 units with more
+    than `near_share` of its 4-grams seen (the same sentence with a word changed, a loop
+    small models fall into). Pasted paragraphs and repeated tails go; a phrase shared in
+    passing stays. (On human text the 4-gram rule hits 0–8 % of sentences: 0 in 宋词一百首,
+    0.1 % in 唐诗三百首, 1.1 % in the GPL-3, 8 % in the vim tutor, which repeats its instructions.)
     """
+    near = ngram_set(before, 4)
     seen = ngram_set(before, n)
     seen_sent = {_sentence_key(p) for p in sentences(before) if len(units(p)) >= 5}
     kept: list[str] = []
@@ -263,7 +268,10 @@ def drop_repeats(piece: str, before: str = "", n: int = NGRAM, max_share: float 
         window = tail + toks  # every n-gram of the window ends inside this sentence
         rep = [tuple(window[i:i + n]) in seen for i in range(len(window) - n + 1)]
         share = sum(rep) / len(rep) if rep else 0.0
-        if (len(toks) >= 5 and key in seen_sent) or (len(toks) >= 3 and rep and share > max_share):
+        fours = [tuple(toks[i:i + 4]) for i in range(len(toks) - 3)]
+        near_dup = len(toks) >= 8 and sum(g in near for g in fours) > near_share * len(fours)
+        near.update(fours)
+        if (len(toks) >= 5 and key in seen_sent) or (len(toks) >= 3 and rep and share > max_share) or near_dup:
             continue
         kept.append(piece_s)
         repeated_flags(window, n, seen)

@@ -410,7 +410,8 @@ class LongformWriter:
             comp = self._chat(follow, max_tokens=math.ceil(more / r * 1.3) + 32, salt=salt + 100 * k, anti=anti)
             self._learn_ratio(count_length(comp.text), comp.completion_tokens)
             piece = _clean_section(comp.text, heading)
-            kept = drop_repeats(piece, _join(before, text))
+            # checked against the text so far and the prompt itself (small models echo the request)
+            kept = drop_repeats(piece, _join(before, text) + "\n\n" + messages[-1]["content"])
             got, new = count_length(piece), count_length(kept)
             if new >= 3:
                 text = _join(text, kept)
