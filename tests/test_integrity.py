@@ -133,3 +133,11 @@ def test_drop_repeats_catches_a_sentence_with_one_word_changed():
     assert drop_repeats(loop) == "我很好，请您提供第一部分内容的正文。"
     clean = "\n\n".join(ZH_PARAS)
     assert drop_repeats(clean) == clean
+
+
+def test_drop_repeats_catches_loops_of_short_lines():
+    note = "**记账神器**\n\n【封面】\n在这篇文章中，我们介绍一个小巧的记账小程序。\n\n【正文】\n"
+    loop = note + "【封面】\n\n【正文】\n\n【封面】\n\n【正文】\n\n【封面】\n\n【正文】\n"
+    kept = drop_repeats(loop)
+    assert kept.count("【封面】") <= 2 and kept.count("【正文】") <= 2
+    assert measure(kept).repeated_share < measure(loop).repeated_share

@@ -258,6 +258,7 @@ def drop_repeats(piece: str, before: str = "", n: int = NGRAM, max_share: float 
     seen = ngram_set(before, n)
     seen_sent = {_sentence_key(p) for p in sentences(before) if len(units(p)) >= 5}
     kept: list[str] = []
+    recent: list[str] = []  # the last short-or-long pieces kept, for loops of short lines
     tail: list[str] = []  # the last n-1 units kept, so n-grams crossing sentences are checked
     for piece_s in sentences(piece):
         toks = units(piece_s)
@@ -271,8 +272,11 @@ def drop_repeats(piece: str, before: str = "", n: int = NGRAM, max_share: float 
         fours = [tuple(toks[i:i + 4]) for i in range(len(toks) - 3)]
         near_dup = len(toks) >= 8 and sum(g in near for g in fours) > near_share * len(fours)
         near.update(fours)
-        if (len(toks) >= 5 and key in seen_sent) or (len(toks) >= 3 and rep and share > max_share) or near_dup:
+        if (len(toks) >= 5 and key in seen_sent) or (rep and share > max_share) or near_dup:
             continue
+        if len(toks) < 5 and key in recent:  # a short line (a label, a heading) looping
+            continue
+        recent = [*recent[-3:], key]
         kept.append(piece_s)
         repeated_flags(window, n, seen)
         if len(toks) >= 5:
