@@ -122,3 +122,10 @@ def test_duplicate_plan_sections():
     assert [s.heading for s in kept] == ["秋天的菜园", "冬天"] and kept[0].length == 600
     split = [Section(heading="Light", points=["a"], length=1), Section(heading="Light (continued)", points=["a"])]
     assert dedupe_sections(split) == split  # parts of one split section are not duplicates
+
+
+def test_bare_list_markers_are_dropped():
+    from bimo.write.longform import _clean_section
+
+    text = "1. 炒菜：火候是关键。\n\n2.\n\n3.\n4.\n16。\n\n5. 蒸煮：水要烧开。"
+    assert _clean_section(text, "") == "1. 炒菜：火候是关键。\n\n5. 蒸煮：水要烧开。"

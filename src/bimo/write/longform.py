@@ -132,12 +132,16 @@ def cut_to_length(text: str, target: int) -> str:
     return best.rstrip()
 
 
+_BARE_MARKER = re.compile(r"\s*(?:[-*+•]|\d{1,3}\s*[.)、．。]|[一二三四五六七八九十]{1,3}[、.．])\s*")
+
+
 def _clean_section(text: str, heading: str) -> str:
-    """Drop a heading line the model may have echoed, and stray Markdown headers."""
-    lines = text.strip().splitlines()
+    """Drop a heading line the model may have echoed, stray Markdown headers, and list
+    markers with nothing after them ("3." alone on a line, a small-model loop)."""
+    lines = [ln for ln in text.strip().splitlines() if not _BARE_MARKER.fullmatch(ln)]
     while lines and (lines[0].lstrip().startswith("#") or (heading and lines[0].strip().strip("「」\"*") == heading)):
         lines.pop(0)
-    return "\n".join(lines).strip()
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
 def _join(a: str, b: str) -> str:
