@@ -1,7 +1,12 @@
-"""Long-form benchmark: length score S_l, wall time and decoding overhead.
+"""Long-form benchmark: length score S_l with integrity, wall time and decoding overhead.
 
-    python benchmarks/longform.py [--model local:default] [--quick] [--limit N] [--ids ID,...]
+    python benchmarks/longform.py [--model local:default] [--quick] [--heldout] [--limit N] [--ids ID,...]
         [--parallel-check [--parallel-id ID]] [--baseline [--baseline-ids ID,...]]
+
+Every output is also measured by `bimo.integrity`: S_l on the effective length (repeats
+taken out), the share of repeated 8-grams, language leaks, dangling endings and the
+integrity flags. `--heldout` uses benchmarks/prompts/longform_heldout.jsonl, a prompt set
+frozen before the writer's anti-repetition work was tuned (never tune on it).
 
 Runs the long-form writer over benchmarks/prompts/longform_dev.jsonl (`--quick`: a
 small spread of lengths for small machines) and prints mean S_l overall and per
@@ -25,12 +30,14 @@ import time
 from pathlib import Path
 
 from bimo.evaluate.length import bucket_of, length_score
+from bimo.integrity import measure
 from bimo.llm import get_backend
 from bimo.llm.base import GenParams
 from bimo.text import count_length
 from bimo.write.longform import LongformConfig, LongformWriter
 
 DEV = Path(__file__).parent / "prompts" / "longform_dev.jsonl"
+HELDOUT = Path(__file__).parent / "prompts" / "longform_heldout.jsonl"
 QUICK = ["zh-00", "en-02", "zh-05", "en-06", "zh-09", "en-11"]
 
 
@@ -47,6 +54,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="local:default")
     ap.add_argument("--quick", action="store_true", help="six prompts from 100 to 3,000")
+    ap.add_argument("--heldout", action="store_true", help="the frozen held-out prompts instead of the dev set")
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--ids", default=None, help="only these prompt ids, comma-separated")
     ap.add_argument("--parallel-check", action="store_true")
@@ -55,8 +63,9 @@ def main() -> None:
     ap.add_argument("--baseline-ids", default=None, help="prompts for --baseline, comma-separated (default: all >= 1,000)")
     ap.add_argument("--out", default=None, help="save predictions JSONL here")
     args = ap.parse_args()
-    records = [json.loads(x) for x in DEV.read_text(encoding="utf-8").splitlines() if x.strip()]
-    if args.quick:
+    src = HELDOUT if args.heldout else DEV
+    records = [json.loads(x) for x in src.read_text(encoding="utf-8").splitlines() if x.strip()]
+    if args.quick and not args.heldout:
         records = [r for r in records if r["id"] in QUICK]
     if args.ids:
         records = [r for r in records if r["id"] in args.ids.split(",")]
@@ -82,20 +91,30 @@ def main() -> None:
         # tokens the final text needs, from the ratio measured on this run
         ftok = res.length / (w.ratio or 1.0)
         s = length_score(r["length"], res.length)
-        rows.append({**r, "response": res.text, "output_length": res.length, "S_l": s, "seconds": wall,
-                     "tokens": res.tokens, "sections": len(res.plan.sections)})
+        integ = measure(res.text, prompt=r["prompt"])
+        s_eff = length_score(r["length"], integ.effective_length)
+        rows.append({**r, "response": res.text, "output_length": res.length, "S_l": s, "S_l_eff": s_eff,
+                     **integ.summary(), "flags": integ.flags(), "retries_for_repetition": w.repeats,
+                     "stopped": bool(w.stops), "seconds": wall, "tokens": res.tokens, "sections": len(res.plan.sections)})
         t_all += wall
         tok_all += res.tokens
         print(f"  {r['id']}: required {r['length']:>6} got {res.length:>6}  S_l {s:5.1f}  "
               f"{len(res.plan.sections)} sections, {res.tokens} tokens, {wall:.0f} s, overhead "
-              f"{wall / (res.tokens / rate):.2f} (final text only {wall / (ftok / rate):.2f}), decode {rate:.1f} tok/s")
-    print("\n| bucket | prompts | mean S_l |\n|---|---|---|")
-    buckets: dict[str, list[float]] = {}
+              f"{wall / (res.tokens / rate):.2f} (final text only {wall / (ftok / rate):.2f}), decode {rate:.1f} tok/s; "
+              f"S_l eff {s_eff:5.1f}, repeated 8-grams {integ.repeated_share:.1%}, leaks {len(integ.leaks)}, "
+              f"ending {integ.ending or 'ok'}, {w.repeats} retries for repetition"
+              + (f"; FLAGGED: {'; '.join(integ.flags())}" if integ.flags() else ""))
+    print("\n| bucket | prompts | mean S_l | mean S_l eff | mean repeated 8-grams | max | leaks | dangling | flagged |"
+          "\n|---|---|---|---|---|---|---|---|---|")
+    buckets: dict[str, list[dict]] = {}
     for row in rows:
-        buckets.setdefault(bucket_of(row["length"]), []).append(row["S_l"])
-    for b, vals in buckets.items():
-        print(f"| {b} | {len(vals)} | {statistics.mean(vals):.1f} |")
-    print(f"| all | {len(rows)} | {statistics.mean(r['S_l'] for r in rows):.1f} |")
+        buckets.setdefault(bucket_of(row["length"]), []).append(row)
+    for b, group in [*buckets.items(), ("all", rows)]:
+        print(f"| {b} | {len(group)} | {statistics.mean(x['S_l'] for x in group):.1f} | "
+              f"{statistics.mean(x['S_l_eff'] for x in group):.1f} | "
+              f"{statistics.mean(x['repeated_share'] for x in group):.1%} | {max(x['repeated_share'] for x in group):.1%} | "
+              f"{sum(x['leaks'] for x in group)} | {sum(1 for x in group if x['ending'])} | "
+              f"{sum(1 for x in group if x['flags'])} |")
     print(f"\nwall time {t_all:.0f} s; tokens generated {tok_all}; "
           f"overhead ratio {t_all / ideal_all:.2f} (wall / (tokens generated ÷ decode tokens/s measured "
           f"around each prompt)); against final-text tokens only {t_all / ideal_final:.2f}")

@@ -35,6 +35,22 @@ def test_length_command(tmp_path, jsonl):
     assert "S_l = 75.0" in invoke("length", f).output
 
 
+def test_length_command_shows_integrity(tmp_path, jsonl):
+    story = ("The lighthouse keeper counted the ships every night and wrote their names in a blue book. "
+             "When the storm came in March, a whale lay stranded on the rocks below the tower. ")
+    f = jsonl(tmp_path / "p.jsonl", [{"id": "loop", "prompt": "p", "response": story * 3, "length": 100},
+                                     {"id": "clean", "prompt": "p", "response": story, "length": 32}])
+    res = invoke("length", f, "--per-record")
+    assert res.exit_code == 0, res.output
+    lines = {ln.split("\t")[0]: ln for ln in res.output.splitlines() if "\t" in ln}
+    assert "FLAGGED" in lines["loop"] and "repeats 64% of its 8-grams" in lines["loop"]
+    assert "FLAGGED" not in lines["clean"]
+    assert "flagged 1" in res.output
+    out = json.loads(invoke("length", f, "--json", "--per-record").output)
+    loop = out["records"][0]
+    assert loop["s_l"] > 95 and loop["s_l_eff"] < 5 and loop["effective_length"] == 32
+
+
 def test_bad_inputs_give_one_line_errors(tmp_path, jsonl):
     one_line_error(invoke("length", tmp_path / "nope.jsonl"), "file not found")
     wrong = jsonl(tmp_path / "w.jsonl", [{"prompt": "p", "text": "x"}])

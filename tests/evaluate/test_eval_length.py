@@ -2,6 +2,7 @@ import pytest
 
 from bimo.errors import BimoError
 from bimo.evaluate.length import bucket_of, length_score, score_records
+from bimo.text import count_length
 
 
 @pytest.mark.parametrize(
@@ -64,3 +65,20 @@ def test_score_records_counts_with_shared_counter():
 def test_score_records_bad_input(rec, msg):
     with pytest.raises(BimoError, match=msg):
         score_records([rec], source="f.jsonl")
+
+
+def test_effective_length_and_flags_per_record_and_bucket():
+    para = "秋天来了，南瓜躺在田埂边晒太阳，外婆弯着腰把辣椒一串串挂在屋檐下。"
+    other = "冬天的菜园安静下来，只剩几垄白菜盖着薄霜，外婆说这是一年里最甜的时候。"
+    n = count_length(para + other)
+    recs = [{"id": "loop", "prompt": "p", "response": "\n\n".join([para, other, para, other]), "length": 2 * n},
+            {"id": "ok", "prompt": "p", "response": para + other, "length": n}]
+    res = score_records(recs)
+    loop, ok = res["records"]
+    assert loop["s_l"] == pytest.approx(100.0) and loop["effective_length"] == n
+    assert loop["s_l_eff"] == pytest.approx(length_score(2 * n, n)) == pytest.approx(50.0)
+    assert loop["flags"] and not ok["flags"]
+    assert ok["s_l_eff"] == ok["s_l"] == pytest.approx(100.0)
+    assert res["flagged"] == 1 and res["buckets"]["[0,500)"]["flagged"] == 1
+    assert res["max_repeated_share"] == loop["repeated_share"] > 0.4
+    assert loop["curve"][-1] == 1.0

@@ -25,11 +25,12 @@ def test_report_renders(tmp_path, jsonl):
 
     page = build_report(run, run / "report", rounds=50)
     html = page.read_text(encoding="utf-8")
-    for png in ("ratings.png", "winrate.png", "length.png", "scores_writebench_dimensions.png",
+    for png in ("ratings.png", "winrate.png", "length.png", "repetition.png", "scores_writebench_dimensions.png",
                 "scores_writebench_by_domain.png", "scores_writebench_by_task.png"):
         p = run / "report" / png
         assert p.exists() and p.stat().st_size > 1000 and p.read_bytes()[:4] == b"\x89PNG"
-    assert html.count("data:image/png;base64,") == 6 and 'src="file:' not in html
+    assert html.count("data:image/png;base64,") == 7 and 'src="file:' not in html
+    assert "S_l eff" in html and "Flagged records" in html  # "字" * n repeats itself: flagged
     assert "local:tiny" in html and "small model" in html          # judge named, weakness warned
     assert "m1 的回答" in html                                      # side-by-side examples
     assert "order_consistency" in html and "Failed judgments" in html

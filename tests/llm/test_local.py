@@ -97,3 +97,16 @@ def test_not_a_gguf(tmp_path):
     f.write_bytes(b"not a model")
     with pytest.raises(Exception, match="not a GGUF"):
         get_backend(f"gguf:{f}")
+
+
+def test_anti_repetition_settings_reach_llama_cpp(tiny_backend):
+    """presence/frequency penalties and the DRY sampler change what a greedy decode writes."""
+    from bimo.llm.base import GenParams
+
+    assert tiny_backend.supports_dry
+    ask = "Write the sentence 'the cat sat on the mat' ten times."
+    base = GenParams(max_tokens=60, temperature=0.0, seed=1)
+    plain = tiny_backend.chat(ask, base, cache=False).text
+    dry = tiny_backend.chat(ask, base.model_copy(update={"dry_multiplier": 2.0}), cache=False).text
+    freq = tiny_backend.chat(ask, base.model_copy(update={"frequency_penalty": 1.5}), cache=False).text
+    assert dry != plain and freq != plain

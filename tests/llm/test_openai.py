@@ -113,3 +113,15 @@ def test_transient_errors_are_retried():
         assert handler.hits == 3
     finally:
         srv.shutdown()
+
+
+def test_dry_sampler_travels_to_a_llama_cpp_server(server_backend):
+    from bimo.llm.base import GenParams
+
+    ask = "Write the sentence 'the cat sat on the mat' ten times."
+    base = GenParams(max_tokens=60, temperature=0.0, seed=1)
+    plain = server_backend.chat(ask, base, cache=False).text
+    dry = server_backend.chat(ask, base.model_copy(update={"dry_multiplier": 2.0}), cache=False).text
+    assert dry != plain
+    assert GenParams(dry_multiplier=0.8).to_request([])["dry_penalty_last_n"] == 4096
+    assert "dry_multiplier" not in GenParams().to_request([])

@@ -499,3 +499,19 @@ def test_longform_cli_tiny_model(bimo_cli, tiny_path, work):
     assert ids_in(out) == {"l1"}
     for rec in accounted(out, 1, ("length score",)):
         assert rec["meta"]["length_score"] >= 80
+
+
+def test_longform_rejects_repeated_text_with_reason(work):
+    """A length reached by pasting the same paragraph again is never kept as training data."""
+    from bimo.synth.longform import LongformStep
+
+    para = ("The lighthouse keeper counted the ships every night and wrote their names in a blue book. "
+            "When the storm came in March, a whale lay stranded on the rocks below the tower. ")
+    out = work / "loop.jsonl"
+    recs = [{"id": "loop", "instruction": "Write a 100-word story about a lighthouse.", "length": 100}]
+    run_step(LongformStep(ScriptedBackend(lambda msg, seed: para * 3)), recs, out,
+             RunConfig(progress=False, retries=1))
+    assert rows(out) == []
+    errs = rows(errors_path(out))
+    assert [e["id"] for e in errs] == ["loop"]
+    assert "integrity" in errs[0]["reason"] or "effective" in errs[0]["reason"]

@@ -125,10 +125,14 @@ def test_show_plan_then_write_from_edited_plan(bimo_cli, tiny_path, tmp_path):
 
 
 def test_bad_lengths_and_plans(bimo_cli, tiny_path, tmp_path):
+    dup = tmp_path / "dup.json"
+    dup.write_text(json.dumps({"title": "T", "sections": [{"heading": "Light", "points": ["windows"], "length": 300},
+                                                          {"heading": "Light", "points": ["windows"], "length": 300}]}))
     for args, msg in [(["--length", "0"], "length must be positive"),
                       (["--length", "-5"], "length must be positive"),
                       (["--length", "200000"], "beyond the supported maximum of 100,000"),
                       (["--plan", str(tmp_path / "none.json")], "plan file not found"),
+                      (["--plan", str(dup)], "the plan has duplicate sections: 1 and 2"),
                       (["--resume", str(tmp_path)], "no long-form run to resume")]:
         proc = bimo_cli("write", "-m", "local:tiny", *args, "Write an essay.")
         err = proc.stderr.decode().strip()

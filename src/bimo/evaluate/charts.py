@@ -137,3 +137,23 @@ def calibration_chart(summary: dict[str, Any], path: Path) -> Path:
     ax.set_xlim(0, 1)
     ax.set_xlabel("agreement with the label (both orders; 95% CI)")
     return _save(fig, path)
+
+
+def repetition_chart(by_model: dict[str, dict[str, Any]], path: Path) -> Path:
+    """Repeated 8-gram share per tenth of the text, averaged over each model's records:
+    looping shows as a curve that rises towards the end."""
+    plt = _plt()
+    from bimo.evaluate.length import mean_curve
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, res in by_model.items():
+        curve = mean_curve(res["records"])
+        if curve:
+            ax.plot(np.arange(5, 100, 10), [100 * v for v in curve], marker="o",
+                    label=f"{name} (mean {100 * res['repeated_share']:.1f}%)")
+    ax.set_xlim(0, 100)
+    ax.set_ylim(0, 100)
+    ax.set_xlabel("position in the text (%)")
+    ax.set_ylabel("repeated 8-grams (%)")
+    ax.legend(fontsize=8)
+    return _save(fig, path)

@@ -51,13 +51,19 @@ def _need_file(path: Path) -> None:
 @app.command()
 def length(pred: Annotated[Path, typer.Argument(help="JSONL with prompt, response, length (required length)")],
            as_json: JsonOpt = False,
-           per_record: Annotated[bool, typer.Option("--per-record", help="also list S_l per record")] = False) -> None:
-    """LongBench-Write length score S_l per record, overall and per length bucket."""
+           per_record: Annotated[bool, typer.Option("--per-record", help="also list S_l per record")] = False,
+           max_repeat: Annotated[float, typer.Option("--max-repeat", min=0, max=1,
+                                                     help="flag records repeating more of their 8-grams")] = 0.08) -> None:
+    """LongBench-Write length score S_l with integrity: S_l on the effective length (repeats
+    taken out), repeated 8-grams, leaks and dangling endings, per record and per bucket.
+    Records over the thresholds (docs/write.md) are flagged with their reasons."""
     from bimo.evaluate.length import score_records
+    from bimo.integrity import IntegrityThresholds
     from bimo.io import iter_jsonl
 
     _need_file(pred)
-    res = score_records(iter_jsonl(pred), source=str(pred))
+    res = score_records(iter_jsonl(pred), source=str(pred),
+                        thresholds=IntegrityThresholds(max_repeated_share=max_repeat))
     if not res["n"]:
         raise BimoError(f"{pred}: no records")
     if as_json:
@@ -67,10 +73,16 @@ def length(pred: Annotated[Path, typer.Argument(help="JSONL with prompt, respons
         return
     if per_record:
         for r in res["records"]:
-            typer.echo(f"{r['id']}\trequired={r['required']:g}\tproduced={r['produced']}\tS_l={r['s_l']:.1f}")
-    typer.echo(f"S_l = {res['s_l']:.1f} over {res['n']} records")
+            typer.echo(f"{r['id']}\trequired={r['required']:g}\tproduced={r['produced']}\tS_l={r['s_l']:.1f}"
+                       f"\teffective={r['effective_length']}\tS_l_eff={r['s_l_eff']:.1f}"
+                       f"\trepeated={r['repeated_share']:.1%}\tleaks={r['leaks']}\tending={r['ending'] or 'ok'}"
+                       + (f"\tFLAGGED: {'; '.join(r['flags'])}" if r["flags"] else ""))
+    typer.echo(f"S_l = {res['s_l']:.1f}, on effective length {res['s_l_eff']:.1f}, over {res['n']} records; "
+               f"repeated 8-grams mean {res['repeated_share']:.1%} (max {res['max_repeated_share']:.1%}); "
+               f"leaks {res['leaks']}; dangling endings {res['dangling']}; flagged {res['flagged']}")
     for b, v in res["buckets"].items():
-        typer.echo(f"  {b:>12}  n={v['n']:<5} S_l={v['s_l']:.1f}")
+        typer.echo(f"  {b:>12}  n={v['n']:<5} S_l={v['s_l']:.1f}  S_l_eff={v['s_l_eff']:.1f}  "
+                   f"repeated={v['repeated_share']:.1%}  flagged={v['flagged']}")
 
 
 @app.command()

@@ -6,6 +6,12 @@ undershooting, as in LongWriter:
 
     y > x:  S_l = 100 * max(0, 1 - (y/x - 1) / 3)
     y <= x: S_l = 100 * max(0, 1 - (x/y - 1) / 2)     (y = 0 gives 0)
+
+S_l only counts, so every record also gets the integrity measures of `bimo.integrity`
+(repetition, stalling, language leaks, dangling endings) and `s_l_eff`, S_l on the
+*effective* length — the units not covered by a repeat of an earlier 8-gram. A writer
+that loops gets a high S_l and a low `s_l_eff`. Records over the thresholds
+(`IntegrityThresholds`, documented in docs/write.md) are flagged with their reasons.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from bimo.errors import BimoError
-from bimo.text import count_length
+from bimo.integrity import IntegrityThresholds, measure
 
 #: LongBench-Write's buckets of required length; the last one is closed at 20k.
 BUCKETS: list[tuple[int, int]] = [(0, 500), (500, 2000), (2000, 4000), (4000, 20000)]
@@ -48,8 +54,10 @@ def _k(n: int) -> str:
     return f"{n // 1000}k" if n >= 1000 and n % 1000 == 0 else str(n)
 
 
-def score_records(records: Iterable[dict[str, Any]], source: str = "input") -> dict[str, Any]:
-    """S_l for every record with `response` and `length`, plus the mean and per-bucket means.
+def score_records(records: Iterable[dict[str, Any]], source: str = "input",
+                  thresholds: IntegrityThresholds | None = None) -> dict[str, Any]:
+    """S_l and integrity for every record with `response` and `length`, plus means overall
+    and per bucket.
 
     Records are checked up front so a wrong file fails with one line naming the
     record, instead of a KeyError deep inside.
@@ -67,23 +75,46 @@ def score_records(records: Iterable[dict[str, Any]], source: str = "input") -> d
             raise BimoError(f"{source}: record {i} has length {rec['length']!r}; it must be positive")
         if not isinstance(rec["response"], str):
             raise BimoError(f"{source}: record {i} has a response that is not a string")
-        produced = count_length(rec["response"])
+        integ = measure(rec["response"], prompt=str(rec.get("prompt") or ""))
         rows.append({
             "id": rec.get("id", i),
             "required": required,
-            "produced": produced,
+            "produced": integ.units,
             "bucket": bucket_of(required),
-            "s_l": length_score(required, produced),
+            "s_l": length_score(required, integ.units),
+            "s_l_eff": length_score(required, integ.effective_length),
+            **integ.summary(),
+            "curve": [round(v, 4) for v in integ.curve],
+            "flags": integ.flags(thresholds),
         })
     return summarize(rows)
 
 
+#: Per-record figures averaged per bucket and overall.
+_MEANS = ("s_l", "s_l_eff", "repeated_share", "repeated_sentences", "last_new")
+
+
+def _aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {"n": len(rows)}
+    for key in _MEANS:
+        out[key] = sum(r[key] for r in rows) / len(rows) if rows else None
+    out["max_repeated_share"] = max((r["repeated_share"] for r in rows), default=None)
+    out["leaks"] = sum(r["leaks"] for r in rows)
+    out["dangling"] = sum(1 for r in rows if r["ending"])
+    out["flagged"] = sum(1 for r in rows if r["flags"])
+    return out
+
+
 def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    by_bucket: dict[str, list[float]] = {}
+    by_bucket: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
-        by_bucket.setdefault(row["bucket"], []).append(row["s_l"])
+        by_bucket.setdefault(row["bucket"], []).append(row)
     order = [bucket_label(lo, hi, i == len(BUCKETS) - 1) for i, (lo, hi) in enumerate(BUCKETS)]
-    buckets = {b: {"n": len(by_bucket[b]), "s_l": sum(by_bucket[b]) / len(by_bucket[b])}
-               for b in order + sorted(set(by_bucket) - set(order)) if b in by_bucket}
-    mean = sum(r["s_l"] for r in rows) / len(rows) if rows else None
-    return {"n": len(rows), "s_l": mean, "buckets": buckets, "records": rows}
+    buckets = {b: _aggregate(by_bucket[b]) for b in order + sorted(set(by_bucket) - set(order)) if b in by_bucket}
+    return {**_aggregate(rows), "buckets": buckets, "records": rows}
+
+
+def mean_curve(rows: list[dict[str, Any]]) -> list[float]:
+    """Repeated 8-gram share per tenth of the text, averaged over the records that have one."""
+    curves = [r["curve"] for r in rows if r.get("curve")]
+    return [sum(c[k] for c in curves) / len(curves) for k in range(10)] if curves else []

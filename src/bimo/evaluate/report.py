@@ -114,6 +114,7 @@ def build_report(run_dir: str | Path, out_dir: str | Path, baseline: str | None 
 
         by_model = {name: score_records(recs, source=name) for name, recs in data["predictions"].items()}
         images["length"] = charts.length_chart(by_model, out_dir / "length.png")
+        images["repetition"] = charts.repetition_chart(by_model, out_dir / "repetition.png")
         sections.append(_length_html(by_model, images))
     if data["agreement"]:
         sections.append(_agreement_html(data["agreement"]))
@@ -242,13 +243,29 @@ def _scores_html(judgments: list[dict[str, Any]], out_dir: Path, images: dict[st
 
 def _length_html(by_model: dict[str, dict[str, Any]], images: dict[str, Path]) -> str:
     buckets = sorted({b for r in by_model.values() for b in r["buckets"]}, key=_bucket_order)
-    heads = "".join(f"<th>{html.escape(b)}</th>" for b in buckets)
+    heads = "".join(f"<th>{html.escape(b)}<br>S_l / eff / rep</th>" for b in buckets)
+
+    def cell(v: dict[str, Any]) -> str:
+        return f"<td>{v['s_l']:.1f} / {v['s_l_eff']:.1f} / {v['repeated_share']:.1%}</td>"
+
     rows = "".join(
-        f"<tr><td>{html.escape(m)}</td><td>{r['n']}</td><td>{r['s_l']:.1f}</td>"
-        + "".join(f"<td>{r['buckets'][b]['s_l']:.1f}</td>" if b in r["buckets"] else "<td>-</td>" for b in buckets)
+        f"<tr><td>{html.escape(m)}</td><td>{r['n']}</td><td>{r['s_l']:.1f}</td><td>{r['s_l_eff']:.1f}</td>"
+        f"<td>{r['repeated_share']:.1%} (max {r['max_repeated_share']:.1%})</td><td>{r['leaks']}</td>"
+        f"<td>{r['dangling']}</td><td>{r['flagged']}</td>"
+        + "".join(cell(r["buckets"][b]) if b in r["buckets"] else "<td>-</td>" for b in buckets)
         + "</tr>" for m, r in by_model.items())
-    return (f"<h2>Length score S_l</h2><p>LongBench-Write S_l by required-length bucket.</p>"
-            f"<table><tr><th>model</th><th>n</th><th>S_l</th>{heads}</tr>{rows}</table>{_img(images, 'length', 'S_l')}")
+    flagged = "".join(
+        f"<tr><td>{html.escape(m)}</td><td>{html.escape(str(rec['id']))}</td><td>{rec['s_l']:.1f}</td>"
+        f"<td>{rec['s_l_eff']:.1f}</td><td>{html.escape('; '.join(rec['flags']))}</td></tr>"
+        for m, r in by_model.items() for rec in r["records"] if rec["flags"])
+    flagged_html = (f"<h3>Flagged records</h3><table><tr><th>model</th><th>id</th><th>S_l</th><th>S_l eff</th>"
+                    f"<th>reasons</th></tr>{flagged}</table>") if flagged else "<p>No record is over the thresholds.</p>"
+    return (f"<h2>Length score S_l, with integrity</h2><p>LongBench-Write S_l by required-length bucket; "
+            f"S_l eff is S_l on the effective length (units not covered by a repeat of an earlier 8-gram); "
+            f"rep is the mean share of repeated 8-grams. Thresholds: docs/write.md.</p>"
+            f"<table><tr><th>model</th><th>n</th><th>S_l</th><th>S_l eff</th><th>repeated 8-grams</th>"
+            f"<th>leaks</th><th>dangling</th><th>flagged</th>{heads}</tr>{rows}</table>"
+            f"{_img(images, 'length', 'S_l')}{_img(images, 'repetition', 'repetition along the text')}{flagged_html}")
 
 
 def _bucket_order(label: str) -> float:

@@ -38,8 +38,16 @@ class GenParams(BaseModel):
     stop: list[str] = Field(default_factory=list)
     seed: int | None = None
     presence_penalty: float = Field(0.0, ge=-2.0, le=2.0)
+    frequency_penalty: float = Field(0.0, ge=-2.0, le=2.0)
     #: llama.cpp-style repetition penalty; sent only when set (OpenAI servers may reject it)
     repeat_penalty: float | None = Field(None, ge=0.5, le=2.0)
+    #: llama.cpp's DRY ("don't repeat yourself") sampler: penalises extending a token run that
+    #: already occurred in the context (prompt included). Sent only when set, and only backends
+    #: with `Backend.supports_dry` honour it (the embedded llama.cpp; llama.cpp servers).
+    dry_multiplier: float | None = Field(None, ge=0.0, le=5.0)
+    dry_base: float = Field(1.75, ge=1.0, le=4.0)
+    dry_allowed_length: int = Field(2, ge=1, le=64)
+    dry_penalty_last_n: int = Field(4096, ge=0, description="tokens scanned for repeats (0 = off)")
     json_schema: dict[str, Any] | None = None
     timeout: float | None = Field(None, gt=0)
 
@@ -56,8 +64,13 @@ class GenParams(BaseModel):
             req["seed"] = self.seed
         if self.presence_penalty:
             req["presence_penalty"] = self.presence_penalty
+        if self.frequency_penalty:
+            req["frequency_penalty"] = self.frequency_penalty
         if self.repeat_penalty is not None:
             req["repeat_penalty"] = self.repeat_penalty
+        if self.dry_multiplier:
+            req.update(dry_multiplier=self.dry_multiplier, dry_base=self.dry_base,
+                       dry_allowed_length=self.dry_allowed_length, dry_penalty_last_n=self.dry_penalty_last_n)
         if self.json_schema is not None:
             req["response_format"] = {
                 "type": "json_schema",
@@ -188,6 +201,8 @@ class Backend:
     parallel: int = 1
     #: context window per request in tokens, when known
     n_ctx: int | None = None
+    #: whether requests may carry llama.cpp's DRY sampler settings (GenParams.dry_multiplier)
+    supports_dry: bool = False
     max_retries: int = 3
     backoff: float = 0.5
 

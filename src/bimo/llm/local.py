@@ -44,6 +44,8 @@ def _gguf_ok(path: Path) -> bool:
 class LocalBackend(Backend):
     """A GGUF model run in-process by llama.cpp."""
 
+    supports_dry = True  # llama.cpp's server loop parses dry_* from each request
+
     def __init__(self, path: str | Path, *, uri: str | None = None, n_ctx: int = 8192,
                  parallel: int = 4, threads: int | None = None) -> None:
         super().__init__()

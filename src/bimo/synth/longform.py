@@ -2,7 +2,10 @@
 
 Each instruction's required length comes from the record (`length`) or from the prompt
 itself (`detect_length`); the long-form writer plans and writes to it, and the output is
-kept only if its length score S_l (LongBench-Write) is at least `min_score` (80).
+kept only if its length score S_l (LongBench-Write) is at least `min_score` (80), scored on
+the *effective* length (repeats taken out), and if it passes the integrity thresholds of
+`bimo.integrity` (repetition, stalling, language leaks, dangling endings): a length reached
+by looping must never become training data. Rejected records keep their reasons.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from bimo.errors import BimoError
+from bimo.integrity import IntegrityThresholds, measure
 from bimo.llm.base import Backend
 from bimo.runner import Reject, Step
 from bimo.synth.common import lang_of
@@ -23,6 +27,7 @@ class LongformSynthConfig(BaseModel):
     min_score: float = Field(80.0, ge=0, le=100)
     default_length: int | None = Field(None, ge=1, description="length for prompts that state none")
     run_dir: Path | None = Field(None, description="where the writer keeps per-record work (plans, parts)")
+    integrity: IntegrityThresholds = Field(default_factory=IntegrityThresholds)
 
 
 class LongformStep(Step):
@@ -51,14 +56,19 @@ class LongformStep(Step):
         writer_cls, cfg_cls = self._writer
         run_dir = None
         if self.config.run_dir is not None:
-            run_dir = self.config.run_dir / _safe(self.key(record))
+            # a retry starts a fresh run: resuming the rejected one would return the same text
+            run_dir = self.config.run_dir / (_safe(self.key(record)) + (f".{attempt}" if attempt else ""))
         result = writer_cls(self.backend, cfg_cls(length=int(required))).run(prompt, run_dir=run_dir)
-        score = float(self._score(float(required), float(result.length)))
+        integ = measure(result.text, prompt=prompt)
+        score = float(self._score(float(required), float(integ.effective_length)))
+        flags = integ.flags(self.config.integrity)
+        if flags:
+            raise Reject(f"integrity: {'; '.join(flags)}", detail=integ.summary())
         if score < self.config.min_score:
             raise Reject(f"length score {score:.0f} < {self.config.min_score:.0f} "
-                         f"(asked {required}, wrote {result.length})")
+                         f"(asked {required}, wrote {result.length}, effective {integ.effective_length})")
         meta = {"task": "longform", "lang": lang_of(prompt), "required_length": int(required),
-                "length": int(result.length), "length_score": round(score, 1)}
+                "length": int(result.length), "length_score": round(score, 1), "integrity": integ.summary()}
         return [sft(prompt, result.text, meta)]
 
 

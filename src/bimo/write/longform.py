@@ -5,10 +5,16 @@ line per paragraph and writes the paragraphs in turn, but never checks a length.
 
 1. **Plan** as JSON (title; sections with heading, key points and a target length);
    the targets are rescaled to sum to the requirement.
-2. **Write** each section with the instruction, the plan and the text so far (a rolling
-   summary plus the latest text verbatim once it no longer fits the context). The
-   prompt is laid out instruction → plan → text so far → current step, so each step
-   shares its prefix with the last and llama.cpp reuses the cached KV state.
+2. **Write** each section with the instruction, the plan, the points already covered
+   and the last paragraph verbatim (not the whole text: a small model shown its own
+   text copies from it). The prompt is laid out instruction → plan → so far → current
+   step, so each step shares its prefix with the last and llama.cpp reuses the KV state.
+   Each new piece is checked against the text so far (`bimo.integrity`): repeated
+   sentences are dropped; a piece that mostly repeats is asked again with a new seed and
+   anti-repetition sampling (DRY where the backend has it, presence/frequency penalties),
+   then as a new sub-point; language leaks are repaired and every section ends on a
+   finished sentence. When length and integrity cannot both be met the writer stops short
+   and says so ("stopped at N of M 字 to avoid repetition") instead of padding.
 3. **Control length** per section: `max_tokens` comes from a units-per-token ratio
    measured on the fly; a section that ends short is continued, one that runs long is
    cut at a sentence boundary, and the running total rescales the remaining budgets.
@@ -23,17 +29,20 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
 from bimo.binding import differences, make_binding
 from bimo.errors import BackendError, BimoError
+from bimo.integrity import dangling_ending, drop_repeats, language_leaks, ngram_set, trim_dangling
 from bimo.io import atomic_write_text
 from bimo.llm.base import Backend, GenParams
 from bimo.templates import load_package_yaml, render
@@ -45,6 +54,8 @@ Event = Callable[[dict[str, Any]], None]
 # Starting guesses of length units (CJK chars / English words) per token; refined on the fly.
 INITIAL_RATIO = {"zh": 1.2, "en": 0.7}
 SINGLE_SECTION_MAX = 800  # below this, no plan: one section written with length control
+#: a section sharing more of its 4-grams than this with one earlier section restates it
+RESTATE_MAX = 0.5
 
 
 class Section(BaseModel):
@@ -89,6 +100,10 @@ class LongformConfig(BaseModel):
     seed: int | None = None
     section_size: int = Field(500, ge=100, le=2000, description="typical section length")
     max_continuations: int = Field(3, ge=0, le=10)
+    context: Literal["points", "summary", "full"] = Field(
+        "points", description="what a section sees of the text before it: the points already covered and the "
+        "last paragraph verbatim (points), plus a running summary (summary), or the whole text (full)")
+    max_repeat_retries: int = Field(2, ge=0, le=5, description="re-asks after a piece that repeats earlier text")
 
 
 @dataclass
@@ -118,12 +133,16 @@ def cut_to_length(text: str, target: int) -> str:
     return best.rstrip()
 
 
+_BARE_MARKER = re.compile(r"\s*(?:[-*+•]|\d{1,3}\s*[.)、．。]|[一二三四五六七八九十]{1,3}[、.．])\s*")
+
+
 def _clean_section(text: str, heading: str) -> str:
-    """Drop a heading line the model may have echoed, and stray Markdown headers."""
-    lines = text.strip().splitlines()
+    """Drop a heading line the model may have echoed, stray Markdown headers, and list
+    markers with nothing after them ("3." alone on a line, a small-model loop)."""
+    lines = [ln for ln in text.strip().splitlines() if not _BARE_MARKER.fullmatch(ln)]
     while lines and (lines[0].lstrip().startswith("#") or (heading and lines[0].strip().strip("「」\"*") == heading)):
         lines.pop(0)
-    return "\n".join(lines).strip()
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
 def _join(a: str, b: str) -> str:
@@ -132,6 +151,63 @@ def _join(a: str, b: str) -> str:
     if not b:
         return a
     return a + ("\n\n" if a.rstrip()[-1:] in "。！？.!?”」』…\n" else "") + b.lstrip()
+
+
+_KEY_TOKEN = re.compile(r"[\u4e00-\u9fff]|[a-z]+|\d+")
+
+
+def _section_key(sec: Section) -> set[tuple[str, ...]]:
+    """Unit bigrams of a section's heading and points, for near-duplicate detection."""
+    toks = _KEY_TOKEN.findall((sec.heading + " " + " ".join(sec.points)).lower())  # digits count: Part 1 ≠ Part 2
+    return {tuple(toks[i:i + 2]) for i in range(len(toks) - 1)} or {tuple(toks)}
+
+
+def _similar(a: Section, b: Section, threshold: float = 0.8) -> bool:
+    ka, kb = _section_key(a), _section_key(b)
+    return len(ka & kb) / max(1, len(ka | kb)) >= threshold
+
+
+def duplicate_sections(sections: list[Section]) -> list[tuple[int, int]]:
+    """Pairs (i, j), i < j, of sections whose heading and points are (nearly) the same.
+    A "(续)" / "(continued)" part of a split section is not a duplicate of its first part."""
+    out = []
+    for j, b in enumerate(sections):
+        for i in range(j):
+            a = sections[i]
+            if b.heading != a.heading and b.heading.startswith(a.heading) and b.points == a.points:
+                continue
+            if _similar(sections[i], b):
+                out.append((i, j))
+                break
+    return out
+
+
+def dedupe_sections(sections: list[Section]) -> list[Section]:
+    """A generated plan without its duplicate sections (their length goes to the first copy)."""
+    drop = dict((j, i) for i, j in duplicate_sections(sections))
+    for j, i in drop.items():
+        sections[i].length += sections[j].length
+    return [sec for k, sec in enumerate(sections) if k not in drop] or sections[:1]
+
+
+def check_plan(plan: Plan) -> Plan:
+    """A plan given by the user must not ask for the same section twice: one-line error."""
+    dup = duplicate_sections(plan.sections)
+    if dup:
+        i, j = dup[0]
+        raise BimoError(f"the plan has duplicate sections: {i + 1} and {j + 1} "
+                        f"({plan.sections[j].heading or 'no heading'!r}); merge or reword them")
+    return plan
+
+
+def restatement(text: str, earlier: list[str], n: int = 4) -> float:
+    """Largest share of `text`'s unit 4-grams found in one earlier section: a section that
+    retells an earlier one in other sentences still reuses its 4-grams (8-gram repeats
+    catch only verbatim copies)."""
+    mine = ngram_set(text, n)
+    if not mine:
+        return 0.0
+    return max((len(mine & ngram_set(e, n)) / len(mine) for e in earlier if e), default=0.0)
 
 
 class LongformWriter:
@@ -144,15 +220,25 @@ class LongformWriter:
         self.tokens = 0
         self.calls = 0
         self.ratio: float | None = None
+        self.repeats = 0  # pieces that were mostly repetition (asked again)
+        self.stops: list[dict[str, Any]] = []  # sections that stopped short to avoid repetition
 
     # --- model calls -----------------------------------------------------------
-    def _params(self, max_tokens: int, salt: int = 0) -> GenParams:
+    def _params(self, max_tokens: int, salt: int = 0, anti: bool = False) -> GenParams:
+        """Sampling settings; `anti` adds the anti-repetition settings used on a retry after
+        a repeated piece (DRY on backends that have it, presence/frequency penalties)."""
         seed = None if self.config.seed is None else self.config.seed + salt
-        return GenParams(temperature=self.config.temperature, top_p=self.config.top_p, seed=seed,
-                         max_tokens=max(16, max_tokens), repeat_penalty=1.1)
+        params = GenParams(temperature=self.config.temperature, top_p=self.config.top_p, seed=seed,
+                           max_tokens=max(16, max_tokens), repeat_penalty=1.1)
+        if anti:
+            params = params.model_copy(update={
+                "temperature": max(0.8, self.config.temperature), "presence_penalty": 0.4, "frequency_penalty": 0.4,
+                **({"dry_multiplier": 0.8} if getattr(self.backend, "supports_dry", False) else {})})
+        return params
 
-    def _chat(self, messages: list[dict], max_tokens: int, salt: int = 0, schema: dict | None = None):
-        params = self._params(max_tokens, salt)
+    def _chat(self, messages: list[dict], max_tokens: int, salt: int = 0, schema: dict | None = None,
+              anti: bool = False):
+        params = self._params(max_tokens, salt, anti)
         if schema is not None:
             params = params.model_copy(update={"json_schema": schema})
         comp = self.backend.chat(messages, params)
@@ -190,6 +276,7 @@ class LongformWriter:
         if plan is None or not plan.sections:
             head = "第{}部分" if lang == "zh" else "Part {}"
             plan = Plan(title="", sections=[Section(heading=head.format(i + 1)) for i in range(n)])
+        plan.sections = dedupe_sections(plan.sections)
         return self.split_oversized(self.rescale(plan), lang)
 
     def split_oversized(self, plan: Plan, lang: str) -> Plan:
@@ -242,6 +329,7 @@ class LongformWriter:
     def _save(self, run_dir: Path | None, state: dict[str, Any]) -> None:
         if run_dir is not None:
             state["tokens"], state["calls"], state["ratio"] = self.tokens, self.calls, self.ratio
+            state["repeats"], state["stops"] = self.repeats, self.stops
             atomic_write_text(run_dir / "state.json", json.dumps(state, ensure_ascii=False, indent=1))
 
     @staticmethod
@@ -263,25 +351,45 @@ class LongformWriter:
             lines.append(f"{i}. {s.heading} — {pts} ({s.length}{unit})")
         return "\n".join(lines)
 
-    def _sofar(self, state: dict, upto: int, lang: str, budget_tokens: int) -> str:
-        """Text so far, or summaries + latest text verbatim when it would not fit."""
+    def _summaries(self, state: dict, done: list[str], upto: int, lang: str) -> list[str]:
+        """One short summary per finished section, made once and kept in the run state."""
+        p = _prompts(lang)
+        summaries = state.setdefault("summaries", {})
+        for i in range(upto):
+            if str(i) not in summaries:
+                msg = [{"role": "user", "content": render(p["summary"], text=done[i])}]
+                summaries[str(i)] = self._chat(msg, max_tokens=220, salt=900 + i).text.strip()
+        return [summaries[str(i)] for i in range(upto)]
+
+    def _sofar(self, state: dict, upto: int, lang: str, budget_tokens: int, plan: Plan | None = None) -> str:
+        """What section `upto` sees of the text before it (`LongformConfig.context`)."""
         p = _prompts(lang)
         done = [state["sections"][str(i)]["text"] for i in range(upto)]
         if not done:
             return p["sofar_empty"]
+        if self.config.context != "full" and plan is not None:
+            sep = "；" if lang == "zh" else "; "
+            covered = "\n".join(f"{i + 1}. {s.heading}" + (f": {sep.join(s.points)}" if s.points else "")
+                                 for i, s in enumerate(plan.sections[:upto]))
+            parts = [f"{p['covered_head']}\n{covered}"]
+            if self.config.context == "summary":
+                parts.append(f"{p['summary_head']}\n" + "\n".join(
+                    f"{i + 1}. {t}" for i, t in enumerate(self._summaries(state, done, upto, lang))))
+            paras = [x for x in done[-1].split("\n\n") if x.strip()]
+            last = paras[-1] if paras else done[-1]
+            if count_length(last) > 300:
+                last = "".join(sentences(last)[-4:])
+            parts.append(f"{p['last_head']}\n{last.strip()}")
+            return "\n\n".join(parts)
         full = "\n\n".join(done)
         r = self._units_per_token(lang)
         if count_length(full) / r <= budget_tokens:
             return full
-        summaries = state.setdefault("summaries", {})
-        for i in range(upto - 1):
-            if str(i) not in summaries:
-                msg = [{"role": "user", "content": render(p["summary"], text=done[i])}]
-                summaries[str(i)] = self._chat(msg, max_tokens=220, salt=900 + i).text.strip()
+        summaries = self._summaries(state, done, upto - 1, lang)
         tail = done[-1]
         if count_length(tail) / r > budget_tokens * 0.6:
             tail = tail[-int(budget_tokens * 0.6 * r):]
-        head = "\n".join(f"{i + 1}. {summaries[str(i)]}" for i in range(upto - 1))
+        head = "\n".join(f"{i + 1}. {t}" for i, t in enumerate(summaries))
         return f"{p['summary_head']}\n{head}\n\n{p['tail_head']}\n{tail}"
 
     def _section_messages(self, instruction: str, plan: Plan, idx: int, target: int, sofar: str, lang: str):
@@ -297,30 +405,79 @@ class LongformWriter:
                           target=target)
         return [{"role": "system", "content": p["system"]}, {"role": "user", "content": user}]
 
-    def write_section(self, messages: list[dict], target: int, lang: str, salt: int, heading: str) -> str:
-        """One section: write, continue while short, cut when long."""
-        r = self._units_per_token(lang)
-        comp = self._chat(messages, max_tokens=math.ceil(target / r * 1.3) + 32, salt=salt)
-        text = _clean_section(comp.text, heading)
-        self._learn_ratio(count_length(comp.text), comp.completion_tokens)
+    def write_section(self, messages: list[dict], target: int, lang: str, salt: int, heading: str,
+                      before: str = "", instruction: str = "") -> str:
+        """One section: write, continue while short, cut when long — accepting only new text.
+
+        Every piece is checked against `before` (the text so far) and the section itself:
+        sentences that repeat are dropped. A piece that was mostly repetition is asked
+        again with another seed and anti-repetition sampling; after `max_repeat_retries`
+        such pieces, one new sub-point is asked for the missing length, and if that repeats
+        too the section stops short (recorded in `self.stops`) rather than being padded.
+        """
         p = _prompts(lang)
-        for k in range(self.config.max_continuations):
+        text, anti, repeats, new_point, empty = "", False, 0, False, False
+        for k in range(1 + self.config.max_continuations + self.config.max_repeat_retries + 1):
             have = count_length(text)
             if have >= target * 0.93:
                 break
             more = target - have
-            follow = [*messages, {"role": "assistant", "content": text},
-                      {"role": "user", "content": render(p["continue"], more=more)}]
+            follow = messages
+            new_point = bool(text) and repeats > self.config.max_repeat_retries
+            if text:
+                ask = render(p["new_point"] if new_point else p["continue"], more=more)
+                follow = [*messages, {"role": "assistant", "content": text}, {"role": "user", "content": ask}]
             r = self._units_per_token(lang)
-            comp = self._chat(follow, max_tokens=math.ceil(more / r * 1.3) + 32, salt=salt + 100 * (k + 1))
-            extra = _clean_section(comp.text, heading)
+            comp = self._chat(follow, max_tokens=math.ceil(more / r * 1.3) + 32, salt=salt + 100 * k, anti=anti)
             self._learn_ratio(count_length(comp.text), comp.completion_tokens)
-            if count_length(extra) < 3:
-                break
-            text = _join(text, extra)
+            piece = _clean_section(comp.text, heading)
+            # checked against the text so far and the prompt itself (small models echo the request)
+            kept = drop_repeats(piece, _join(before, text) + "\n\n" + messages[-1]["content"])
+            got, new = count_length(piece), count_length(kept)
+            if new >= 3:
+                text = _join(text, kept)
+            if got < 3:  # nothing (or only an echoed heading): one fresh try, then give up
+                if text or empty:
+                    break
+                empty, anti = True, True
+                continue
+            if got >= 8 and new < 0.7 * got:  # mostly repetition: keep the new part, ask differently
+                repeats += 1
+                anti = True
+                self.repeats += 1
+                if new_point or (not text and repeats > self.config.max_repeat_retries):
+                    self.stops.append({"heading": heading, "target": target, "length": count_length(text)})
+                    break
         if count_length(text) > target * 1.05:
             text = cut_to_length(text, target)
-        return text
+        text = self._repair_leaks(text, lang, instruction)
+        return trim_dangling(text)
+
+    def _repair_leaks(self, text: str, lang: str, instruction: str) -> str:
+        """Rewrite each sentence with a language leak in the text's language; drop it when
+        the rewrite still leaks. Never ship a leak as is."""
+        if not language_leaks(text, instruction, lang):
+            return text
+        p = _prompts(lang)
+        out = []
+        for k, sent in enumerate(sentences(text)):
+            if language_leaks(sent, instruction, lang):
+                msg = [{"role": "user", "content": render(p["fix_leak"], text=sent.strip())}]
+                fixed = self._chat(msg, max_tokens=math.ceil(count_length(sent) / self._units_per_token(lang) * 1.5) + 16,
+                                   salt=700 + k).text.strip().splitlines()
+                fixed_s = fixed[0].strip() if fixed else ""
+                if fixed_s and not language_leaks(fixed_s, instruction, lang) and count_length(fixed_s) >= 3:
+                    out.append(fixed_s + ("\n" if sent.endswith("\n") else ""))
+                continue
+            out.append(sent)
+        return "".join(out).strip()
+
+    def _check_reachable(self, instruction: str, plan: Plan, lang: str) -> None:
+        """Fail before writing (plan kept in the run folder) when the longest section cannot be
+        written in the model's context: the length is unreachable with this model."""
+        r = self._units_per_token(lang)
+        longest = max(s.length for s in plan.sections)
+        self._context_budget(instruction, plan, lang, math.ceil(longest / r * 1.3) + 32)
 
     def _context_budget(self, instruction: str, plan: Plan, lang: str, max_new: int) -> int:
         n_ctx = self.backend.n_ctx or 32768
@@ -338,11 +495,14 @@ class LongformWriter:
         emit = on_event or (lambda e: None)
         t0 = time.perf_counter()
         run_dir = Path(run_dir) if run_dir else None
+        if plan is not None:
+            check_plan(plan)
         state: dict[str, Any]
         if run_dir is not None and (run_dir / "state.json").exists():
             state = self.load_state(run_dir)
             self.tokens, self.calls, self.ratio = state.get("tokens", 0), state.get("calls", 0), state.get("ratio")
             self.check_binding(run_dir, state)
+            self.repeats, self.stops = state.get("repeats", 0), list(state.get("stops", []))
             instruction = state["instruction"]
         else:
             if run_dir is not None:
@@ -359,6 +519,7 @@ class LongformWriter:
             if run_dir is not None:
                 atomic_write_text(run_dir / "plan.json", plan.model_dump_json(indent=1))
         plan = Plan(**state["plan"])
+        self._check_reachable(instruction, plan, lang)
         emit({"type": "plan", "plan": plan.model_dump()})
         bar = _Progress(self.config.length, len(plan.sections), progress)
         bar.update(self._written(state, plan), len(state["sections"]), self.tokens)
@@ -368,6 +529,22 @@ class LongformWriter:
             self._run_sequential(instruction, plan, lang, state, run_dir, emit, bar)
         bar.close()
         text = self.render(plan, state)
+        if dangling_ending(text):  # the last section ended on a lead-in: end on a finished sentence
+            last = max(int(k) for k in state["sections"])
+            sec = state["sections"][str(last)]
+            sec["text"] = trim_dangling(sec["text"])
+            sec["length"] = count_length(sec["text"])
+            text = self.render(plan, state)
+        length = count_length(text)
+        if self.stops and length < 0.9 * self.config.length:
+            unit = "字" if lang == "zh" else "words"
+            note = f"stopped at {length} of {self.config.length} {unit} to avoid repetition"
+            state["stopped"] = {"length": length, "target": self.config.length, "sections": self.stops,
+                                "message": note}
+            emit({"type": "stopped", "message": note})
+            if progress:
+                sys.stderr.write(note + "\n")
+        self._save(run_dir, state)
         if run_dir is not None:
             atomic_write_text(run_dir / "output.md", text + "\n")
         result = LongformResult(text=text, length=count_length(text), plan=plan, run_dir=run_dir,
@@ -395,9 +572,18 @@ class LongformWriter:
             target = self._remaining_target(plan, state, idx)
             r = self._units_per_token(lang)
             budget = self._context_budget(instruction, plan, lang, math.ceil(target / r * 1.3) + 32)
-            sofar = self._sofar(state, idx, lang, budget)
+            sofar = self._sofar(state, idx, lang, budget, plan)
             messages = self._section_messages(instruction, plan, idx, target, sofar, lang)
-            text = self.write_section(messages, target, lang, salt=idx, heading=sec.heading)
+            before = self.render(plan, state, partial=True)
+            text = self.write_section(messages, target, lang, salt=idx, heading=sec.heading, before=before,
+                                      instruction=instruction)
+            earlier = [state["sections"][str(i)]["text"] for i in range(idx)]
+            if earlier and restatement(text, earlier) > RESTATE_MAX:
+                # retells an earlier section: write it again from its plan points, anti-repetition on
+                self.repeats += 1
+                again = self.write_section(messages, target, lang, salt=idx + 50, heading=sec.heading,
+                                           before=before, instruction=instruction)
+                text = min((text, again), key=lambda t: restatement(t, earlier))
             self._finish_section(state, plan, idx, text, run_dir, emit, bar)
 
     def _finish_section(self, state, plan, idx, text, run_dir, emit, bar) -> None:
@@ -426,6 +612,14 @@ class LongformWriter:
             for idx, text in pool.map(work, todo):
                 with lock:
                     self._finish_section(state, plan, idx, text, run_dir, emit, bar)
+        # Sections written side by side may repeat each other: drop what an earlier one said.
+        for idx in sorted(todo):
+            sec = state["sections"][str(idx)]
+            earlier = "\n\n".join(state["sections"][str(i)]["text"] for i in range(idx))
+            kept = trim_dangling(drop_repeats(sec["text"], earlier)) if earlier else sec["text"]
+            if kept != sec["text"]:
+                self.repeats += 1
+                sec["text"], sec["length"] = kept, count_length(kept)
         # Smooth the joins: a short transition opening each later section.
         bridges = state.setdefault("bridges", {})
         p = _prompts(lang)
@@ -467,6 +661,8 @@ class LongformWriter:
                 if partial:
                     continue
                 raise BimoError(f"section {i + 1} is missing from the run")
+            if not done["text"].strip():
+                continue  # a section that stopped empty: no heading with nothing after it
             parts.append(done["text"] if single or not sec.heading else f"## {sec.heading}\n\n{done['text']}")
         return "\n\n".join(parts)
 

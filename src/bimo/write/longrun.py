@@ -16,7 +16,7 @@ from bimo.io import atomic_write_text
 from bimo.llm import get_backend
 from bimo.text import detect_lang
 from bimo.write.lengthreq import check_length, detect_length
-from bimo.write.longform import LongformConfig, LongformWriter, Plan
+from bimo.write.longform import LongformConfig, LongformWriter, Plan, check_plan
 
 
 def runner_for(req, text: str):
@@ -30,11 +30,12 @@ def runner_for(req, text: str):
 
 def _load_plan(path: Path) -> Plan:
     try:
-        return Plan(**json.loads(Path(path).read_text(encoding="utf-8")))
+        plan = Plan(**json.loads(Path(path).read_text(encoding="utf-8")))
     except FileNotFoundError:
         raise BimoError(f"plan file not found: {path}") from None
     except (ValueError, ValidationError, TypeError) as exc:
         raise BimoError(f"{path} is not a valid plan (JSON with title and sections): {str(exc).splitlines()[0]}") from None
+    return check_plan(plan)
 
 
 def new_run_dir() -> Path:

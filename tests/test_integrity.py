@@ -1,0 +1,143 @@
+"""Integrity measures on built texts, zh and en, including the failures seen in real outputs."""
+
+import pytest
+
+from bimo.integrity import (
+    IntegrityThresholds,
+    dangling_ending,
+    drop_repeats,
+    language_leaks,
+    measure,
+    piece_repetition,
+    trim_dangling,
+    units,
+)
+from bimo.text import count_length
+
+ZH_PARAS = [
+    "春天的时候，外婆把菜园翻了一遍，撒下青菜和萝卜的种子。泥土湿润，带着雨后的清香。",
+    "夏天最热闹，黄瓜爬满了竹架，茄子垂着紫色的身子，蝉在老槐树上叫个不停。",
+    "秋天来了，南瓜躺在田埂边晒太阳，外婆弯着腰把辣椒一串串挂在屋檐下。",
+    "冬天的菜园安静下来，只剩几垄白菜盖着薄霜，外婆说这是一年里最甜的时候。",
+]
+EN_PARAS = [
+    "My father never measured anything. He cooked by the sound of the oil and the colour of the onions.",
+    "On Sundays he let me stir the pot, and he told stories about the market where he grew up.",
+    "Later I learned that the recipes he swore by came from his mother, who never wrote them down.",
+    "Now I cook the same stew for my own children, and I still cannot tell when it is done.",
+]
+
+
+def test_units_match_count_length():
+    text = "她说 Hello world，我们去 Beijing 吧。" + EN_PARAS[0]
+    assert len(units(text)) == count_length(text)
+
+
+def test_clean_text_has_no_repetition():
+    for paras in (ZH_PARAS, EN_PARAS):
+        m = measure("\n\n".join(paras))
+        assert m.repeated_share == 0.0
+        assert m.effective_length == m.units
+        assert m.last_new == 1.0
+        assert m.ending is None
+        assert m.flags() == []
+
+
+def test_pasted_paragraphs_zh():
+    # the failure seen: the autumn and winter paragraphs pasted again after the ending
+    text = "\n\n".join(ZH_PARAS + ZH_PARAS[2:] + ZH_PARAS[2:])
+    m = measure(text)
+    copy = count_length(ZH_PARAS[2]) + count_length(ZH_PARAS[3])
+    assert m.units == count_length(text)
+    assert m.effective_length == m.units - 2 * copy
+    assert m.repeated_share > 0.4
+    assert m.longest_repeat >= 2 * copy
+    assert m.repeated_sentences > 0.4
+    assert m.curve[0] == 0.0 and m.curve[-1] == 1.0
+    assert m.last_new < 0.6
+    flags = m.flags()
+    assert any("8-grams" in f for f in flags) and any("stalls" in f for f in flags)
+
+
+def test_pasted_paragraphs_en():
+    text = "\n\n".join(EN_PARAS + EN_PARAS[1:3])
+    m = measure(text)
+    assert m.effective_length == m.units - count_length(EN_PARAS[1]) - count_length(EN_PARAS[2])
+    assert m.repeated_sentences == pytest.approx(2 / 7)  # the first paragraph has two sentences
+    assert m.flags()
+
+
+def test_leak_in_chinese_prose():
+    text = "每到傍晚，她 always会在厨房里忙碌，锅里的汤咕嘟咕嘟地响。"
+    assert language_leaks(text) == ["always"]
+    assert measure(text).flags(IntegrityThresholds()) == ["1 language leak(s): always"]
+
+
+def test_not_leaks_names_glosses_quotes_prompt_terms():
+    text = ("月球总是同一面朝向地球，这叫潮汐锁定（tidal locking）。NASA 的探测器和 iPhone 都拍过它。"
+            "有人说“fake news”，代码 `print(moon)` 也能算。这个app很好用，每天走5km。我们用 prompt 写作。")
+    assert language_leaks(text, prompt="请谈谈 prompt 写作") == []
+    assert language_leaks(text) == ["prompt"]
+
+
+def test_leak_in_english():
+    assert language_leaks("The garden was quiet 安静 in winter, and the frost stayed late.") == ["安静"]
+    assert language_leaks("The word “安静” means quiet.") == []
+
+
+@pytest.mark.parametrize("text,kind", [
+    ("现在，让我们来看看这个小程序的具体优惠：", "on a colon"),
+    ("第一段写完了。\n\n## 具体优惠", "on a heading"),
+    ("第一段写完了。\n\n**具体优惠**", "on a heading"),
+    ("Here is the list.\n\n1.", "on a list marker"),
+    ("Here is the list.\n-", "on a list marker"),
+    ("外婆的菜园在村子东头，每年春天", "mid-sentence"),
+    ("The garden was quiet, and", "mid-sentence"),
+    ("外婆笑了，说：“回家吧。”", None),
+    ("The end.", None),
+    ("要点：\n- 每天记账\n- 每月复盘", None),
+])
+def test_dangling_endings(text, kind):
+    assert dangling_ending(text) == kind
+
+
+def test_trim_dangling_cuts_back_to_a_finished_sentence():
+    text = "这个小程序很好用。每天打开记一笔。\n\n现在，让我们来看看这个小程序的具体优惠："
+    assert trim_dangling(text) == "这个小程序很好用。每天打开记一笔。"
+    assert trim_dangling("It works. It is fast.\n\n## Pricing") == "It works. It is fast."
+
+
+def test_piece_repetition_and_drop_repeats():
+    before = "\n\n".join(ZH_PARAS)
+    new = "外婆老了以后，菜园交给了舅舅。\n\n" + ZH_PARAS[2] + "\n\n舅舅种的辣椒没有外婆种的辣。"
+    assert 0.4 < piece_repetition(new, before) < 1.0
+    kept = drop_repeats(new, before)
+    assert kept == "外婆老了以后，菜园交给了舅舅。\n\n舅舅种的辣椒没有外婆种的辣。"
+    assert piece_repetition(kept, before) == 0.0
+    # a repeated tail inside the piece itself goes too
+    loop = EN_PARAS[0] + " " + EN_PARAS[1] + " " + EN_PARAS[1]
+    assert drop_repeats(loop) == EN_PARAS[0] + " " + EN_PARAS[1]
+
+
+def test_thresholds_are_configurable():
+    text = "\n\n".join(EN_PARAS + EN_PARAS[1:2])
+    m = measure(text)
+    assert m.flags()
+    loose = IntegrityThresholds(max_repeated_share=0.5, max_longest_repeat=500, max_repeated_sentences=0.5,
+                                min_last_new=0.0)
+    assert m.flags(loose) == []
+
+
+def test_drop_repeats_catches_a_sentence_with_one_word_changed():
+    loop = "我很好，请您提供第一部分内容的正文。当然，现在请提供第一部分内容的正文。我很好，请您提供第一部分内容的实际内容。"
+    assert drop_repeats(loop) == "我很好，请您提供第一部分内容的正文。"
+    clean = "\n\n".join(ZH_PARAS)
+    assert drop_repeats(clean) == clean
+
+
+def test_drop_repeats_catches_loops_of_short_lines():
+    note = "**记账神器**\n\n【封面】\n在这篇文章中，我们介绍一个小巧的记账小程序。\n\n【正文】\n"
+    loop = note + "【封面】\n\n【正文】\n\n【封面】\n\n【正文】\n\n【封面】\n\n【正文】\n"
+    kept = drop_repeats(loop)
+    assert kept.count("【封面】") <= 2 and kept.count("【正文】") <= 2
+    assert measure(kept).repeated_share < measure(loop).repeated_share

@@ -1,0 +1,131 @@
+"""The long-form writer accepts only new text: repeats, leaks, dangling endings, duplicate plans."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from write_fakes import RequestLog
+
+from bimo.errors import BimoError
+from bimo.integrity import dangling_ending, language_leaks, measure
+from bimo.write.longform import LongformConfig, LongformWriter, Plan, Section, dedupe_sections
+
+A = ("秋天来了，南瓜躺在田埂边晒太阳，外婆弯着腰把辣椒一串串挂在屋檐下。"
+     "屋檐下的辣椒越来越红，像一串串小灯笼，风一吹就轻轻摇晃。")
+B = ("冬天的菜园安静下来，只剩几垄白菜盖着薄霜，外婆说这是一年里最甜的时候。"
+     "她拔起一棵白菜，抖掉上面的泥土，带回家煮了一锅热汤。")
+C = "第二年春天，外婆又在菜园里撒下了新的种子，嫩绿的芽很快钻出了泥土，整个园子又热闹起来。"
+
+
+def last_user(req):
+    return req["messages"][-1]["content"]
+
+
+def test_repeated_continuation_is_dropped_and_asked_again_with_anti_repetition():
+    def answer(req):
+        if len(req["messages"]) <= 2:
+            return A                                  # first piece
+        if req.get("presence_penalty"):
+            return B                                  # only the anti-repetition retry brings new text
+        return A                                      # a plain continuation pastes the piece again
+
+    be = RequestLog(answer)
+    w = LongformWriter(be, LongformConfig(length=count(A + B), seed=3, lang="zh"))
+    res = w.run("以外婆的菜园为题写一篇散文。")
+    assert res.text.count("南瓜躺在田埂边") == 1 and "白菜" in res.text
+    assert measure(res.text).repeated_share == 0.0
+    retry = [r for r in be.requests if r.get("presence_penalty")]
+    assert retry and retry[0]["frequency_penalty"] > 0 and retry[0]["seed"] != be.requests[0]["seed"]
+    assert "dry_multiplier" not in retry[0]  # this backend does not declare DRY support
+    assert w.repeats >= 1 and not w.stops
+
+
+def count(text):
+    from bimo.text import count_length
+
+    return count_length(text)
+
+
+def test_stops_short_instead_of_padding(tmp_path, capsys):
+    be = RequestLog(lambda req: A)  # can only ever repeat itself
+    w = LongformWriter(be, LongformConfig(length=400, seed=1, lang="zh"))
+    events = []
+    res = w.run("写一篇散文。", run_dir=tmp_path / "run", on_event=events.append, progress=True)
+    assert res.text == A
+    note = f"stopped at {count(A)} of 400 字 to avoid repetition"
+    assert note in capsys.readouterr().err.splitlines()
+    state = json.loads((tmp_path / "run" / "state.json").read_text(encoding="utf-8"))
+    assert state["stopped"]["message"] == note and state["stopped"]["length"] == count(A)
+    assert {"type": "stopped", "message": note} in events
+    # the new-sub-point request was tried before giving up
+    assert any("新方面" in last_user(r) for r in be.requests)
+
+
+def test_language_leak_is_repaired():
+    leaky = "每到傍晚，她 always会在厨房里忙碌，锅里的汤咕嘟咕嘟地响。" + B
+
+    def answer(req):
+        if "纯中文" in last_user(req):
+            return "每到傍晚，她总会在厨房里忙碌，锅里的汤咕嘟咕嘟地响。"
+        return leaky
+
+    w = LongformWriter(RequestLog(answer), LongformConfig(length=count(leaky), seed=1, lang="zh"))
+    res = w.run("写一段关于外婆的文字。")
+    assert language_leaks(res.text) == [] and "她总会在厨房里忙碌" in res.text
+
+
+def test_never_ends_on_a_dangling_heading_or_colon():
+    text = "这个记账小程序界面清爽，每天打开记一笔，月底就能看清钱花在了哪里。\n\n现在，让我们来看看这个小程序的具体优惠："
+    w = LongformWriter(RequestLog(lambda req: text), LongformConfig(length=count(text), seed=1, lang="zh"))
+    res = w.run("写一篇小红书笔记，推荐一个记账小程序，300字左右。")
+    assert dangling_ending(res.text) is None and res.text.endswith("哪里。")
+
+
+def test_a_section_sees_points_and_last_paragraph_not_the_whole_text():
+    first = "第一段写外婆的菜园在村子东头，种着青菜和萝卜。\n\n" + A
+
+    def answer(req):
+        return first if "1/2" in last_user(req) else B
+
+    be = RequestLog(answer)
+    plan = Plan(title="", sections=[Section(heading="秋", points=["辣椒"], length=count(first)),
+                                    Section(heading="冬", points=["白菜"], length=count(B))])
+    LongformWriter(be, LongformConfig(length=count(first + B), seed=1, lang="zh")).run("写散文。", plan=plan)
+    second = next(last_user(r) for r in be.requests if "2/2" in last_user(r))
+    assert "村子东头" not in second          # earlier paragraphs are not pasted into the prompt
+    assert A in second                       # the last paragraph is, verbatim
+    assert "1. 秋: 辣椒" in second            # and the points already covered
+
+
+def test_restating_section_is_rewritten():
+    def answer(req):
+        user = last_user(req)
+        if "2/2" in user and req.get("presence_penalty"):
+            return C
+        return A if ("1/2" in user or "2/2" in user) else ""
+
+    be = RequestLog(answer)
+    plan = Plan(title="", sections=[Section(heading="秋", points=["辣椒"], length=count(A)),
+                                    Section(heading="春", points=["新芽"], length=count(C))])
+    res = LongformWriter(be, LongformConfig(length=count(A + C), seed=1, lang="zh")).run("写散文。", plan=plan)
+    assert res.text.count("南瓜躺在田埂边") == 1 and "嫩绿的芽" in res.text
+
+
+def test_duplicate_plan_sections():
+    dup = Plan(title="", sections=[Section(heading="秋天的菜园", points=["辣椒", "南瓜"], length=300),
+                                   Section(heading="冬天", points=["白菜"], length=300),
+                                   Section(heading="秋天的菜园", points=["辣椒", "南瓜"], length=300)])
+    with pytest.raises(BimoError, match="duplicate sections: 1 and 3"):
+        LongformWriter(RequestLog(lambda r: A), LongformConfig(length=900)).run("写散文。", plan=dup)
+    kept = dedupe_sections([s.model_copy() for s in dup.sections])
+    assert [s.heading for s in kept] == ["秋天的菜园", "冬天"] and kept[0].length == 600
+    split = [Section(heading="Light", points=["a"], length=1), Section(heading="Light (continued)", points=["a"])]
+    assert dedupe_sections(split) == split  # parts of one split section are not duplicates
+
+
+def test_bare_list_markers_are_dropped():
+    from bimo.write.longform import _clean_section
+
+    text = "1. 炒菜：火候是关键。\n\n2.\n\n3.\n4.\n16。\n\n5. 蒸煮：水要烧开。"
+    assert _clean_section(text, "") == "1. 炒菜：火候是关键。\n\n5. 蒸煮：水要烧开。"
