@@ -179,6 +179,12 @@ class LongDocStep(Step):
         instruction = str(output.get("instruction", "")).strip()
         if count_length(instruction) < (8 if lang == "zh" else 5):
             raise Reject("instruction too short")
+        if count_length(instruction) > 200:
+            raise Reject("instruction too long (over 200 units)")
+        from bimo.integrity import measure
+
+        if measure(instruction).repeated_share > 0.1:
+            raise Reject("instruction repeats itself")
         if lang_of(instruction) != lang:
             raise Reject(f"instruction not in the text's language ({lang})")
         if detect_length(instruction) is not None:
