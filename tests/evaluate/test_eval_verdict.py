@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 import pytest
-from eval_fakes import FakeBackend, pair_by_quality
+from scripted_judges import pair_by_quality
 from typer.testing import CliRunner
 
 from bimo.evaluate import cli
@@ -13,6 +13,7 @@ from bimo.evaluate.battles import Battle
 from bimo.evaluate.calibrate import summarize
 from bimo.evaluate.winrate import battles_needed, pair_summary, verdict, verdict_text
 from bimo.pipeline.evaluation import win_line
+from fakes import ScriptedBackend
 
 
 def _battles(wins, ties, losses):
@@ -55,7 +56,7 @@ def _calibration(tmp_path, flips_share):
 
 
 def test_compare_prints_calibration_and_warns_on_position_flips(tmp_path, jsonl, monkeypatch):
-    monkeypatch.setattr(cli, "_backend", lambda uri: FakeBackend(pair_by_quality))
+    monkeypatch.setattr(cli, "_backend", lambda uri: ScriptedBackend(pair_by_quality))
     recs = lambda q: [{"id": k, "prompt": f"Write {k}", "response": f"{q} text {k}"} for k in range(8)]  # noqa: E731
     a = jsonl(tmp_path / "alpha.jsonl", recs("good"))
     b = jsonl(tmp_path / "beta.jsonl", recs("meh"))
