@@ -202,18 +202,20 @@ def test_judge_outputs_stay_bound_to_their_judge_and_settings(tmp_path, jsonl):
 
     pred = preds(tmp_path, jsonl, "m", "good")
     out = tmp_path / "m.judged.jsonl"
-    judge_file(pred, "writebench", ScriptedBackend(lambda m, s: json.dumps(GOOD)), out, JudgeSettings(judge="fake:judge"))
+    judge_file(pred, "writebench", ScriptedBackend(lambda m, s: json.dumps(GOOD), uri="fake:judge"), out,
+               JudgeSettings(judge="fake:judge"))
     for settings, other, needle in [
             (JudgeSettings(judge="fake:other"), pred, "model fake:judge → fake:other"),
             (JudgeSettings(judge="fake:judge", temperature=0.5), pred, "temperature 0.0 → 0.5"),
             (JudgeSettings(judge="fake:judge", max_tokens=100), pred, "max_tokens 768 → 100"),
             (JudgeSettings(judge="fake:judge"), preds(tmp_path, jsonl, "n", "bad"), "judged_model m → n")]:
-        be = ScriptedBackend(lambda m, s: json.dumps(GOOD))
+        be = ScriptedBackend(lambda m, s: json.dumps(GOOD), uri=settings.judge)
         with pytest.raises(BimoError, match=needle):
             judge_file(other, "writebench", be, out, settings)
         assert not be.requests
     with pytest.raises(BimoError, match="rubric writebench → longbench"):
-        judge_file(pred, "longbench", ScriptedBackend(lambda m, s: "{}"), out, JudgeSettings(judge="fake:judge"))
+        judge_file(pred, "longbench", ScriptedBackend(lambda m, s: "{}", uri="fake:judge"), out,
+                   JudgeSettings(judge="fake:judge"))
 
 
 def test_battles_and_criteria_stay_bound_to_their_judge(tmp_path, jsonl):
@@ -221,11 +223,12 @@ def test_battles_and_criteria_stay_bound_to_their_judge(tmp_path, jsonl):
 
     a, b = preds(tmp_path, jsonl, "strong", "good"), preds(tmp_path, jsonl, "weak", "poor")
     out = tmp_path / "battles.jsonl"
-    compare_files([a, b], ScriptedBackend(pair_by_quality), out, JudgeSettings(judge="fake:fair"))
+    compare_files([a, b], ScriptedBackend(pair_by_quality, uri="fake:fair"), out, JudgeSettings(judge="fake:fair"))
     with pytest.raises(BimoError, match="model fake:fair → fake:other"):
-        compare_files([a, b], ScriptedBackend(pair_by_quality), out, JudgeSettings(judge="fake:other"))
+        compare_files([a, b], ScriptedBackend(pair_by_quality, uri="fake:other"), out, JudgeSettings(judge="fake:other"))
     with pytest.raises(BimoError, match="seed 1 → 7"):
-        compare_files([a, b], ScriptedBackend(pair_by_quality), out, JudgeSettings(judge="fake:fair", seed=7))
+        compare_files([a, b], ScriptedBackend(pair_by_quality, uri="fake:fair"), out,
+                      JudgeSettings(judge="fake:fair", seed=7))
 
     crit = {"criteria": [{"name": f"c{k}", "description": "d"} for k in range(5)]}
     scores = {"scores": [{"reason": "r", "score": 6}] * 5}
@@ -233,8 +236,8 @@ def test_battles_and_criteria_stay_bound_to_their_judge(tmp_path, jsonl):
     def answer(messages, seed):
         return json.dumps(crit if "criteria\": [" in messages[-1]["content"] else scores)
 
-    judge_file(a, "criteria", ScriptedBackend(answer), tmp_path / "a.j.jsonl", JudgeSettings(judge="fake:j"))
-    be = ScriptedBackend(answer)  # every criterion exists, but another judge wrote them
+    judge_file(a, "criteria", ScriptedBackend(answer, uri="fake:j"), tmp_path / "a.j.jsonl", JudgeSettings(judge="fake:j"))
+    be = ScriptedBackend(answer, uri="fake:k")  # every criterion exists, but another judge wrote them
     with pytest.raises(BimoError, match="criteria.jsonl was made with other settings \\(model fake:j → fake:k"):
         judge_file(b, "criteria", be, tmp_path / "b.j.jsonl", JudgeSettings(judge="fake:k"))
     assert not be.requests
