@@ -92,7 +92,8 @@ def test_queue_runs_at_most_max_jobs_in_order_with_positions(tmp_path: Path) -> 
     # The last job heard its place in line go down as the queue moved, then ran.
     last = [e for _, e in jm.store.events(ids[4]) if e["type"] == "status"]
     positions = [e["position"] for e in last if e["status"] == "queued"]
-    assert positions == sorted(positions, reverse=True) and positions[0] == 3 and positions[-1] == 1
+    # (at submit it was 3rd to 5th in line, depending on whether the workers had picked up the first two yet)
+    assert positions == sorted(positions, reverse=True) and 3 <= positions[0] <= 5 and positions[-1] == 1
     assert [e["status"] for e in last][-2:] == ["running", "done"]
 
 
