@@ -121,8 +121,12 @@ def main() -> None:
     summary: dict = {"benchmark": "longform", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                      "model": args.model, "load_1min": round(os.getloadavg()[0], 1),
                      "prompts": {r["id"]: round(r["S_l"], 1) for r in rows},
-                     "buckets": {b: round(statistics.mean(v), 1) for b, v in buckets.items()},
-                     "mean_S_l": round(statistics.mean(r["S_l"] for r in rows), 1), "wall_s": round(t_all),
+                     "buckets": {b: {"n": len(v), "S_l": round(statistics.mean(x["S_l"] for x in v), 1),
+                                     "S_l_eff": round(statistics.mean(x["S_l_eff"] for x in v), 1),
+                                     "repeated": round(statistics.mean(x["repeated_share"] for x in v), 4)}
+                                 for b, v in buckets.items()},
+                     "mean_S_l": round(statistics.mean(r["S_l"] for r in rows), 1),
+                     "mean_S_l_eff": round(statistics.mean(r["S_l_eff"] for r in rows), 1), "wall_s": round(t_all),
                      "overhead": round(t_all / ideal_all, 2)}
     if args.baseline:
         print("\n| prompt | required | plain single call | S_l plain | S_l bimo |\n|---|---|---|---|---|")
