@@ -76,7 +76,10 @@ def make_sft(tok, model, docs: list[dict], args, device: str) -> tuple[list[dict
     step = LongDocStep(None, LongDocConfig(max_units=args.max_units, seed=0))
     todo, failed, kept = [], [], []
     for rec in expand_docs(docs, step.config):
-        (failed.append({"id": rec["id"], "reason": rec["skip"]}) if rec.get("skip") else todo.append(rec))
+        if rec.get("skip"):
+            failed.append({"id": rec["id"], "reason": rec["skip"]})
+        else:
+            todo.append(rec)
     tok.padding_side = "left"
     lead = '{"form": "'
     for attempt in range(args.retries + 1):
@@ -97,8 +100,11 @@ def make_sft(tok, model, docs: list[dict], args, device: str) -> tuple[list[dict
                 try:
                     kept.extend(step.parse(r, _draft(raw, parse_json), attempt))
                 except Reject as exc:
-                    (again if exc.retry else failed).append(r if exc.retry else {"id": r["id"], "reason": exc.reason})
-                    if exc.retry and attempt == args.retries:
+                    if not exc.retry:
+                        failed.append({"id": r["id"], "reason": exc.reason})
+                    elif attempt < args.retries:
+                        again.append(r)
+                    else:
                         failed.append({"id": r["id"], "reason": exc.reason, "draft": raw[:300]})
                 except Exception as exc:  # unparseable JSON and the like
                     again.append(r)
@@ -137,8 +143,8 @@ def train(tok, model, records: list[dict], args, device: str) -> dict:
     cfg = LoraConfig(r=args.lora_r, lora_alpha=2 * args.lora_r, lora_dropout=0.05, target_modules="all-linear",
                      task_type="CAUSAL_LM")
     model = get_peft_model(model, cfg)
-    model.gradient_checkpointing_enable() if args.grad_ckpt else None
     if args.grad_ckpt:
+        model.gradient_checkpointing_enable()
         model.enable_input_require_grads()
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr, weight_decay=0.0)
     steps = math.ceil(len(data) * args.epochs / args.grad_accum)

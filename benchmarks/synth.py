@@ -168,17 +168,21 @@ SOURCES = [REPO / "tests" / "synth" / "data" / "docs.jsonl", REPO / "tests" / "c
            REPO / "tests" / "curate" / "data" / "tang300.jsonl", REPO / "tests" / "curate" / "data" / "sayings_zh.jsonl"]
 
 
-def real_docs(n: int) -> list[dict]:
-    """`n` distinct real documents, taken in turn from each source (so both languages appear)."""
-    from bimo.io import iter_jsonl
-
-    pools = [list(iter_jsonl(p)) for p in SOURCES]
+def in_turn(pools: list[list[dict]], n: int) -> list[dict]:
+    """The first `n` items taking one from each pool in turn."""
     out: list[dict] = []
     i = 0
     while len(out) < n and any(i < len(p) for p in pools):
         out += [p[i] for p in pools if i < len(p)]
         i += 1
     return out[:n]
+
+
+def real_docs(n: int) -> list[dict]:
+    """`n` distinct real documents, taken in turn from each source (so both languages appear)."""
+    from bimo.io import iter_jsonl
+
+    return in_turn([list(iter_jsonl(p)) for p in SOURCES], n)
 
 
 HELDOUT = REPO / "benchmarks" / "data" / "synth_heldout.jsonl"  # frozen; see benchmarks/synth_heldout.py
@@ -192,13 +196,7 @@ def heldout_docs(n: int) -> list[dict]:
     groups: dict[tuple, list[dict]] = {}
     for d in iter_jsonl(HELDOUT):
         groups.setdefault((d["metadata"]["lang"], d["metadata"]["form"]), []).append(d)
-    pools = [groups[k] for k in sorted(groups)]
-    out: list[dict] = []
-    i = 0
-    while len(out) < n and any(i < len(p) for p in pools):
-        out += [p[i] for p in pools if i < len(p)]
-        i += 1
-    return out[:n]
+    return in_turn([groups[k] for k in sorted(groups)], n)
 
 
 def rate_table(kept: dict, total: dict) -> str:

