@@ -2,6 +2,7 @@
 
     python benchmarks/longform.py [--model local:default] [--quick] [--heldout] [--limit N] [--ids ID,...]
         [--parallel-check [--parallel-id ID]] [--baseline [--baseline-ids ID,...]]
+        [--context points|summary|full] [--run-dir DIR]
 
 Every output is also measured by `bimo.integrity`: S_l on the effective length (repeats
 taken out), the share of repeated 8-grams, language leaks, dangling endings and the
@@ -16,8 +17,12 @@ but the final text is decoded. `--parallel-check` also times sequential vs
 `--parallel 4` on one prompt; `--baseline` asks the same model plainly (one call, no plan)
 for the prompts of 1,000 or more and prints their S_l beside bimo's. Reference: AgentWrite checks no length at all, and plain
 models stop near 2,000 words whatever is asked. `--parallel-id` and `--baseline-ids` name
-the prompts of those two checks, so one command reproduces a cited table. The last line
-printed is a JSON summary.
+the prompts of those two checks, so one command reproduces a cited table. `--context`
+compares what a section sees of the text before it. `--run-dir DIR` makes a long run
+resumable: each prompt writes in DIR/<id> (the writer's own checkpoints) and each finished
+row is kept in DIR/rows.jsonl, so a rerun after a kill skips finished prompts and resumes
+the one in progress (its wall time then counts only the resumed part, marked "resumed").
+The last line printed is a JSON summary.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from pathlib import Path
 
 from bimo.evaluate.length import bucket_of, length_score
 from bimo.integrity import measure
+from bimo.io import JsonlAppender, read_jsonl
 from bimo.llm import get_backend
 from bimo.llm.base import GenParams
 from bimo.text import count_length
@@ -62,6 +68,9 @@ def main() -> None:
     ap.add_argument("--baseline", action="store_true", help="plain single-call S_l for prompts >= 1,000")
     ap.add_argument("--baseline-ids", default=None, help="prompts for --baseline, comma-separated (default: all >= 1,000)")
     ap.add_argument("--out", default=None, help="save predictions JSONL here")
+    ap.add_argument("--context", default="points", choices=["points", "summary", "full"],
+                    help="what a section sees of the text before it")
+    ap.add_argument("--run-dir", default=None, help="resumable: per-prompt checkpoints and finished rows here")
     args = ap.parse_args()
     src = HELDOUT if args.heldout else DEV
     records = [json.loads(x) for x in src.read_text(encoding="utf-8").splitlines() if x.strip()]
@@ -78,11 +87,28 @@ def main() -> None:
     print(f"model {args.model}: decode {rate:.1f} tokens/s; {len(records)} prompts")
     rows, t_all, tok_all = [], 0.0, 0
     ideal_all = ideal_final = 0.0  # seconds that pure decoding of the tokens would take
+    run_dir = Path(args.run_dir) if args.run_dir else None
+    done: dict[str, dict] = {}
+    ledger = None
+    if run_dir is not None:
+        ledger = JsonlAppender(run_dir / "rows.jsonl")  # repairs a torn last line first
+        done = {x["id"]: x for x in read_jsonl(run_dir / "rows.jsonl")}
     for r in records:
-        w = LongformWriter(backend, LongformConfig(length=r["length"], seed=1))
+        if r["id"] in done:
+            row = done[r["id"]]
+            rows.append(row)
+            t_all += row["seconds"]
+            tok_all += row["tokens"]
+            ideal_all += row["ideal_s"]
+            ideal_final += row["ideal_final_s"]
+            print(f"  {r['id']}: finished earlier, S_l {row['S_l']:5.1f}, S_l eff {row['S_l_eff']:5.1f}")
+            continue
+        w = LongformWriter(backend, LongformConfig(length=r["length"], seed=1, context=args.context))
         before = decode_rate(backend)
+        prompt_dir = run_dir / r["id"] if run_dir is not None else None
+        resumed = prompt_dir is not None and (prompt_dir / "state.json").exists()
         t0 = time.perf_counter()
-        res = w.run(r["prompt"], run_dir=None)
+        res = w.run(r["prompt"], run_dir=prompt_dir)
         wall = time.perf_counter() - t0
         # The machine may be shared: the decode rate is re-measured around every prompt.
         rate = (before + decode_rate(backend)) / 2
@@ -95,7 +121,11 @@ def main() -> None:
         s_eff = length_score(r["length"], integ.effective_length)
         rows.append({**r, "response": res.text, "output_length": res.length, "S_l": s, "S_l_eff": s_eff,
                      **integ.summary(), "flags": integ.flags(), "retries_for_repetition": w.repeats,
-                     "stopped": bool(w.stops), "seconds": wall, "tokens": res.tokens, "sections": len(res.plan.sections)})
+                     "stopped": bool(w.stops), "seconds": wall, "tokens": res.tokens, "sections": len(res.plan.sections),
+                     "ideal_s": res.tokens / rate, "ideal_final_s": ftok / rate, "resumed": resumed,
+                     "context": args.context})
+        if ledger is not None:
+            ledger.write(rows[-1])
         t_all += wall
         tok_all += res.tokens
         print(f"  {r['id']}: required {r['length']:>6} got {res.length:>6}  S_l {s:5.1f}  "
