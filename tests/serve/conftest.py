@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from serve_util import HERE, REPO, free_port, stop, wait_ready  # noqa: F401  (re-exported)
+from serve_util import HERE, REPO, bimo_serve_process, free_port, stop, wait_ready  # noqa: F401  (re-exported)
 
 PAIRS = [
     {"prompt": "写一句关于秋天的诗。", "model_a": "model-x", "model_b": "model-y",
@@ -26,18 +23,9 @@ def tiny_server(tiny_path: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     data = tmp_path_factory.mktemp("serve")
     pairs = data / "pairs.jsonl"
     pairs.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in PAIRS), encoding="utf-8")
-    port = free_port()
-    env = {**os.environ, "BIMO_N_CTX": "2048"}
-    env.pop("BIMO_API_KEY", None)
-    proc = subprocess.Popen([sys.executable, "-m", "bimo.cli", "serve", "--model", "local:tiny", "--port", str(port),
-                             "--data-dir", str(data / "d"), "--arena-pairs", str(pairs)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(base, proc)
+    with bimo_serve_process("--model", "local:tiny", "--data-dir", str(data / "d"), "--arena-pairs", str(pairs),
+                            env={"BIMO_N_CTX": "2048"}) as base:
         yield base
-    finally:
-        stop(proc)
 
 
 @pytest.fixture

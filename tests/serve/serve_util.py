@@ -64,3 +64,18 @@ def stub_server_process(data_dir: Path, key: str | None = None, **options: Any) 
         yield base
     finally:
         stop(proc)
+
+
+@contextmanager
+def bimo_serve_process(*args: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """`bimo serve ARGS` as a real process on a free loopback port, without an API key."""
+    port = free_port()
+    env = {k: v for k, v in {**os.environ, **(env or {})}.items() if k not in ("BIMO_API_KEY", "OPENAI_API_KEY")}
+    proc = subprocess.Popen([sys.executable, "-m", "bimo.cli", "serve", *args, "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base, proc)
+        yield base
+    finally:
+        stop(proc)

@@ -7,15 +7,12 @@ wrote, steered only by a few earlier calls in the conversation."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import openai
 import pytest
-from serve_util import free_port, stop, wait_ready
+from serve_util import bimo_serve_process
 
 # Qwen2.5-Instruct's chat template (Apache-2.0, as shipped in its GGUF files): tools described in
 # the system turn, calls written as <tool_call>{json}</tool_call>. llama.cpp recognises the format
@@ -110,18 +107,9 @@ def llama_tool_server(tiny_path: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def bimo_over_llama(llama_tool_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("BIMO_API_KEY", "OPENAI_API_KEY")}
-    proc = subprocess.Popen([sys.executable, "-m", "bimo.cli", "serve", "--model",
-                             f"openai:{llama_tool_server}/v1#tiny", "--port", str(port),
-                             "--data-dir", str(tmp_path_factory.mktemp("native-tools"))],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(base, proc)
+    with bimo_serve_process("--model", f"openai:{llama_tool_server}/v1#tiny",
+                            "--data-dir", str(tmp_path_factory.mktemp("native-tools"))) as base:
         yield base
-    finally:
-        stop(proc)
 
 
 def test_llama_cpp_streams_the_call_itself(llama_tool_server: str) -> None:
