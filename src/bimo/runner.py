@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -45,7 +44,8 @@ from bimo.errors import BackendError, BimoError, ContextOverflow
 from bimo.io import JsonlAppender, atomic_write_jsonl, errors_path, iter_jsonl, repair_jsonl
 from bimo.llm.base import Backend, GenParams, Message, parse_json
 
-__all__ = ["Reject", "Step", "attempt_seed", "RunConfig", "RunStats", "StepOutcome", "errors_path", "map_step", "run_step"]
+__all__ = ["Reject", "Step", "RunConfig", "RunStats", "StepOutcome", "attempt_seed", "errors_path", "map_step",
+           "reason_class", "run_step"]
 
 
 #: Step config fields that change how a run goes, not what it writes (left out of the binding).
@@ -360,7 +360,7 @@ def _settle(step: Step, key: str, record: dict[str, Any], outcome: _Outcome, sin
             results = None
     if results is None:
         stats.failed += 1
-        stats.reasons[_reason_class(outcome.reason)] += 1
+        stats.reasons[reason_class(outcome.reason)] += 1
         row = {"id": key, "step": step.name, "kind": outcome.kind, "reason": outcome.reason,
                "attempts": outcome.attempts}
         try:
@@ -372,21 +372,15 @@ def _settle(step: Step, key: str, record: dict[str, Any], outcome: _Outcome, sin
         errs.write(row)
         return
     n = len(results)
-    lines = []
-    for i, res in enumerate(results):
-        meta = dict(res.get("meta") or {})
-        meta.update(source_id=key, part=i, parts=n)
-        lines.append(json.dumps({**res, "meta": meta}, ensure_ascii=False) + "\n")
     # One write + fsync for all parts: a crash leaves all, none, or a torn tail that
     # the resume check detects by the part count.
-    sink._fh.write("".join(lines))
-    sink._fh.flush()
-    os.fsync(sink._fh.fileno())
+    sink.write_many([{**res, "meta": {**(res.get("meta") or {}), "source_id": key, "part": i, "parts": n}}
+                     for i, res in enumerate(results)])
     stats.ok += 1
     stats.outputs += n
 
 
-def _reason_class(reason: str) -> str:
+def reason_class(reason: str) -> str:
     """Group reasons for the summary: the text before any ':' or '(' detail."""
     head = reason.split(":", 1)[0].split("(", 1)[0].strip()
     return head[:80] or "unknown"

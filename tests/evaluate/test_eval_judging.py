@@ -64,6 +64,13 @@ def test_judge_records_failures_never_defaults(tmp_path, jsonl):
     assert [c["seed"] for c in be.requests[-3:]] == [1, 2, 3]                   # each retry on the next seed
 
 
+def test_default_judge_is_read_when_a_judge_is_chosen(monkeypatch):
+    monkeypatch.setenv("BIMO_JUDGE", "openai:http://127.0.0.1:9#j")  # set after bimo was imported
+    assert JudgeSettings().judge == "openai:http://127.0.0.1:9#j"
+    monkeypatch.delenv("BIMO_JUDGE")
+    assert JudgeSettings().judge == "local:default"
+
+
 def test_backend_errors_fail_the_item_and_the_next_run_tries_it_again(tmp_path, jsonl):
     """A server fault is not a bad answer: the backend has retried it already, so the item
     fails at once (no second seed) with kind `backend`, and the next judge run tries it again."""

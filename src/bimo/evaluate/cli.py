@@ -26,9 +26,9 @@ MaxTokOpt = Annotated[int, typer.Option("--max-tokens", min=16, help="longest ju
 
 
 def _settings(judge: str | None, temperature: float, seed: int, retries: int = 2, max_tokens: int = 768):
-    from bimo.evaluate.judge_step import DEFAULT_JUDGE, JudgeSettings
+    from bimo.evaluate.judge_step import JudgeSettings, default_judge
 
-    return JudgeSettings(judge=judge or DEFAULT_JUDGE, temperature=temperature, seed=seed, retries=retries,
+    return JudgeSettings(judge=judge or default_judge(), temperature=temperature, seed=seed, retries=retries,
                          max_tokens=max_tokens)
 
 

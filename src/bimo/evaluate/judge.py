@@ -90,9 +90,6 @@ class CriteriaBook:
         reasons = {str(r.get("id")): r.get("reason", "") for r in iter_jsonl(err, [])} if err.exists() else {}
         return {k: f"criteria generation failed: {reasons.get(k) or 'no criteria'}" for k in seen if k not in self.book}
 
-    def close(self) -> None:
-        """Nothing stays open between calls; kept for callers that close the book."""
-
 
 class ScoreStep(JudgeStep):
     """Scores one answer with a rubric (for `criteria`, against the instruction's criteria)."""

@@ -24,15 +24,17 @@ from pydantic import BaseModel, Field
 from bimo.llm.base import GenParams
 from bimo.runner import RunConfig, Step
 
-#: Offline default: the embedded default model, so judging needs no server;
-#: override with --judge or BIMO_JUDGE.
-DEFAULT_JUDGE = os.environ.get("BIMO_JUDGE") or "local:default"
+
+def default_judge() -> str:
+    """$BIMO_JUDGE, read when a judge is chosen (not at import, so a change is seen), else
+    the embedded default model: judging needs no server."""
+    return os.environ.get("BIMO_JUDGE") or "local:default"
 
 
 class JudgeSettings(BaseModel):
     """How the judge is called; recorded with every verdict."""
 
-    judge: str = DEFAULT_JUDGE
+    judge: str = Field(default_factory=default_judge)
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     seed: int = 1
     retries: int = Field(2, ge=0, description="extra tries after a malformed answer")

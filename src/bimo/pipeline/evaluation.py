@@ -25,9 +25,9 @@ from bimo.pipeline.recipe import BASELINE_NAME, EvalSection, PipelineRecipe
 
 
 def judge_uri(recipe: PipelineRecipe) -> str:
-    from bimo.evaluate.judge_step import DEFAULT_JUDGE
+    from bimo.evaluate.judge_step import default_judge
 
-    return recipe.eval.judge or DEFAULT_JUDGE
+    return recipe.eval.judge or default_judge()
 
 
 def select_prompts(section: EvalSection) -> list[dict[str, Any]]:
