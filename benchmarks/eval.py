@@ -102,7 +102,7 @@ def judge_bench(items: int, model: str = "tiny") -> None:
         print(f"judge throughput: skipped ({exc}); run `bimo models pull {model}` first")
         return
     from bimo.evaluate.judge import judge_file
-    from bimo.evaluate.runner import JudgeSettings
+    from bimo.evaluate.judge_step import JudgeSettings
     from bimo.io import atomic_write_jsonl
     from bimo.llm import get_backend
 

@@ -37,4 +37,5 @@ def test_appender_repairs_torn_last_line(tmp_path):
     f.write_text('{"i": 0}\n{"i": 1', encoding="utf-8")  # crash mid-write
     with JsonlAppender(f) as app:
         app.write({"i": 1})
-    assert [json.loads(line)["i"] for line in f.read_text().splitlines()] == [0, 1]
+        app.write_many([{"i": 2}, {"i": 3}])  # one write, one fsync
+    assert [json.loads(line)["i"] for line in f.read_text().splitlines()] == [0, 1, 2, 3]

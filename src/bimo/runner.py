@@ -29,10 +29,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +44,8 @@ from bimo.errors import BackendError, BimoError, ContextOverflow
 from bimo.io import JsonlAppender, atomic_write_jsonl, errors_path, iter_jsonl, repair_jsonl
 from bimo.llm.base import Backend, GenParams, Message, parse_json
 
-__all__ = ["Reject", "Step", "RunConfig", "RunStats", "StepOutcome", "errors_path", "map_step", "run_step"]
+__all__ = ["Reject", "Step", "RunConfig", "RunStats", "StepOutcome", "attempt_seed", "errors_path", "map_step",
+           "reason_class", "run_step"]
 
 
 #: Step config fields that change how a run goes, not what it writes (left out of the binding).
@@ -124,23 +124,46 @@ class Step:
         return self.parse(record, output)
 
     def generate(self, messages: list[Message], attempt: int, *, schema: dict[str, Any] | None = None,
-                 backend: Backend | None = None, params: GenParams | None = None) -> Any:
-        """One model call; JSON parsed when a schema is given. Bad JSON → Reject (retried)."""
+                 parse: Callable[[str], Any] | None = None, backend: Backend | None = None,
+                 params: GenParams | None = None, cache: bool | None = None, salt: int = 0) -> Any:
+        """One model call at seed `attempt_seed(params.seed, attempt, salt)`.
+
+        The answer goes through `parse(text)` when given, else is parsed as JSON when a
+        schema is given, else returned as text (empty text is a Reject). An answer the
+        parse refuses (ValueError, or not JSON) is a Reject with the raw answer in `detail`,
+        retried by the runner with the next seed.
+
+        A backend error is not caught: the record fails for good, with kind `backend` or
+        `timeout`. The backend has already retried what a retry can fix (dropped
+        connections, 5xx, with backoff); a new seed changes the answer, not the server, so
+        retrying here would only multiply the wait on a dead or slow server and file a
+        server fault as a bad answer. Judge runs try failures again on their next run,
+        other runs with `retry_failed`.
+        """
         backend = backend or self.backend
         if backend is None:
             raise BimoError(f"step {self.name} needs a model backend")
         params = params or self.params
-        seed = None if params.seed is None else params.seed + attempt
-        comp = backend.chat(messages, params, seed=seed, json_schema=schema)
-        if schema is None:
+        comp = backend.chat(messages, params, seed=attempt_seed(params.seed, attempt, salt), json_schema=schema,
+                            cache=cache)
+        if parse is None and schema is None:
             if not comp.text.strip():
                 raise Reject("empty output")
             return comp.text
         try:
-            return parse_json(comp.text)
-        except BackendError:
-            cut = " (cut off at max_tokens)" if comp.finish_reason == "length" else ""
-            raise Reject(f"unparseable output{cut}", detail=comp.text[:300]) from None
+            return parse(comp.text) if parse is not None else parse_json(comp.text)
+        except (ValueError, BackendError) as exc:  # parse_json says "not JSON" with a BackendError
+            reason = str(exc) if parse is not None else "unparseable output"
+            if comp.finish_reason == "length":
+                reason += " (cut off at max_tokens)"
+            raise Reject(reason, detail=comp.text[:2000]) from None
+
+
+def attempt_seed(seed: int | None, attempt: int, salt: int = 0) -> int | None:
+    """The seed of try `attempt` (0, 1, ...) of a call seeded `seed`: the same seed would
+    replay the cached answer, so each try moves on by one. `salt` keeps calls of one
+    record that must differ (a repeat run, the parts of a long text) apart. None stays None."""
+    return None if seed is None else seed + salt + attempt
 
 
 class RunConfig(BaseModel):
@@ -337,7 +360,7 @@ def _settle(step: Step, key: str, record: dict[str, Any], outcome: _Outcome, sin
             results = None
     if results is None:
         stats.failed += 1
-        stats.reasons[_reason_class(outcome.reason)] += 1
+        stats.reasons[reason_class(outcome.reason)] += 1
         row = {"id": key, "step": step.name, "kind": outcome.kind, "reason": outcome.reason,
                "attempts": outcome.attempts}
         try:
@@ -349,21 +372,15 @@ def _settle(step: Step, key: str, record: dict[str, Any], outcome: _Outcome, sin
         errs.write(row)
         return
     n = len(results)
-    lines = []
-    for i, res in enumerate(results):
-        meta = dict(res.get("meta") or {})
-        meta.update(source_id=key, part=i, parts=n)
-        lines.append(json.dumps({**res, "meta": meta}, ensure_ascii=False) + "\n")
     # One write + fsync for all parts: a crash leaves all, none, or a torn tail that
     # the resume check detects by the part count.
-    sink._fh.write("".join(lines))
-    sink._fh.flush()
-    os.fsync(sink._fh.fileno())
+    sink.write_many([{**res, "meta": {**(res.get("meta") or {}), "source_id": key, "part": i, "parts": n}}
+                     for i, res in enumerate(results)])
     stats.ok += 1
     stats.outputs += n
 
 
-def _reason_class(reason: str) -> str:
+def reason_class(reason: str) -> str:
     """Group reasons for the summary: the text before any ':' or '(' detail."""
     head = reason.split(":", 1)[0].split("(", 1)[0].strip()
     return head[:80] or "unknown"

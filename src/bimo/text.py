@@ -24,10 +24,6 @@ def count_length(text: str) -> int:
     return len(_CJK.findall(text)) + len(_WORD.findall(text))
 
 
-def count_cjk(text: str) -> int:
-    return len(_CJK.findall(text))
-
-
 def count_words(text: str) -> int:
     return len(_WORD.findall(text))
 

@@ -168,7 +168,7 @@ def test_tiny_judge_calibrate_resume_and_settings(tiny_path, tmp_path, jsonl, bi
 
 def test_a_judge_answering_garbage_is_recorded_per_pair(tiny_backend, tmp_path):
     from bimo.evaluate.calibrate import calibrate
-    from bimo.evaluate.runner import JudgeSettings
+    from bimo.evaluate.judge_step import JudgeSettings
 
     pairs = [normalize_pair(p, i) for i, p in enumerate(PAIRS[:2], 1)]
     settings = JudgeSettings(judge="local:tiny", retries=0, max_tokens=16)  # cut before any verdict

@@ -5,8 +5,8 @@ from scripted_judges import first_shown, pair_always_first, pair_by_quality
 
 from bimo.evaluate.agreement import pairwise_agreement, pointwise_agreement
 from bimo.evaluate.judge import judge_file
+from bimo.evaluate.judge_step import JudgeSettings
 from bimo.evaluate.pairwise import combine, compare_files
-from bimo.evaluate.runner import JudgeSettings
 from bimo.evaluate.winrate import pair_summary
 from bimo.io import errors_path
 from fakes import ScriptedBackend
@@ -64,36 +64,41 @@ def test_judge_records_failures_never_defaults(tmp_path, jsonl):
     assert [c["seed"] for c in be.requests[-3:]] == [1, 2, 3]                   # each retry on the next seed
 
 
-def test_backend_errors_are_retried_then_recorded(tmp_path, jsonl):
+def test_default_judge_is_read_when_a_judge_is_chosen(monkeypatch):
+    monkeypatch.setenv("BIMO_JUDGE", "openai:http://127.0.0.1:9#j")  # set after bimo was imported
+    assert JudgeSettings().judge == "openai:http://127.0.0.1:9#j"
+    monkeypatch.delenv("BIMO_JUDGE")
+    assert JudgeSettings().judge == "local:default"
+
+
+def test_backend_errors_fail_the_item_and_the_next_run_tries_it_again(tmp_path, jsonl):
+    """A server fault is not a bad answer: the backend has retried it already, so the item
+    fails at once (no second seed) with kind `backend`, and the next judge run tries it again."""
     from bimo.errors import BackendError
 
     pred = preds(tmp_path, jsonl, "m", "good")
+    outage = {"3"}  # item 3's server fails once, item 0's always
 
     def answer(messages, seed):
-        if first_shown(messages).endswith("0"):
+        item = first_shown(messages)[-1]
+        if item == "0":
             raise BackendError("server unreachable")
-        if first_shown(messages).endswith("3") and seed == 1:
+        if item in outage:
+            outage.discard(item)
             raise BackendError("HTTP 503")
         return json.dumps(GOOD)
 
     out = tmp_path / "m.judged.jsonl"
-    s = judge_file(pred, "writebench", ScriptedBackend(answer), out, JudgeSettings(judge="fake:j", retries=1))
-    assert (s["judged_now"], s["failed_now"]) == (5, 1)
-    err = json.loads(errors_path(out).read_text())
-    assert err["key"] == "0" and err["reason"] == "backend error: server unreachable" and err["attempts"] == 2
-    assert next(json.loads(x) for x in out.read_text().splitlines() if '"key": "3"' in x)["judge_seed"] == 2
-
-
-def test_old_judgments_without_runner_bookkeeping_are_kept(tmp_path, jsonl):
-    pred = preds(tmp_path, jsonl, "m", "good")
-    out = tmp_path / "m.judged.jsonl"
-    old = {"key": "0", "prompt": "Write piece 0", "model": "m", "rubric": "writebench", "judge": "fake:judge",
-           "scores": {k: GOOD[k] for k in ("style", "relevance", "creativity", "fluency", "overall")}, "overall": 7}
-    jsonl(out, [old])
-    be = ScriptedBackend(lambda m, s: json.dumps(GOOD))
-    s = judge_file(pred, "writebench", be, out, JudgeSettings(judge="fake:judge"))
-    assert s["skipped_done"] == 1 and s["judged_now"] == 5 and len(be.requests) == 5
-    assert sorted(json.loads(x)["key"] for x in out.read_text().splitlines()) == [str(k) for k in range(6)]
+    be = ScriptedBackend(answer)
+    s = judge_file(pred, "writebench", be, out, JudgeSettings(judge="fake:j", retries=1))
+    assert (s["judged_now"], s["failed_now"]) == (4, 2) and len(be.requests) == 6
+    errs = {e["key"]: e for e in map(json.loads, errors_path(out).read_text().splitlines())}
+    assert errs["0"]["reason"] == "server unreachable" and errs["3"]["reason"] == "HTTP 503"
+    assert all(e["kind"] == "backend" and e["attempts"] == 1 and e["judge"] == "fake:j" for e in errs.values())
+    s2 = judge_file(pred, "writebench", be, out, JudgeSettings(judge="fake:j", retries=1))
+    assert (s2["skipped_done"], s2["judged_now"], s2["failed_now"]) == (4, 1, 1)
+    assert [json.loads(x)["key"] for x in errors_path(out).read_text().splitlines()] == ["0"]  # listed once
+    assert next(json.loads(x) for x in out.read_text().splitlines() if '"key": "3"' in x)["judge_seed"] == 1
 
 
 def test_criteria_generated_once_per_instruction(tmp_path, jsonl):
@@ -173,13 +178,12 @@ def test_compare_failures_go_to_errors(tmp_path, jsonl):
     assert len(be.requests) == 12 + 2
 
 
-def test_compare_skips_battles_written_before_the_runner(tmp_path, jsonl):
+def test_compare_skips_battles_already_judged(tmp_path, jsonl):
     a, b = preds(tmp_path, jsonl, "x", "good"), preds(tmp_path, jsonl, "y", "poor")
-    out = jsonl(tmp_path / "bt.jsonl", [{"key": "0", "prompt": "Write piece 0", "model_a": "x", "model_b": "y",
-                                         "winner": "model_a"}])
-    be = ScriptedBackend(pair_by_quality)
+    out, be = tmp_path / "bt.jsonl", ScriptedBackend(pair_by_quality)
+    assert len(compare_files([a, b], be, out, JudgeSettings(judge="f"), limit=2)) == 2 and len(be.requests) == 4
     battles = compare_files([a, b], be, out, JudgeSettings(judge="f"))
-    assert len(battles) == 6 and len(be.requests) == 10
+    assert len(battles) == 6 and len(be.requests) == 4 + 8  # both orders of the 4 not judged yet
 
 
 def test_agreement(tmp_path, jsonl):

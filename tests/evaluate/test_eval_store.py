@@ -87,7 +87,7 @@ def test_ids_and_dedup(tmp_path, jsonl):
     assert len(ids) == 2 and None not in ids and store.count() == 6
 
 
-def test_store_from_before_ids_is_upgraded(tmp_path):
+def test_store_without_battle_ids_is_refused_in_one_line(tmp_path):
     import sqlite3
 
     db = tmp_path / "old.sqlite"
@@ -97,13 +97,11 @@ def test_store_from_before_ids_is_upgraded(tmp_path):
             model_b TEXT NOT NULL, winner TEXT NOT NULL, response_a TEXT, response_b TEXT, judge TEXT,
             time REAL NOT NULL, meta TEXT NOT NULL DEFAULT '{}');
         INSERT INTO battles (prompt, model_a, model_b, winner, time) VALUES ('p', 'x', 'y', 'tie', 1.0);
-        INSERT INTO battles (prompt, model_a, model_b, winner, time) VALUES ('p', 'x', 'y', 'tie', 1.0);
-        INSERT INTO battles (prompt, model_a, model_b, winner, time) VALUES ('q', 'y', 'x', 'model_a', 2.0);
     """)
     con.commit()
     con.close()
-    store = BattleStore(db)
-    battles = store.all()
-    assert len(battles) == 3 and len({b.id for b in battles}) == 3 and all(b.id for b in battles)
-    assert [b.id for b in BattleStore(db).all()] == [b.id for b in battles]  # opened again: unchanged
-    assert store.import_battles(battles) == (0, 3)
+    with pytest.raises(BimoError, match=r"old.sqlite is not a usable battle store \(no such column: battle_id\)"):
+        BattleStore(db)
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT count(*) FROM battles").fetchone() == (1,)  # nothing lost
+    con.close()

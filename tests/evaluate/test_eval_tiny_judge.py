@@ -7,8 +7,8 @@ verdict or a recorded failure with a reason: nothing is silently defaulted.
 import json
 
 from bimo.evaluate.judge import judge_file
+from bimo.evaluate.judge_step import JudgeSettings
 from bimo.evaluate.pairwise import compare_files
-from bimo.evaluate.runner import JudgeSettings
 from bimo.io import errors_path
 
 

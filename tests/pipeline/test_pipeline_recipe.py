@@ -106,8 +106,6 @@ def test_launch_builds_the_accelerate_command(tmp_path, tiny_llama, toy):
 
 
 def test_fingerprints_cover_models_left_to_the_environment(tmp_path, tiny_llama, toy, monkeypatch):
-    import bimo.evaluate.runner
-
     recipe = tiny_recipe(tiny_llama, toy)
     recipe["synth"] = {k: v for k, v in recipe["synth"].items() if k != "model"}
     recipe["eval"] = {k: v for k, v in recipe["eval"].items() if k != "judge"}
@@ -118,10 +116,10 @@ def test_fingerprints_cover_models_left_to_the_environment(tmp_path, tiny_llama,
         return rec.fingerprint("synth"), rec.fingerprint("eval")
 
     monkeypatch.setenv("BIMO_MODEL", "local:tiny")
-    monkeypatch.setattr(bimo.evaluate.runner, "DEFAULT_JUDGE", "local:tiny")
+    monkeypatch.setenv("BIMO_JUDGE", "local:tiny")
     before, named_before = prints(r), prints(named)
     monkeypatch.setenv("BIMO_MODEL", "local:small")
     assert prints(r)[0] != before[0] and prints(r)[1] == before[1]  # synth's generator changed
-    monkeypatch.setattr(bimo.evaluate.runner, "DEFAULT_JUDGE", "local:small")
+    monkeypatch.setenv("BIMO_JUDGE", "local:small")
     assert prints(r)[1] != before[1]  # the judge changed
     assert prints(named) == named_before  # models named in the recipe: the environment does not matter

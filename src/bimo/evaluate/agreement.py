@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from bimo.evaluate import rubric as rb
-from bimo.evaluate.runner import JudgeSettings, JudgeStep, item_key, keyed_predictions, load_predictions
+from bimo.evaluate.judge_step import JudgeSettings, JudgeStep
+from bimo.evaluate.predictions import item_key, keyed_predictions, load_predictions
 from bimo.runner import StepOutcome, map_step
 
 REPEAT_OFFSET = 1000  # seeds of the repeat run, far from the first run's retry seeds
@@ -31,9 +32,11 @@ class _PairTwiceAndSwapped(JudgeStep):
     def process(self, job: dict[str, Any], attempt: int) -> list[dict[str, Any]]:
         ra, rb_ = job["a"], job["b"]
         ab_msgs = rb.pair_messages(ra, ra["response"], rb_["response"])
-        ab = self.ask(ab_msgs, rb.PAIR_SCHEMA, rb.parse_pair, attempt)[0]
-        ab2 = self.ask(ab_msgs, rb.PAIR_SCHEMA, rb.parse_pair, attempt, cache=False, seed_offset=REPEAT_OFFSET)[0]
-        ba = self.ask(rb.pair_messages(ra, rb_["response"], ra["response"]), rb.PAIR_SCHEMA, rb.parse_pair, attempt)[0]
+        ab = self.generate(ab_msgs, attempt, schema=rb.PAIR_SCHEMA, parse=rb.parse_pair)
+        ab2 = self.generate(ab_msgs, attempt, schema=rb.PAIR_SCHEMA, parse=rb.parse_pair, cache=False,
+                            salt=REPEAT_OFFSET)
+        ba = self.generate(rb.pair_messages(ra, rb_["response"], ra["response"]), attempt, schema=rb.PAIR_SCHEMA,
+                           parse=rb.parse_pair)
         return [{"ab": ab, "ab2": ab2, "ba": ba}]
 
 
@@ -52,8 +55,8 @@ class _ScoreTwice(JudgeStep):
     def process(self, rec: dict[str, Any], attempt: int) -> list[dict[str, Any]]:
         msgs = rb.score_messages(self.rubric, rec, rec["response"])
         schema, parse = rb.score_schema(self.rubric), (lambda t: rb.parse_scores(self.rubric, t))
-        first = self.ask(msgs, schema, parse, attempt)[0]
-        second = self.ask(msgs, schema, parse, attempt, cache=False, seed_offset=REPEAT_OFFSET)[0]
+        first = self.generate(msgs, attempt, schema=schema, parse=parse)
+        second = self.generate(msgs, attempt, schema=schema, parse=parse, cache=False, salt=REPEAT_OFFSET)
         return [{"first": first, "second": second}]
 
 

@@ -43,10 +43,10 @@ import numpy as np
 
 from bimo.errors import BimoError
 from bimo.evaluate import rubric as rb
-from bimo.evaluate.runner import JudgeSettings, JudgeStep, judge_run_config
+from bimo.evaluate.judge_step import JudgeSettings, JudgeStep, judge_run_config
 from bimo.io import errors_path, iter_jsonl, iter_jsonl_numbered
 from bimo.llm.base import GenParams
-from bimo.runner import run_step
+from bimo.runner import attempt_seed, run_step
 
 PAIR_RUBRICS = ("pairwise", "pairwise-criteria", "pairwise-forced")
 #: Above this share of order-dependent verdicts a judge's win rates are mostly position.
@@ -189,13 +189,14 @@ class CalibrateStep(JudgeStep):
 
     def process(self, pair: dict[str, Any], attempt: int) -> list[dict[str, Any]]:
         m1, schema = pair_prompt(self.rubric, pair, pair["a"], pair["b"])
-        v1, s1 = self.ask(m1, schema, rb.parse_pair, attempt)
+        v1 = self.generate(m1, attempt, schema=schema, parse=rb.parse_pair)
         m2, _ = pair_prompt(self.rubric, pair, pair["b"], pair["a"])
-        v2, s2 = self.ask(m2, schema, rb.parse_pair, attempt)
+        v2 = self.generate(m2, attempt, schema=schema, parse=rb.parse_pair)
+        seed = attempt_seed(self.settings.seed, attempt)
         sides = [{"A": "a", "B": "b", "tie": "tie"}[v1], {"A": "b", "B": "a", "tie": "tie"}[v2]]
         keep = ("human", "category", "lang", "gap", "len_a", "len_b")
         return [{"pair": pair["id"], **{k: pair[k] for k in keep if k in pair}, "verdicts": [v1, v2],
-                 "sides": sides, "seeds": [s1, s2], "attempts": attempt + 1, "settings": self.recorded}]
+                 "sides": sides, "seeds": [seed, seed], "attempts": attempt + 1, "settings": self.recorded}]
 
 
 def verdicts_path(out_dir: Path, judge: str) -> Path:

@@ -26,9 +26,9 @@ MaxTokOpt = Annotated[int, typer.Option("--max-tokens", min=16, help="longest ju
 
 
 def _settings(judge: str | None, temperature: float, seed: int, retries: int = 2, max_tokens: int = 768):
-    from bimo.evaluate.runner import DEFAULT_JUDGE, JudgeSettings
+    from bimo.evaluate.judge_step import JudgeSettings, default_judge
 
-    return JudgeSettings(judge=judge or DEFAULT_JUDGE, temperature=temperature, seed=seed, retries=retries,
+    return JudgeSettings(judge=judge or default_judge(), temperature=temperature, seed=seed, retries=retries,
                          max_tokens=max_tokens)
 
 
@@ -101,8 +101,8 @@ def judge(pred: Annotated[Path, typer.Argument(help="predictions JSONL (prompt, 
     Resumable: items already judged in OUT are skipped, earlier failures are tried again.
     """
     from bimo.evaluate.judge import judge_file
+    from bimo.evaluate.predictions import load_predictions, model_name
     from bimo.evaluate.rubric import load_rubric
-    from bimo.evaluate.runner import load_predictions, model_name
 
     load_rubric(rubric)
     load_predictions(pred)  # fail on bad input before loading a model
@@ -143,7 +143,7 @@ def compare(preds: Annotated[list[Path], typer.Argument(help="two or more predic
     length-controlled win rate with its 95% interval. "better"/"worse" only when the
     interval clears the 45-55% band."""
     from bimo.evaluate.pairwise import compare_files
-    from bimo.evaluate.runner import load_predictions
+    from bimo.evaluate.predictions import load_predictions
     from bimo.evaluate.winrate import pair_summary
     from bimo.io import errors_path
 
@@ -196,7 +196,7 @@ def compare(preds: Annotated[list[Path], typer.Argument(help="two or more predic
 
 
 def _stem(p: Path) -> str:
-    from bimo.evaluate.runner import model_name
+    from bimo.evaluate.predictions import model_name
 
     return model_name(p)
 
@@ -300,8 +300,8 @@ def agreement(preds: Annotated[list[Path], typer.Argument(help="one predictions 
               temperature: TempOpt = 0.0, seed: SeedOpt = 1, max_tokens: MaxTokOpt = 768) -> None:
     """Judge self-consistency: same items judged twice, and pairs in both orders."""
     from bimo.evaluate.agreement import pairwise_agreement, pointwise_agreement
+    from bimo.evaluate.predictions import load_predictions
     from bimo.evaluate.rubric import load_rubric
-    from bimo.evaluate.runner import load_predictions
 
     if len(preds) not in (1, 2):
         raise BimoError("agreement takes one predictions file (pointwise) or two (pairwise)")

@@ -16,16 +16,10 @@ from typing import Any
 
 from bimo.binding import check_sidecar
 from bimo.evaluate import rubric as rb
-from bimo.evaluate.runner import (
-    JudgeSettings,
-    JudgeStep,
-    item_key,
-    judge_run_config,
-    load_predictions,
-    model_name,
-)
+from bimo.evaluate.judge_step import JudgeSettings, JudgeStep, judge_run_config
+from bimo.evaluate.predictions import item_key, load_predictions, model_name
 from bimo.io import errors_path, iter_jsonl
-from bimo.runner import Reject, run_step
+from bimo.runner import Reject, attempt_seed, run_step
 
 __all__ = ["CriteriaBook", "errors_path", "instruction_key", "judge_file", "summarize_judgments"]
 
@@ -57,9 +51,9 @@ class CriteriaStep(JudgeStep):
 
     def process(self, record: dict[str, Any], attempt: int) -> list[dict[str, Any]]:
         msgs = rb.criteria_gen_messages(self.rubric, record)
-        crit, seed = self.ask(msgs, self.schema, lambda t: rb.parse_criteria(self.rubric, t), attempt)
+        crit = self.generate(msgs, attempt, schema=self.schema, parse=lambda t: rb.parse_criteria(self.rubric, t))
         return [{"key": instruction_key(record), "prompt": record.get("prompt", ""), "criteria": crit,
-                 **self.context(), "judge_seed": seed, "time": time.time()}]
+                 **self.context(), "judge_seed": attempt_seed(self.settings.seed, attempt), "time": time.time()}]
 
 
 class CriteriaBook:
@@ -96,9 +90,6 @@ class CriteriaBook:
         reasons = {str(r.get("id")): r.get("reason", "") for r in iter_jsonl(err, [])} if err.exists() else {}
         return {k: f"criteria generation failed: {reasons.get(k) or 'no criteria'}" for k in seen if k not in self.book}
 
-    def close(self) -> None:
-        """Nothing stays open between calls; kept for callers that close the book."""
-
 
 class ScoreStep(JudgeStep):
     """Scores one answer with a rubric (for `criteria`, against the instruction's criteria)."""
@@ -133,13 +124,14 @@ class ScoreStep(JudgeStep):
             if crit is None:
                 raise Reject(self.failed_criteria.get(k, "criteria generation failed"), retry=False)
             msgs = rb.criteria_score_messages(rubric, rec, rec["response"], crit)
-            verdict, seed = self.ask(msgs, rb.criteria_score_schema(rubric, len(crit)),
-                                     lambda t: rb.parse_criteria_scores(rubric, t, crit), attempt)
+            verdict = self.generate(msgs, attempt, schema=rb.criteria_score_schema(rubric, len(crit)),
+                                    parse=lambda t: rb.parse_criteria_scores(rubric, t, crit))
         else:
             msgs = rb.score_messages(rubric, rec, rec["response"])
-            verdict, seed = self.ask(msgs, rb.score_schema(rubric), lambda t: rb.parse_scores(rubric, t), attempt)
+            verdict = self.generate(msgs, attempt, schema=rb.score_schema(rubric),
+                                    parse=lambda t: rb.parse_scores(rubric, t))
         return [{"key": item_key(rec), "id": rec.get("id"), "prompt": rec["prompt"], **self.base(),
-                 "judge_seed": seed, "attempts": attempt + 1,
+                 "judge_seed": attempt_seed(self.settings.seed, attempt), "attempts": attempt + 1,
                  **{k: rec[k] for k in ("lang", "domain", "task", "length") if k in rec},
                  "response_length": _length(rec["response"]),
                  "scores": verdict["scores"], "overall": verdict["overall"],
@@ -156,22 +148,17 @@ def judge_file(pred_path: str | Path, rubric_name: str, backend: Any, out: str |
     records = load_predictions(pred_path)[: limit or None]
     model = name or model_name(pred_path)
     out = Path(out)
-    # Judged items are skipped by their `key`, which also covers files written before
-    # the runner's bookkeeping (`meta.source_id`) existed.
-    done = {str(r["key"]) for r in iter_jsonl(out, []) if "key" in r} if out.exists() else set()
-    todo = [r for r in records if item_key(r) not in done]
-
     book = None
     failed_criteria: dict[str, str] = {}
     if rubric.name == "criteria":
         book = CriteriaBook(Path(criteria_path or out.parent / "criteria.jsonl"), rubric, backend, settings,
                             progress=progress)
-        failed_criteria = book.ensure(todo)
+        failed_criteria = book.ensure(records)
 
     step = ScoreStep(backend, settings, rubric, model, book, failed_criteria)
-    stats = run_step(step, todo, out, judge_run_config(settings, progress))
+    stats = run_step(step, records, out, judge_run_config(settings, progress))
     summary = summarize_judgments(list(iter_jsonl(out, [])) if out.exists() else [])
-    summary.update({"judged_now": stats.ok, "failed_now": stats.failed, "skipped_done": len(records) - len(todo),
+    summary.update({"judged_now": stats.ok, "failed_now": stats.failed, "skipped_done": stats.skipped,
                     "out": str(out), "errors": str(errors_path(out))})
     return summary
 

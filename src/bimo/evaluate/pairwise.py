@@ -17,17 +17,10 @@ from typing import Any
 from bimo.errors import BimoError
 from bimo.evaluate import rubric as rb
 from bimo.evaluate.battles import Battle, battle_id
-from bimo.evaluate.runner import (
-    JudgeSettings,
-    JudgeStep,
-    item_key,
-    judge_run_config,
-    keyed_predictions,
-    model_name,
-    record_duplicates,
-)
-from bimo.io import errors_path, iter_jsonl
-from bimo.runner import map_step, run_step
+from bimo.evaluate.judge_step import JudgeSettings, JudgeStep, judge_run_config
+from bimo.evaluate.predictions import keyed_predictions, model_name, record_duplicates
+from bimo.io import errors_path
+from bimo.runner import attempt_seed, run_step
 
 
 def combine(first: str, second: str) -> tuple[str, bool]:
@@ -58,48 +51,24 @@ class PairStep(JudgeStep):
         return {"key": job["key"], "prompt": job["a"].get("prompt", ""), "model_a": job["model_a"],
                 "model_b": job["model_b"], **self.context(), "judge_seed": self.settings.seed}
 
-    def verdicts(self, job: dict[str, Any], attempt: int) -> dict[str, Any]:
-        ra, rb_ = job["a"], job["b"]
-        v1, s1 = self.ask(rb.pair_messages(ra, ra["response"], rb_["response"]), rb.PAIR_SCHEMA, rb.parse_pair, attempt)
-        v2, s2 = self.ask(rb.pair_messages(ra, rb_["response"], ra["response"]), rb.PAIR_SCHEMA, rb.parse_pair, attempt)
-        winner, consistent = combine(v1, v2)
-        return {"winner": winner, "consistent": consistent, "verdicts": [v1, v2], "attempts": attempt + 1,
-                "seeds": [s1, s2]}
-
     def process(self, job: dict[str, Any], attempt: int) -> list[dict[str, Any]]:
         from bimo.text import count_length
 
-        res = self.verdicts(job, attempt)
         ra, rb_ = job["a"], job["b"]
-        battle = Battle(prompt=ra["prompt"], model_a=job["model_a"], model_b=job["model_b"], winner=res["winner"],
+        a_first = rb.pair_messages(ra, ra["response"], rb_["response"])
+        b_first = rb.pair_messages(ra, rb_["response"], ra["response"])
+        v1, v2 = (self.generate(m, attempt, schema=rb.PAIR_SCHEMA, parse=rb.parse_pair) for m in (a_first, b_first))
+        winner, consistent = combine(v1, v2)
+        seed = attempt_seed(self.settings.seed, attempt)
+        battle = Battle(prompt=ra["prompt"], model_a=job["model_a"], model_b=job["model_b"], winner=winner,
                         response_a=ra["response"], response_b=rb_["response"], judge=self.settings.judge,
-                        meta={"key": job["key"], "verdicts": res["verdicts"], "consistent": res["consistent"],
-                              "judge_temperature": self.settings.temperature, "judge_seeds": res["seeds"],
-                              "attempts": res["attempts"],
+                        meta={"key": job["key"], "verdicts": [v1, v2], "consistent": consistent,
+                              "judge_temperature": self.settings.temperature, "judge_seeds": [seed, seed],
+                              "attempts": attempt + 1,
                               "len_a": count_length(ra["response"]), "len_b": count_length(rb_["response"]),
                               **{f: ra[f] for f in ("domain", "task", "lang") if f in ra}})
         rec = battle.to_record()
         return [{"id": battle_id(rec), **rec}]
-
-
-class _VerdictsOnly(PairStep):
-    def process(self, job: dict[str, Any], attempt: int) -> list[dict[str, Any]]:
-        return [self.verdicts(job, attempt)]
-
-
-def judge_pair(backend: Any, rec: dict[str, Any], resp_a: str, resp_b: str, settings: JudgeSettings,
-               cache: bool | None = None, seed_offset: int = 0) -> dict[str, Any]:
-    """Both orders for one prompt: {'winner', 'consistent', 'verdicts': [ab, ba], 'attempts', 'seeds'}.
-
-    Raises BimoError with the reason when every try gave a malformed verdict.
-    """
-    job = {"key": item_key(rec), "model_a": "a", "model_b": "b", "a": {**rec, "response": resp_a},
-           "b": {**rec, "response": resp_b}}
-    step = _VerdictsOnly(backend, settings, cache=cache, seed_offset=seed_offset)
-    outcome = next(map_step(step, [job], concurrency=1, retries=settings.retries))
-    if outcome.results is None:
-        raise BimoError(f"judge failed after {outcome.attempts} tries: {outcome.reason}")
-    return outcome.results[0]
 
 
 def compare_files(paths: list[str | Path], backend: Any, out: str | Path, settings: JudgeSettings,
@@ -120,24 +89,16 @@ def compare_files(paths: list[str | Path], backend: Any, out: str | Path, settin
 
     out = Path(out)
     record_duplicates(errors_path(out), [d for _, dups in keyed for d in dups])
-    # Battles already in OUT are skipped by (key, model_a, model_b), which also covers
-    # files written before the runner's bookkeeping (`meta.source_id`) existed.
-    done = set()
-    if out.exists():
-        for r in iter_jsonl(out, []):
-            done.add((r.get("key"), r.get("model_a"), r.get("model_b")))
-
     jobs = []
     for (i, a), (j, b) in itertools.combinations(enumerate(names), 2):
         shared = [k for k in preds[i] if k in preds[j]]
         if not shared:
             raise BimoError(f"{paths[i]} and {paths[j]} share no prompts (matched by id, else by prompt text)")
-        for k in shared[: limit or None]:
-            if (k, a, b) not in done:
-                jobs.append({"key": k, "model_a": a, "model_b": b, "a": preds[i][k], "b": preds[j][k]})
+        jobs += [{"key": k, "model_a": a, "model_b": b, "a": preds[i][k], "b": preds[j][k]}
+                 for k in shared[: limit or None]]
 
     run_step(PairStep(backend, settings), jobs, out, judge_run_config(settings, progress))
     return load_battles(out)
 
 
-__all__ = ["PairStep", "combine", "compare_files", "errors_path", "judge_pair"]
+__all__ = ["PairStep", "combine", "compare_files", "errors_path"]

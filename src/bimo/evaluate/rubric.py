@@ -24,7 +24,7 @@ RUBRIC_DIR = Path(__file__).parent / "rubrics"
 POINTWISE = ("writebench", "longbench", "criteria")
 
 
-class JudgeParseError(Exception):
+class JudgeParseError(ValueError):
     """The judge's output was not a valid verdict; `str(exc)` says why."""
 
 

@@ -6,8 +6,7 @@ write is its own short transaction. Each call opens its own connection: sqlite
 connections must not cross threads or processes.
 
 Battles are unique by id (`battles.battle_id`): importing a file twice, or adding
-the battles of a comparison again, skips the ones already there. A store made
-before ids existed gets them on first open.
+the battles of a comparison again, skips the ones already there.
 """
 
 from __future__ import annotations
@@ -55,8 +54,6 @@ class BattleStore:
             with closing(self._connect()) as con:
                 con.execute("PRAGMA journal_mode=WAL")
                 con.executescript(_SCHEMA)
-                if "battle_id" not in _columns(con):
-                    _add_ids(con)
                 con.execute(_UNIQUE)
         except sqlite3.DatabaseError as exc:
             raise BimoError(f"{self.path} is not a usable battle store ({exc})") from None
@@ -148,29 +145,3 @@ def _battle(row: tuple) -> Battle:
     data["meta"] = json.loads(data["meta"] or "{}")
     data["id"] = data.pop("battle_id")
     return Battle(**data)
-
-
-def _columns(con: sqlite3.Connection) -> set[str]:
-    return {r[1] for r in con.execute("PRAGMA table_info(battles)")}
-
-
-def _add_ids(con: sqlite3.Connection) -> None:
-    """Upgrade a store from before battle ids: add the column and fill it from content."""
-    con.execute("BEGIN IMMEDIATE")
-    try:
-        if "battle_id" not in _columns(con):  # another process may have just done it
-            con.execute("ALTER TABLE battles ADD COLUMN battle_id TEXT")
-            cols = _COLS[:-1]
-            rows = con.execute(f"SELECT id, {', '.join(cols)} FROM battles ORDER BY id").fetchall()
-            battles = []
-            for r in rows:
-                data = dict(zip(cols, r[1:], strict=True))
-                data["meta"] = json.loads(data["meta"] or "{}")
-                battles.append(Battle(**data))
-            assign_ids(battles)
-            con.executemany("UPDATE battles SET battle_id = ? WHERE id = ?",
-                            [(b.id, r[0]) for b, r in zip(battles, rows, strict=True)])
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise

@@ -25,9 +25,9 @@ from bimo.pipeline.recipe import BASELINE_NAME, EvalSection, PipelineRecipe
 
 
 def judge_uri(recipe: PipelineRecipe) -> str:
-    from bimo.evaluate.runner import DEFAULT_JUDGE
+    from bimo.evaluate.judge_step import default_judge
 
-    return recipe.eval.judge or DEFAULT_JUDGE
+    return recipe.eval.judge or default_judge()
 
 
 def select_prompts(section: EvalSection) -> list[dict[str, Any]]:
@@ -58,9 +58,9 @@ def select_prompts(section: EvalSection) -> list[dict[str, Any]]:
 
 
 def run_eval(ctx: StageContext) -> StageResult:
+    from bimo.evaluate.judge_step import JudgeSettings
     from bimo.evaluate.pairwise import compare_files
     from bimo.evaluate.report import build_report, small_judge_warning
-    from bimo.evaluate.runner import JudgeSettings
     from bimo.evaluate.winrate import pair_summary
     from bimo.llm import get_backend
     from bimo.pipeline.checks import baseline_uri

@@ -86,7 +86,3 @@ class ServeConfig:
             self.data_dir = home() / "serve"
         self.data_dir = Path(self.data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-
-    @property
-    def auth_required(self) -> bool:
-        return bool(self.api_key)

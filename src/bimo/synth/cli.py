@@ -89,11 +89,11 @@ def _exit_if_nothing_kept(output: Path, error_files: list[Path]) -> None:
     from collections import Counter
 
     from bimo.io import iter_jsonl
-    from bimo.runner import _reason_class
+    from bimo.runner import reason_class
 
     if output.exists() and any(True for _ in iter_jsonl(output, [])):
         return
-    reasons = Counter(_reason_class(str(r.get("reason", ""))) for f in error_files if f.exists()
+    reasons = Counter(reason_class(str(r.get("reason", ""))) for f in error_files if f.exists()
                       for r in iter_jsonl(f, []))
     top = "; ".join(f"{r} ({n})" for r, n in reasons.most_common(3)) or "no input records"
     typer.echo(f"nothing kept: {top}", err=True)

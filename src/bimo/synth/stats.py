@@ -9,7 +9,7 @@ from typing import Any
 
 from bimo.extras import installed
 from bimo.io import atomic_save_figure, atomic_write_text, iter_jsonl
-from bimo.runner import _reason_class, errors_path
+from bimo.runner import errors_path, reason_class
 from bimo.synth.records import kind, last_assistant
 from bimo.text import count_length
 
@@ -48,7 +48,7 @@ def collect(path: str | Path) -> dict[str, Any]:
     err = errors_path(path)
     if err.exists():
         for row in iter_jsonl(err, []):
-            reasons[_reason_class(str(row.get("reason", "")))] += 1
+            reasons[reason_class(str(row.get("reason", "")))] += 1
             detail = row.get("detail")
             for f in RATE_FIELDS:
                 value = row.get(f) or (detail.get(f) if isinstance(detail, dict) else None)

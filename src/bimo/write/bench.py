@@ -26,7 +26,7 @@ from bimo.errors import BimoError
 from bimo.io import iter_jsonl
 from bimo.llm import GenParams, get_backend
 from bimo.llm.base import Backend
-from bimo.runner import Reject, RunConfig, Step, run_step
+from bimo.runner import Reject, RunConfig, Step, attempt_seed, run_step
 from bimo.text import count_length
 from bimo.write.lengthreq import detect_length
 from bimo.write.longform import LongformConfig, LongformWriter
@@ -85,13 +85,12 @@ class BenchStep(Step):
         required = record.get("length") or detect_length(record["prompt"])
         if required and not self.single_pass:
             cfg = LongformConfig(length=int(required), parallel=self.sections_parallel,
-                                 seed=(self.params.seed or 0) + attempt)
+                                 seed=attempt_seed(self.params.seed or 0, attempt))
             writer = LongformWriter(self.backend, cfg)
             result = writer.run(record["prompt"], run_dir=self.checkpoint(key, writer, record["prompt"]))
             text, tokens = result.text, result.tokens
         else:
-            seed = None if self.params.seed is None else self.params.seed + attempt
-            comp = self.backend.chat(bench_messages(record), self.params, seed=seed)
+            comp = self.backend.chat(bench_messages(record), self.params, seed=attempt_seed(self.params.seed, attempt))
             text, tokens = comp.text, comp.completion_tokens
         if not text.strip():
             raise Reject("empty answer")
