@@ -125,3 +125,30 @@ def test_fingerprints_cover_models_left_to_the_environment(tmp_path, tiny_llama,
     monkeypatch.setattr(bimo.evaluate.runner, "DEFAULT_JUDGE", "local:small")
     assert prints(r)[1] != before[1]  # the judge changed
     assert prints(named) == named_before  # models named in the recipe: the environment does not matter
+
+
+def test_training_settings_are_the_ones_read_at_the_start(tmp_path):
+    """Editing the recipe during a long run changes nothing: later stages use the recipe read at the start."""
+    toy = {"sft": tmp_path / "sft.jsonl", "dpo": tmp_path / "dpo.jsonl"}
+    path = write_recipe(tmp_path / "r.yaml", tiny_recipe(tmp_path / "base", toy))
+    recipe = load_pipeline_recipe(path)
+    before = recipe.train_config("dpo"), recipe.fingerprint("dpo")
+    edited = tiny_recipe(tmp_path / "base", toy)
+    edited["train"]["dpo"] = {"max_steps": 50, "lora": False}
+    write_recipe(path, edited)
+    assert before[0].max_steps == 2 and before[0].lora
+    assert (recipe.train_config("dpo"), recipe.fingerprint("dpo")) == before
+    assert load_pipeline_recipe(path).train_config("dpo").max_steps == 50  # a new run reads the edit
+
+
+def test_baseline_and_judge_default_to_the_base_and_the_environment(tmp_path, monkeypatch):
+    import bimo.evaluate.runner
+
+    toy = {"sft": tmp_path / "sft.jsonl", "dpo": tmp_path / "dpo.jsonl"}
+    recipe = tiny_recipe(tmp_path / "base", toy)
+    recipe["eval"] = {k: v for k, v in recipe["eval"].items() if k != "judge"}
+    monkeypatch.setattr(bimo.evaluate.runner, "DEFAULT_JUDGE", "local:small")
+    r = load_pipeline_recipe(write_recipe(tmp_path / "r.yaml", recipe))
+    assert (r.baseline_uri, r.judge_uri) == (f"hf:{tmp_path / 'base'}", "local:small")
+    r = load_pipeline_recipe(write_recipe(tmp_path / "g.yaml", {**recipe, "base": "small"}))
+    assert r.baseline_uri == "local:small"

@@ -130,8 +130,13 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
 
 
 def load_config(stage: str, file: Path | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:
-    """Build the config for `stage`; raises a one-line BimoError naming the bad key."""
-    values: dict[str, Any] = _stage_view(_read_yaml(Path(file)), stage) if file else {}
+    """The config for `stage` from a config file (flat or a recipe); a one-line BimoError naming the bad key."""
+    return build_config(stage, _read_yaml(Path(file)) if file else {}, overrides)
+
+
+def build_config(stage: str, data: dict[str, Any], overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """The config for `stage` from a mapping already read (a config file's, or a recipe's `train:` section)."""
+    values = _stage_view(data, stage)
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
     values["stage"] = stage
     try:
