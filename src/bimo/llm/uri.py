@@ -1,12 +1,7 @@
-"""Model URIs (`scheme:path`), parsed in one place.
+"""Model URIs (`scheme:path`, the schemes are listed in `bimo.llm`), parsed in one place.
 
-    local:NAME          a registry model (bimo models pull NAME)
-    gguf:PATH           a GGUF file
-    openai:URL[#MODEL]  an OpenAI-compatible server
-    hf:PATH             a transformers checkpoint folder
-
-A training base or a recipe's model may also be a bare spec: a registry name (`small`), a
-`.gguf` file or a checkpoint folder; `ModelURI.from_spec` turns those into URIs.
+A training base may also be a bare spec: a registry name (`small`), a `.gguf` file or a
+checkpoint folder; `ModelURI.from_spec` turns those into URIs.
 """
 
 from __future__ import annotations
@@ -47,7 +42,7 @@ class ModelURI:
         uri = uri.strip()
         scheme, sep, rest = uri.partition(":")
         if not sep or not scheme or not rest:
-            raise BimoError(f"{_where(what)}bad model URI {uri!r}; {_USAGE}")
+            raise BimoError(f"{what + ': ' if what else ''}bad model URI {uri!r}; {_USAGE}")
         return cls(scheme, rest)
 
     @classmethod
@@ -71,9 +66,5 @@ class ModelURI:
         for ep in entry_points(group="bimo.backends"):
             if ep.name == self.scheme:
                 return ep
-        raise BimoError(f"{_where(what)}unknown model scheme {self.scheme!r} in {str(self)!r}; "
+        raise BimoError(f"{what + ': ' if what else ''}unknown model scheme {self.scheme!r} in {str(self)!r}; "
                         f"valid: {', '.join(SCHEMES)}")
-
-
-def _where(what: str) -> str:
-    return f"{what}: " if what else ""

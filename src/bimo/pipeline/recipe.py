@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
-from bimo.errors import BimoError
+from bimo.errors import BimoError, validation_line
 from bimo.io import read_yaml_mapping
 from bimo.llm.uri import ModelURI, is_path_spec
 from bimo.synth.backtranslate import BacktranslateConfig
@@ -214,10 +214,7 @@ def load_pipeline_recipe(path: str | Path) -> PipelineRecipe:
     try:
         recipe = PipelineRecipe.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "recipe"
-        msg = "unknown setting" if err["type"] == "extra_forbidden" else err["msg"]
-        raise BimoError(f"{path}: {where}: {msg}") from None
+        raise BimoError(validation_line(exc, str(path))) from None
     recipe._source = path.resolve()
     _resolve_paths(recipe, path.resolve().parent)
     _check_stages(recipe)
