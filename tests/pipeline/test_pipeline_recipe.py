@@ -83,10 +83,12 @@ def test_relative_paths_follow_the_recipe_file(tmp_path, tiny_llama, toy):
 
 
 def test_launch_builds_the_accelerate_command(tmp_path, tiny_llama, toy):
-    """With `launch:`, a training stage is `accelerate launch ... -m bimo.train STAGE ... --config RECIPE`."""
+    """With `launch:`, a training stage is `accelerate launch ... -m bimo.train STAGE ... --config OUT/train.yaml`,
+    the recipe's `train:` section as the run read it."""
     from bimo.pipeline.context import StageContext
     from bimo.pipeline.state import RunState
     from bimo.pipeline.training import launch_command
+    from bimo.train.config import load_config
 
     path = write_recipe(tmp_path / "r.yaml", tiny_recipe(tiny_llama, toy, launch={"config": "multi-gpu",
                                                                                       "num_processes": 2}))
@@ -97,7 +99,9 @@ def test_launch_builds_the_accelerate_command(tmp_path, tiny_llama, toy):
     i = cmd.index("-m")
     assert cmd[cmd.index("--num_processes") + 1] == "2" and cmd[cmd.index("--config_file") + 1].endswith("multi-gpu.yaml")
     assert cmd[i + 1:] == ["bimo.train", "sft", str(toy["sft"]), "--base", str(tiny_llama), "--output",
-                           str(ctx.dir), "--config", str(recipe.source), "--resume"]
+                           str(ctx.dir), "--config", str(ctx.dir / "train.yaml"), "--resume"]
+    write_recipe(path, {**tiny_recipe(tiny_llama, toy), "train": {"max_steps": 99}})  # edited mid-run
+    assert load_config("sft", ctx.dir / "train.yaml") == recipe.train_config("sft")  # what each process reads
     with pytest.raises(BimoError, match="accelerate config not found"):
         from bimo.pipeline.checks import check_ready
 
