@@ -44,18 +44,10 @@ class Rubric(BaseModel):
     n_criteria: int = 5
 
 
-def load_yaml(name: str) -> dict[str, Any]:
-    """A rubric file shipped in `rubrics/`, by name."""
-    try:
-        return load_package_yaml(RUBRICS, f"{name}.yaml")
-    except BimoError:
-        raise BimoError(f"unknown rubric {name!r}; choose one of: {', '.join(POINTWISE)}") from None
-
-
 def load_rubric(name: str) -> Rubric:
     if name not in POINTWISE:
         raise BimoError(f"unknown rubric {name!r}; choose one of: {', '.join(POINTWISE)}")
-    return Rubric(**load_yaml(name))
+    return Rubric(**load_package_yaml(RUBRICS, f"{name}.yaml"))
 
 
 def pick_lang(record: dict[str, Any]) -> str:
@@ -230,7 +222,7 @@ PAIR_SCHEMA = {"type": "object",
 
 def pair_messages(record: dict[str, Any], response_a: str, response_b: str) -> list[dict[str, str]]:
     lang = pick_lang(record)
-    tpl = load_yaml("pairwise")["prompts"][lang]
+    tpl = load_package_yaml(RUBRICS, "pairwise.yaml")["prompts"][lang]
     values = {"instruction": record.get("prompt", ""), "input_block": input_block(record, lang),
               "response_a": response_a, "response_b": response_b}
     return messages(fill(tpl["system"], values), fill(tpl["user"], values))
