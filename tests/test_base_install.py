@@ -172,7 +172,7 @@ def test_extra_only_command_says_which_extra_in_one_line(tmp_path, argv, extra):
 
 def test_missing_extra_module_deep_in_a_command_is_one_line(monkeypatch, capsys):
     """A path without its own check still ends in the extra's one line, not 'internal error'."""
-    from bimo.cli import run_app
+    from bimo.cliutil import run_app
     from bimo.extras import from_import_error
 
     exc = ModuleNotFoundError("No module named 'matplotlib.pyplot'", name="matplotlib.pyplot")

@@ -39,3 +39,25 @@ def test_appender_repairs_torn_last_line(tmp_path):
         app.write({"i": 1})
         app.write_many([{"i": 2}, {"i": 3}])  # one write, one fsync
     assert [json.loads(line)["i"] for line in f.read_text().splitlines()] == [0, 1, 2, 3]
+
+
+def test_one_yaml_loader_for_user_files(tmp_path):
+    from bimo.io import read_yaml, read_yaml_mapping
+    from bimo.synth.library import load_principles
+
+    (tmp_path / "p").mkdir()
+    bad = tmp_path / "p" / "broken.yaml"
+    bad.write_text("key: [unclosed\n", encoding="utf-8")
+    for load in (lambda: read_yaml(bad), lambda: load_principles(tmp_path / "p"),
+                 lambda: read_yaml_mapping(bad, kind="recipe", shape="a mapping")):
+        with pytest.raises(BimoError, match=r"broken.yaml: not valid YAML \(") as exc:
+            load()
+        assert "\n" not in str(exc.value)
+    (tmp_path / "list.yaml").write_text("- a\n", encoding="utf-8")
+    (tmp_path / "empty.yaml").write_text("", encoding="utf-8")
+    assert read_yaml(tmp_path / "list.yaml") == ["a"]
+    assert read_yaml_mapping(tmp_path / "empty.yaml", kind="recipe", shape="a mapping") == {}
+    with pytest.raises(BimoError, match="list.yaml: a recipe is a mapping"):
+        read_yaml_mapping(tmp_path / "list.yaml", kind="recipe", shape="a recipe is a mapping")
+    with pytest.raises(BimoError, match="recipe not found"):
+        read_yaml_mapping(tmp_path / "none.yaml", kind="recipe", shape="a mapping")

@@ -3,7 +3,7 @@
 The base install (`pip install bimo`) writes, curates, synthesizes and judges; serving,
 training, plots, OpenCC, Parquet, Ray and e5 embeddings come with extras. A command that
 needs an extra checks for it before doing any work and stops with one line naming the
-extra to install (exit 2). `bimo.cli.run_app` turns any other `ModuleNotFoundError` for a
+extra to install (exit 2). `bimo.cliutil.run_app` turns any other `ModuleNotFoundError` for a
 module listed here into the same line, so no path ends in a traceback.
 """
 

@@ -1,4 +1,4 @@
-"""Files: atomic writes and JSON Lines, shared by every stage.
+"""Files: atomic writes, JSON Lines and YAML, shared by every stage.
 
 Writes go to a temporary file in the same folder and are renamed into place,
 so a crash never leaves a half-written file that looks complete.
@@ -87,18 +87,26 @@ def read_text(path: str | Path, kind: str = "file") -> str:
         raise BimoError(f"{path} is not valid UTF-8 (byte {exc.start}); convert it first, e.g. iconv -f GBK -t UTF-8") from None
 
 
-def read_yaml_mapping(path: str | Path, *, kind: str, shape: str) -> dict[str, Any]:
-    """A YAML file whose top level is a mapping (a recipe, a config), with one-line errors:
-    "{kind} not found", a folder, non-UTF-8, invalid YAML, or not a mapping (`shape` says
-    what it should be)."""
+def parse_yaml(text: str, where: str | Path) -> Any:
+    """YAML text (safe loader), or a one-line BimoError naming `where` and the first problem."""
     import yaml
 
-    path = Path(path)
-    text = read_text(path, kind)
     try:
-        data = yaml.safe_load(text) or {}
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise BimoError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        raise BimoError(f"{where}: not valid YAML ({str(exc).splitlines()[0]})") from None
+
+
+def read_yaml(path: str | Path, kind: str = "file") -> Any:
+    """A YAML file, with one-line errors: "{kind} not found", a folder, non-UTF-8, invalid YAML.
+    The one loader for YAML a user gives; files shipped in the package: `bimo.templates`."""
+    return parse_yaml(read_text(path, kind), path)
+
+
+def read_yaml_mapping(path: str | Path, *, kind: str, shape: str) -> dict[str, Any]:
+    """A YAML file whose top level is a mapping (a recipe, a config); an empty file is `{}`, anything
+    else but a mapping a one-line error (`shape` says what it should be)."""
+    data = read_yaml(path, kind) or {}
     if not isinstance(data, dict):
         raise BimoError(f"{path}: {shape}")
     return data

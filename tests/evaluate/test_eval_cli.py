@@ -152,3 +152,19 @@ def test_store_import_export_through_the_real_cli(tmp_path, jsonl, bimo_cli):
     notdb.write_text("not a database " * 50)
     one_line(run("store", "export", notdb, "-o", tmp_path / "x.jsonl"), "not a usable battle store")
     one_line(run("ratings", broken), "broken.jsonl:3: invalid JSON")
+
+
+def test_judge_options_left_unset_take_the_settings_defaults(tmp_path, jsonl, monkeypatch):
+    """The defaults live on JudgeSettings only; the command line passes what was given."""
+    import bimo.evaluate.pairwise
+    from bimo.evaluate.judge_step import JudgeSettings
+
+    seen = []
+    monkeypatch.setattr(cli, "_backend", lambda uri: ScriptedBackend(pair_by_quality))
+    monkeypatch.setattr(bimo.evaluate.pairwise, "compare_files", lambda *a, **k: seen.append(a[3]) or [])
+    a = jsonl(tmp_path / "a.jsonl", [{"id": 1, "prompt": "p", "response": "r"}])
+    assert invoke("compare", a, a, "--judge", "fake:j", "-o", tmp_path / "b.jsonl", "-q").exit_code == 0
+    assert invoke("compare", a, a, "--judge", "fake:j", "-o", tmp_path / "b.jsonl", "-q", "--max-tokens", "100",
+                  "--retries", "0").exit_code == 0
+    assert seen[0] == JudgeSettings(judge="fake:j") and seen[0].max_tokens == 768
+    assert seen[1] == JudgeSettings(judge="fake:j", max_tokens=100, retries=0)

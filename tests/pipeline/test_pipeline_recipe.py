@@ -83,10 +83,12 @@ def test_relative_paths_follow_the_recipe_file(tmp_path, tiny_llama, toy):
 
 
 def test_launch_builds_the_accelerate_command(tmp_path, tiny_llama, toy):
-    """With `launch:`, a training stage is `accelerate launch ... -m bimo.train STAGE ... --config RECIPE`."""
+    """With `launch:`, a training stage is `accelerate launch ... -m bimo.train STAGE ... --config OUT/train.yaml`,
+    the recipe's `train:` section as the run read it."""
     from bimo.pipeline.context import StageContext
     from bimo.pipeline.state import RunState
     from bimo.pipeline.training import launch_command
+    from bimo.train.config import load_config
 
     path = write_recipe(tmp_path / "r.yaml", tiny_recipe(tiny_llama, toy, launch={"config": "multi-gpu",
                                                                                       "num_processes": 2}))
@@ -97,7 +99,9 @@ def test_launch_builds_the_accelerate_command(tmp_path, tiny_llama, toy):
     i = cmd.index("-m")
     assert cmd[cmd.index("--num_processes") + 1] == "2" and cmd[cmd.index("--config_file") + 1].endswith("multi-gpu.yaml")
     assert cmd[i + 1:] == ["bimo.train", "sft", str(toy["sft"]), "--base", str(tiny_llama), "--output",
-                           str(ctx.dir), "--config", str(recipe.source), "--resume"]
+                           str(ctx.dir), "--config", str(ctx.dir / "train.yaml"), "--resume"]
+    write_recipe(path, {**tiny_recipe(tiny_llama, toy), "train": {"max_steps": 99}})  # edited mid-run
+    assert load_config("sft", ctx.dir / "train.yaml") == recipe.train_config("sft")  # what each process reads
     with pytest.raises(BimoError, match="accelerate config not found"):
         from bimo.pipeline.checks import check_ready
 
@@ -123,3 +127,28 @@ def test_fingerprints_cover_models_left_to_the_environment(tmp_path, tiny_llama,
     monkeypatch.setenv("BIMO_JUDGE", "local:small")
     assert prints(r)[1] != before[1]  # the judge changed
     assert prints(named) == named_before  # models named in the recipe: the environment does not matter
+
+
+def test_training_settings_are_the_ones_read_at_the_start(tmp_path):
+    """Editing the recipe during a long run changes nothing: later stages use the recipe read at the start."""
+    toy = {"sft": tmp_path / "sft.jsonl", "dpo": tmp_path / "dpo.jsonl"}
+    path = write_recipe(tmp_path / "r.yaml", tiny_recipe(tmp_path / "base", toy))
+    recipe = load_pipeline_recipe(path)
+    before = recipe.train_config("dpo"), recipe.fingerprint("dpo")
+    edited = tiny_recipe(tmp_path / "base", toy)
+    edited["train"]["dpo"] = {"max_steps": 50, "lora": False}
+    write_recipe(path, edited)
+    assert before[0].max_steps == 2 and before[0].lora
+    assert (recipe.train_config("dpo"), recipe.fingerprint("dpo")) == before
+    assert load_pipeline_recipe(path).train_config("dpo").max_steps == 50  # a new run reads the edit
+
+
+def test_baseline_and_judge_default_to_the_base_and_the_environment(tmp_path, monkeypatch):
+    toy = {"sft": tmp_path / "sft.jsonl", "dpo": tmp_path / "dpo.jsonl"}
+    recipe = tiny_recipe(tmp_path / "base", toy)
+    recipe["eval"] = {k: v for k, v in recipe["eval"].items() if k != "judge"}
+    monkeypatch.setenv("BIMO_JUDGE", "local:small")
+    r = load_pipeline_recipe(write_recipe(tmp_path / "r.yaml", recipe))
+    assert (r.baseline_uri, r.judge_uri) == (f"hf:{tmp_path / 'base'}", "local:small")
+    r = load_pipeline_recipe(write_recipe(tmp_path / "g.yaml", {**recipe, "base": "small"}))
+    assert r.baseline_uri == "local:small"

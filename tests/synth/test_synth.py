@@ -302,7 +302,7 @@ def test_constitution_minimality_with_scripted_model(tmp_path):
     sft.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs))
     out = tmp_path / "dpo.jsonl"
     step = ConstitutionStep(ScriptedBackend(lambda messages, seed: answer(last_user(messages), seed)),
-                            ConstitutionConfig(max_candidates=500))  # every principle
+                            ConstitutionConfig(max_principles=500))  # every principle
     run_step(step, sft, out, RunConfig(progress=False, retries=0))
     errs = {r["id"]: r["reason"] for r in rows(errors_path(out))}
     first = next(r for r in rows(out) if "best of times" in r["chosen"][0]["content"])

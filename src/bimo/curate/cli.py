@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from bimo.cliutil import given
+
 app = typer.Typer(help="Corpus curation 语料清洗: filter, dedup, decontaminate and mix documents.",
                   no_args_is_help=True)
 
@@ -57,7 +59,7 @@ def run(
             steps.append({"genre": {}})
         if decontam:
             steps.append({"decontam": {"eval_sets": decontam}})
-        data = {k: v for k, v in over.items() if v is not None}
+        data = given(**over)
         data.update(steps=steps, dedup={} if dedup else None, mix={} if mix else None)
         r = validate_recipe(data, "flags")
     summary = run_pipeline(r, resume=resume)

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from bimo.curate.base import Step
 from bimo.curate.dedup import DedupConfig
 from bimo.curate.mixer import MixConfig
-from bimo.errors import BimoError
+from bimo.errors import BimoError, validation_line
 from bimo.io import read_yaml_mapping
 
 
@@ -81,7 +81,7 @@ class Recipe(BaseModel):
             try:
                 out.append(reg[name](**(opts or {})))
             except ValidationError as exc:
-                raise BimoError(describe_error(exc, where, ("steps", name))) from None
+                raise BimoError(validation_line(exc, where, ("steps", name))) from None
             except (TypeError, BimoError) as exc:
                 raise BimoError(f"{where}: steps.{name}: {exc}") from None
         return out
@@ -127,25 +127,12 @@ def resolve_relative(data: dict[str, Any], base: Path, output: bool = True) -> d
     return data
 
 
-def describe_error(exc: ValidationError, where: str, prefix: tuple[str, ...] = ()) -> str:
-    """The first validation error as one line: where, the key path, what is allowed, what was given."""
-    e = exc.errors()[0]
-    loc = [*prefix, *(str(x) for x in e["loc"])]
-    if loc and loc[-1] == "[key]":  # a bad mapping key (e.g. a language code): name the key itself
-        loc = loc[:-1]
-        bad = loc.pop() if loc else "?"
-        return f"{where}: {'.'.join(loc)}: key {bad!r}: {e['msg']}"
-    got = e.get("input")
-    shown = "" if isinstance(got, dict) or e["type"] in ("missing", "unexpected_keyword_argument") else f" (got {got!r})"
-    return f"{where}: {'.'.join(loc)}: {e['msg']}{shown}"
-
-
 def validate_recipe(data: dict[str, Any], where: str = "recipe") -> Recipe:
     """Validate a recipe mapping and every step's options, before any work starts."""
     try:
         recipe = Recipe.model_validate(data)
     except ValidationError as exc:
-        raise BimoError(describe_error(exc, where)) from None
+        raise BimoError(validation_line(exc, where)) from None
     recipe.build_steps(where)
     recipe.check_mix(where)
     return recipe

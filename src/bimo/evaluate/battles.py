@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from bimo.errors import BimoError
+from bimo.errors import BimoError, validation_line
 
 Winner = Literal["model_a", "model_b", "tie"]
 
@@ -97,10 +97,7 @@ def parse_battles(records: Iterable[dict[str, Any]], source: str, lines: Sequenc
         try:
             battle = Battle.from_record(rec)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"]) or "record"
-            raise BimoError(f"{where_in}: {where}: {err['msg']} "
-                            "(need model_a, model_b, winner = model_a|model_b|tie)") from None
+            raise BimoError(validation_line(exc, where_in) + " (need model_a, model_b, winner = model_a|model_b|tie)") from None
         if battle.model_a == battle.model_b:
             raise BimoError(f"{where_in} pits {battle.model_a!r} against itself")
         out.append(battle)

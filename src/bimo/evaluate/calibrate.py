@@ -47,6 +47,7 @@ from bimo.evaluate.judge_step import JudgeSettings, JudgeStep, judge_run_config
 from bimo.io import errors_path, iter_jsonl, iter_jsonl_numbered
 from bimo.llm.base import GenParams
 from bimo.runner import attempt_seed, run_step
+from bimo.templates import fill, load_package_yaml
 
 PAIR_RUBRICS = ("pairwise", "pairwise-criteria", "pairwise-forced")
 #: Above this share of order-dependent verdicts a judge's win rates are mostly position.
@@ -159,10 +160,10 @@ def pair_prompt(rubric: str, record: dict[str, Any], first: str, second: str) ->
     if rubric not in PAIR_RUBRICS:
         raise BimoError(f"unknown pairwise rubric {rubric!r}; choose one of: {', '.join(PAIR_RUBRICS)}")
     lang = rb.pick_lang(record)
-    tpl = rb.load_yaml(rubric)["prompts"][lang]
+    tpl = load_package_yaml(rb.RUBRICS, f"{rubric}.yaml")["prompts"][lang]
     values = {"instruction": record.get("prompt", ""), "input_block": rb.input_block(record, lang),
               "response_a": first, "response_b": second}
-    return rb.messages(rb.fill(tpl["system"], values), rb.fill(tpl["user"], values)), _CRITERIA_SCHEMA
+    return rb.messages(fill(tpl["system"], values), fill(tpl["user"], values)), _CRITERIA_SCHEMA
 
 
 def judge_settings_record(settings: JudgeSettings, rubric: str) -> dict[str, Any]:

@@ -18,18 +18,20 @@ app = typer.Typer(help="Evaluate writing: length score, LLM judges, win rates, r
                   no_args_is_help=True)
 
 JudgeOpt = Annotated[str | None, typer.Option("--judge", "-j", help="judge backend URI (default: $BIMO_JUDGE or local:default, the embedded model)")]
-TempOpt = Annotated[float, typer.Option("--temperature", help="judge temperature (recorded)")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="judge seed (recorded; retries use the next seeds)")]
+# Judge options default to None: an option not given keeps JudgeSettings' own default.
+TempOpt = Annotated[float | None, typer.Option("--temperature", help="judge temperature (recorded)")]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="judge seed (recorded; retries use the next seeds)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")]
-MaxTokOpt = Annotated[int, typer.Option("--max-tokens", min=16, help="longest judge answer, in tokens")]
+MaxTokOpt = Annotated[int | None, typer.Option("--max-tokens", min=16, help="longest judge answer, in tokens")]
+RetriesOpt = Annotated[int | None, typer.Option("--retries", help="extra tries after malformed output")]
 
 
-def _settings(judge: str | None, temperature: float, seed: int, retries: int = 2, max_tokens: int = 768):
+def _settings(judge: str | None, **options: Any):
+    from bimo.cliutil import given
     from bimo.evaluate.judge_step import JudgeSettings, default_judge
 
-    return JudgeSettings(judge=judge or default_judge(), temperature=temperature, seed=seed, retries=retries,
-                         max_tokens=max_tokens)
+    return JudgeSettings(judge=judge or default_judge(), **given(**options))
 
 
 def _backend(uri: str):
@@ -93,9 +95,8 @@ def judge(pred: Annotated[Path, typer.Argument(help="predictions JSONL (prompt, 
           name: Annotated[str | None, typer.Option("--name", help="model name (default: file name)")] = None,
           criteria: Annotated[Path | None, typer.Option("--criteria", help="shared criteria file (criteria rubric)")] = None,
           limit: Annotated[int | None, typer.Option("--limit", help="judge only the first N records")] = None,
-          temperature: TempOpt = 0.0, seed: SeedOpt = 1,
-          retries: Annotated[int, typer.Option("--retries", help="extra tries after malformed output")] = 2,
-          max_tokens: MaxTokOpt = 768, as_json: JsonOpt = False, quiet: QuietOpt = False) -> None:
+          temperature: TempOpt = None, seed: SeedOpt = None, retries: RetriesOpt = None,
+          max_tokens: MaxTokOpt = None, as_json: JsonOpt = False, quiet: QuietOpt = False) -> None:
     """Pointwise judging with a rubric; failures go to OUT's .errors.jsonl with the reason.
 
     Resumable: items already judged in OUT are skipped, earlier failures are tried again.
@@ -106,7 +107,7 @@ def judge(pred: Annotated[Path, typer.Argument(help="predictions JSONL (prompt, 
 
     load_rubric(rubric)
     load_predictions(pred)  # fail on bad input before loading a model
-    settings = _settings(judge_uri, temperature, seed, retries, max_tokens)
+    settings = _settings(judge_uri, temperature=temperature, seed=seed, retries=retries, max_tokens=max_tokens)
     out = out or pred.with_name(f"{model_name(pred)}.{rubric}.judged.jsonl")
     be = _backend(settings.judge)
     try:
@@ -135,9 +136,8 @@ def compare(preds: Annotated[list[Path], typer.Argument(help="two or more predic
             store: Annotated[Path | None, typer.Option("--store", help="also add the battles to this SQLite store (skipping those already there)")] = None,
             limit: Annotated[int | None, typer.Option("--limit", help="first N shared prompts per pair")] = None,
             rounds: Annotated[int, typer.Option("--rounds", help="bootstrap rounds")] = 1000,
-            temperature: TempOpt = 0.0, seed: SeedOpt = 1,
-            retries: Annotated[int, typer.Option("--retries", help="extra tries after malformed output")] = 2,
-            max_tokens: MaxTokOpt = 768, as_json: JsonOpt = False, quiet: QuietOpt = False,
+            temperature: TempOpt = None, seed: SeedOpt = None, retries: RetriesOpt = None,
+            max_tokens: MaxTokOpt = None, as_json: JsonOpt = False, quiet: QuietOpt = False,
             calibration: Annotated[Path | None, typer.Option("--calibration", help="the judge's calibration.json (bimo eval calibrate): its figures are printed beside the win rates")] = None) -> None:
     """Side-by-side judging in both orders; prints win rates with 95% intervals, and the
     length-controlled win rate with its 95% interval. "better"/"worse" only when the
@@ -152,7 +152,7 @@ def compare(preds: Annotated[list[Path], typer.Argument(help="two or more predic
     for p in preds:
         load_predictions(p)
     name_list = [n.strip() for n in names.split(",")] if names else None
-    settings = _settings(judge_uri, temperature, seed, retries, max_tokens)
+    settings = _settings(judge_uri, temperature=temperature, seed=seed, retries=retries, max_tokens=max_tokens)
     cal_line, cal_warn = None, None
     if calibration is not None:  # read first: a bad file fails before any judging
         from bimo.evaluate.calibrate import calibration_figures
@@ -297,7 +297,7 @@ def agreement(preds: Annotated[list[Path], typer.Argument(help="one predictions 
               rubric: Annotated[str, typer.Option("--rubric", "-r", help="rubric for the pointwise check")] = "writebench",
               n: Annotated[int, typer.Option("-n", help="items to judge")] = 20,
               out: Annotated[Path | None, typer.Option("--out", "-o", help="write the result as JSON (e.g. RUN_DIR/agreement.json)")] = None,
-              temperature: TempOpt = 0.0, seed: SeedOpt = 1, max_tokens: MaxTokOpt = 768) -> None:
+              temperature: TempOpt = None, seed: SeedOpt = None, max_tokens: MaxTokOpt = None) -> None:
     """Judge self-consistency: same items judged twice, and pairs in both orders."""
     from bimo.evaluate.agreement import pairwise_agreement, pointwise_agreement
     from bimo.evaluate.predictions import load_predictions
@@ -308,7 +308,7 @@ def agreement(preds: Annotated[list[Path], typer.Argument(help="one predictions 
     for p in preds:
         load_predictions(p)
     load_rubric(rubric)
-    settings = _settings(judge_uri, temperature, seed, max_tokens=max_tokens)
+    settings = _settings(judge_uri, temperature=temperature, seed=seed, max_tokens=max_tokens)
     be = _backend(settings.judge)
     try:
         res = (pairwise_agreement(be, preds[0], preds[1], settings, n=n) if len(preds) == 2
@@ -325,13 +325,12 @@ def agreement(preds: Annotated[list[Path], typer.Argument(help="one predictions 
 
 CalJudgeOpt = Annotated[list[str] | None, typer.Option("--judge", "-j", help="judge backend URI; repeat to calibrate several judges side by side")]
 PairRubricOpt = Annotated[str, typer.Option("--rubric", help="pairwise rubric: pairwise | pairwise-criteria (criteria first) | pairwise-forced (no ties)")]
-JudgeSeedOpt = Annotated[int, typer.Option("--judge-seed", help="judge seed (recorded)")]
-RetriesOpt = Annotated[int, typer.Option("--retries", help="extra tries after malformed output")]
+JudgeSeedOpt = Annotated[int | None, typer.Option("--judge-seed", help="judge seed (recorded)")]
 MixedOpt = Annotated[bool, typer.Option("--allow-mixed-settings", help="resume into verdicts made with other judge settings")]
 
 
-def _calibrate_run(pairs_path: Path, judge_uris: list[str] | None, out: Path, rubric: str, temperature: float,
-                   judge_seed: int, retries: int, max_tokens: int, allow_mixed: bool, quiet: bool,
+def _calibrate_run(pairs_path: Path, judge_uris: list[str] | None, out: Path, rubric: str, temperature: float | None,
+                   judge_seed: int | None, retries: int | None, max_tokens: int | None, allow_mixed: bool, quiet: bool,
                    pairs: tuple | None = None, sample: int | None = None, seed: int = 0,
                    kind: str = "calibration") -> dict[str, Any]:
     """Shared by calibrate and probe: load every judge, judge, close; returns the summary."""
@@ -342,7 +341,8 @@ def _calibrate_run(pairs_path: Path, judge_uris: list[str] | None, out: Path, ru
     uris = judge_uris or [None]
     if len(set(uris)) != len(uris):
         raise BimoError("each --judge may be given once")
-    settings = [_settings(u, temperature, judge_seed, retries, max_tokens) for u in uris]
+    settings = [_settings(u, temperature=temperature, seed=judge_seed, retries=retries, max_tokens=max_tokens)
+                for u in uris]
     backends: list[Any] = []
     try:
         for s in settings:
@@ -386,8 +386,8 @@ def calibrate(pairs: Annotated[Path, typer.Argument(help="labelled pairs JSONL: 
               rubric: PairRubricOpt = "pairwise",
               sample: Annotated[int | None, typer.Option("--sample", min=1, help="judge a random sample of N pairs")] = None,
               seed: Annotated[int, typer.Option("--seed", help="seed of the sample, the bootstrap and the coin baseline")] = 0,
-              judge_seed: JudgeSeedOpt = 1, temperature: TempOpt = 0.0, retries: RetriesOpt = 2,
-              max_tokens: MaxTokOpt = 768, allow_mixed: MixedOpt = False, as_json: JsonOpt = False,
+              judge_seed: JudgeSeedOpt = None, temperature: TempOpt = None, retries: RetriesOpt = None,
+              max_tokens: MaxTokOpt = None, allow_mixed: MixedOpt = False, as_json: JsonOpt = False,
               quiet: QuietOpt = False) -> None:
     """How far a pairwise judge agrees with human labels, its position and length bias, next to trivial baselines."""
     summary = _calibrate_run(pairs, judge_uri, out, rubric, temperature, judge_seed, retries, max_tokens,
@@ -403,8 +403,8 @@ def probe(texts: Annotated[Path, typer.Argument(help="good human texts JSONL: te
           negatives: Annotated[Path | None, typer.Option("--negatives", help="`bimo synth constitution` output: original vs minimal-edit negative")] = None,
           rubric: PairRubricOpt = "pairwise",
           seed: Annotated[int, typer.Option("--seed", help="seed of the perturbations and the bootstrap")] = 0,
-          judge_seed: JudgeSeedOpt = 1, temperature: TempOpt = 0.0, retries: RetriesOpt = 2,
-          max_tokens: MaxTokOpt = 768, allow_mixed: MixedOpt = False, as_json: JsonOpt = False,
+          judge_seed: JudgeSeedOpt = None, temperature: TempOpt = None, retries: RetriesOpt = None,
+          max_tokens: MaxTokOpt = None, allow_mixed: MixedOpt = False, as_json: JsonOpt = False,
           quiet: QuietOpt = False) -> None:
     """Judge accuracy on pairs with a known better side: each text vs a padded, shuffled,
     repeated or cliche-laden copy of itself (and constitutional negatives), in both orders."""
@@ -451,7 +451,7 @@ def _warn_small(judge_uri: str) -> None:
 
 def main() -> None:
     """Standalone entry (`python -m bimo.evaluate.cli`) with the same one-line errors as `bimo`."""
-    from bimo.cli import run_app
+    from bimo.cliutil import run_app
 
     run_app(app)
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bimo.evaluate.battles import Battle
+from bimo.llm.uri import ModelURI
 
 _SIZE = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*([bm])\b", re.I)
 
@@ -27,7 +28,8 @@ def small_judge_warning(judge: str) -> str | None:
     """A warning when the judge is a small model (embedded default, or a name saying < 7B)."""
     low = judge.lower()
     sizes = [float(n) / (1000 if u.lower() == "m" else 1) for n, u in _SIZE.findall(low)]
-    if low.startswith("local:") or "tiny" in low or any(s < 7 for s in sizes):
+    uri = ModelURI.known(judge)
+    if (uri is not None and uri.scheme == "local") or "tiny" in low or any(s < 7 for s in sizes):
         return (f"judge {judge} is a small model: its verdicts are weak and often position-biased; "
                 "use them for smoke tests, and a strong judge for real comparisons")
     return None

@@ -9,18 +9,15 @@ they never fill in a default score.
 from __future__ import annotations
 
 import json
-import re
-from functools import cache
-from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel
 
 from bimo.errors import BimoError
+from bimo.templates import fill, load_package_yaml
 from bimo.text import detect_lang
 
-RUBRIC_DIR = Path(__file__).parent / "rubrics"
+RUBRICS = "bimo.evaluate.rubrics"
 POINTWISE = ("writebench", "longbench", "criteria")
 
 
@@ -47,23 +44,10 @@ class Rubric(BaseModel):
     n_criteria: int = 5
 
 
-@cache
-def load_yaml(name: str) -> dict[str, Any]:
-    path = RUBRIC_DIR / f"{name}.yaml"
-    if not path.exists():
-        raise BimoError(f"unknown rubric {name!r}; choose one of: {', '.join(POINTWISE)}")
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
-
-
 def load_rubric(name: str) -> Rubric:
     if name not in POINTWISE:
         raise BimoError(f"unknown rubric {name!r}; choose one of: {', '.join(POINTWISE)}")
-    return Rubric(**load_yaml(name))
-
-
-def fill(template: str, values: dict[str, Any]) -> str:
-    """Replace `{name}` placeholders in one pass, so braces inside the inserted texts stay as they are."""
-    return re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]) if m.group(1) in values else m.group(0), template)
+    return Rubric(**load_package_yaml(RUBRICS, f"{name}.yaml"))
 
 
 def pick_lang(record: dict[str, Any]) -> str:
@@ -238,7 +222,7 @@ PAIR_SCHEMA = {"type": "object",
 
 def pair_messages(record: dict[str, Any], response_a: str, response_b: str) -> list[dict[str, str]]:
     lang = pick_lang(record)
-    tpl = load_yaml("pairwise")["prompts"][lang]
+    tpl = load_package_yaml(RUBRICS, "pairwise.yaml")["prompts"][lang]
     values = {"instruction": record.get("prompt", ""), "input_block": input_block(record, lang),
               "response_a": response_a, "response_b": response_b}
     return messages(fill(tpl["system"], values), fill(tpl["user"], values))

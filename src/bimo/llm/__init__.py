@@ -12,15 +12,14 @@
 from __future__ import annotations
 
 import os
-from importlib.metadata import entry_points
 from pathlib import Path
 
 from bimo.errors import BimoError
 from bimo.llm.base import Backend, Completion, GenParams, Stream, parse_json
+from bimo.llm.uri import SCHEMES, ModelURI
 
-__all__ = ["Backend", "Completion", "GenParams", "Stream", "get_backend", "parse_json", "default_uri", "SCHEMES"]
-
-SCHEMES = ("local", "gguf", "openai", "hf")
+__all__ = ["Backend", "Completion", "GenParams", "Stream", "get_backend", "parse_json", "default_uri", "SCHEMES",
+           "ModelURI"]
 
 
 def default_uri() -> str:
@@ -31,9 +30,8 @@ def get_backend(uri: str | None = None, *, n_ctx: int | None = None, parallel: i
                 threads: int | None = None) -> Backend:
     """Open the backend a model URI names. One-line errors for anything wrong."""
     uri = (uri or default_uri()).strip()
-    scheme, sep, rest = uri.partition(":")
-    if not sep or not rest:
-        raise BimoError(f"bad model URI '{uri}'; use one of: local:NAME, gguf:PATH, openai:URL[#MODEL], hf:PATH")
+    parsed = ModelURI.parse(uri)
+    scheme, rest = parsed.scheme, parsed.path
     if scheme == "local":
         from bimo.llm import registry
         from bimo.llm.local import LocalBackend
@@ -60,7 +58,4 @@ def get_backend(uri: str | None = None, *, n_ctx: int | None = None, parallel: i
         from bimo.llm.hf import HFBackend
 
         return HFBackend(Path(rest).expanduser(), uri=uri, threads=threads)
-    for ep in entry_points(group="bimo.backends"):
-        if ep.name == scheme:
-            return ep.load()(rest)
-    raise BimoError(f"unknown model scheme '{scheme}' in '{uri}'; valid: {', '.join(SCHEMES)}")
+    return parsed.plugin().load()(rest)

@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bimo.errors import BimoError
-from bimo.pipeline.recipe import TRAIN_STAGES, PipelineRecipe, is_path_spec
+from bimo.llm.uri import ModelURI, is_path_spec
+from bimo.pipeline.recipe import TRAIN_STAGES, PipelineRecipe
 
 
 def check_ready(recipe: PipelineRecipe) -> None:
@@ -40,36 +41,22 @@ def check_ready(recipe: PipelineRecipe) -> None:
         if recipe.synth.constitution.principles_dir is not None and not recipe.synth.constitution.principles_dir.is_dir():
             raise BimoError(f"principles folder not found: {recipe.synth.constitution.principles_dir}")
     if "eval" in stages:
-        from bimo.pipeline.evaluation import judge_uri, select_prompts
+        from bimo.pipeline.evaluation import select_prompts
 
         assert recipe.eval.prompts is not None
         _need_file(recipe.eval.prompts, "eval prompts")
         if not select_prompts(recipe.eval):
             raise BimoError(f"{recipe.eval.prompts}: no prompts match eval.tasks {recipe.eval.tasks} and "
                             f"eval.langs {recipe.eval.langs} (prompts with an input text or a length are skipped)")
-        check_uri(judge_uri(recipe), "eval.judge")
-        check_uri(baseline_uri(recipe), "eval.baseline")
-
-
-def baseline_uri(recipe: PipelineRecipe) -> str:
-    """The model the trained one is compared with: eval.baseline, else the training base as a URI."""
-    if recipe.eval.baseline:
-        return recipe.eval.baseline
-    base = recipe.base
-    if ":" in base and base.split(":", 1)[0] in ("local", "gguf", "hf", "openai"):
-        return base
-    if is_path_spec(base):
-        return f"gguf:{base}" if base.endswith(".gguf") else f"hf:{base}"
-    return f"local:{base}"
+        check_uri(recipe.judge_uri, "eval.judge")
+        check_uri(recipe.baseline_uri, "eval.baseline")
 
 
 def check_base(spec: str) -> None:
     """The training base exists: a pulled registry model, a .gguf file or a checkpoint folder."""
-    scheme, sep, rest = spec.partition(":")
-    if sep and scheme in ("hf", "gguf"):
-        spec = rest
-    elif sep and scheme == "local":
-        spec = rest
+    uri = ModelURI.known(spec)
+    if uri is not None and uri.is_local:
+        spec = uri.path
     if is_path_spec(spec):
         p = Path(spec)
         if not p.exists():
@@ -84,9 +71,8 @@ def check_base(spec: str) -> None:
 
 def check_uri(uri: str, what: str) -> None:
     """A model URI that can be opened: known scheme, pulled registry model, existing file."""
-    scheme, sep, rest = uri.partition(":")
-    if not sep or not rest:
-        raise BimoError(f"{what}: bad model URI {uri!r}; use local:NAME, gguf:PATH, openai:URL[#MODEL] or hf:PATH")
+    parsed = ModelURI.parse(uri, what)
+    scheme, rest = parsed.scheme, parsed.path
     if scheme == "local":
         from bimo.llm import registry
 
@@ -97,10 +83,7 @@ def check_uri(uri: str, what: str) -> None:
         if not (Path(rest) / "config.json").exists():
             raise BimoError(f"{what}: no transformers checkpoint (config.json) in {rest}")
     elif scheme != "openai":
-        from importlib.metadata import entry_points
-
-        if scheme not in {ep.name for ep in entry_points(group="bimo.backends")}:
-            raise BimoError(f"{what}: unknown model scheme {scheme!r} in {uri!r}; valid: local, gguf, openai, hf")
+        parsed.plugin(what)
 
 
 def _need_file(path: Path, what: str) -> None:

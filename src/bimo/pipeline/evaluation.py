@@ -21,13 +21,7 @@ from typing import Any
 from bimo.errors import BimoError
 from bimo.io import atomic_write_jsonl, atomic_write_text, read_jsonl
 from bimo.pipeline.context import StageContext, StageResult
-from bimo.pipeline.recipe import BASELINE_NAME, EvalSection, PipelineRecipe
-
-
-def judge_uri(recipe: PipelineRecipe) -> str:
-    from bimo.evaluate.judge_step import default_judge
-
-    return recipe.eval.judge or default_judge()
+from bimo.pipeline.recipe import BASELINE_NAME, EvalSection
 
 
 def select_prompts(section: EvalSection) -> list[dict[str, Any]]:
@@ -63,7 +57,6 @@ def run_eval(ctx: StageContext) -> StageResult:
     from bimo.evaluate.report import build_report, small_judge_warning
     from bimo.evaluate.winrate import pair_summary
     from bimo.llm import get_backend
-    from bimo.pipeline.checks import baseline_uri
     from bimo.write.bench import run_bench
 
     cfg = ctx.recipe.eval
@@ -73,13 +66,13 @@ def run_eval(ctx: StageContext) -> StageResult:
     if not prompts.exists():  # chosen once, so a resumed evaluation answers the same prompts
         atomic_write_jsonl(prompts, select_prompts(cfg))
     files = {name: preds / f"{name}.jsonl", BASELINE_NAME: preds / f"{BASELINE_NAME}.jsonl"}
-    uris = {name: ctx.output("export", "uri"), BASELINE_NAME: baseline_uri(ctx.recipe)}
+    uris = {name: ctx.output("export", "uri"), BASELINE_NAME: ctx.recipe.baseline_uri}
     for model, out in files.items():
         run_bench(prompts, out, model=uris[model], seed=cfg.seed, max_tokens=cfg.max_tokens, single_pass=cfg.single_pass)
         if not out.exists() or not out.stat().st_size:
             raise BimoError(f"{uris[model]} answered none of the eval prompts; reasons in {out.parent}")
 
-    judge = judge_uri(ctx.recipe)
+    judge = ctx.recipe.judge_uri
     cal: dict[str, Any] = {}
     if cfg.calibration is not None:  # read before judging: a bad file fails early
         from bimo.evaluate.calibrate import calibration_figures

@@ -25,8 +25,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
-from bimo.errors import BimoError
+from bimo.errors import BimoError, validation_line
 from bimo.io import read_yaml_mapping
+from bimo.llm.uri import ModelURI, is_path_spec
 from bimo.synth.backtranslate import BacktranslateConfig
 from bimo.synth.constitution import ConstitutionConfig
 from bimo.synth.longdoc import LongDocConfig
@@ -146,6 +147,18 @@ class PipelineRecipe(_Strict):
     def export_name(self) -> str:
         return self.export.name or self.name
 
+    @property
+    def baseline_uri(self) -> str:
+        """The model the trained one is compared with: eval.baseline, else the training base as a URI."""
+        return self.eval.baseline or str(ModelURI.from_spec(self.base))
+
+    @property
+    def judge_uri(self) -> str:
+        """eval.judge, else the judge the environment names ($BIMO_JUDGE, else local:default)."""
+        from bimo.evaluate.judge_step import default_judge
+
+        return self.eval.judge or default_judge()
+
     def curate_recipe(self, output: Path):
         """The embedded `bimo curate` recipe, writing to `output`."""
         from bimo.curate.recipe import resolve_relative, validate_recipe
@@ -156,11 +169,12 @@ class PipelineRecipe(_Strict):
         return validate_recipe(data, f"{self.source}: curate")
 
     def train_config(self, stage: str, **values: Any):
-        """The `bimo train` config of one stage, as `bimo train STAGE --config RECIPE` builds it."""
-        from bimo.train.config import load_config
+        """The `bimo train` config of one stage, as `bimo train STAGE --config RECIPE` builds it, from
+        the `train:` section read with the rest of the recipe (an edit of the file mid-run changes nothing)."""
+        from bimo.train.config import build_config
 
         try:
-            return load_config(stage, self.source if self.train else None, values)
+            return build_config(stage, {"train": self.train}, values)
         except BimoError as exc:
             raise BimoError(f"{self.source}: train ({stage}): {exc}") from None
 
@@ -187,11 +201,8 @@ class PipelineRecipe(_Strict):
         if stage == "synth" and not self.synth.model:
             return {"model": default_uri()}
         if stage == "eval":
-            from bimo.pipeline.checks import baseline_uri
-            from bimo.pipeline.evaluation import judge_uri
-
-            out = {"judge": judge_uri(self)} if not self.eval.judge else {}
-            return out | ({"baseline": baseline_uri(self)} if not self.eval.baseline else {})
+            out = {"judge": self.judge_uri} if not self.eval.judge else {}
+            return out | ({"baseline": self.baseline_uri} if not self.eval.baseline else {})
         return {}
 
 
@@ -203,10 +214,7 @@ def load_pipeline_recipe(path: str | Path) -> PipelineRecipe:
     try:
         recipe = PipelineRecipe.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "recipe"
-        msg = "unknown setting" if err["type"] == "extra_forbidden" else err["msg"]
-        raise BimoError(f"{path}: {where}: {msg}") from None
+        raise BimoError(validation_line(exc, str(path))) from None
     recipe._source = path.resolve()
     _resolve_paths(recipe, path.resolve().parent)
     _check_stages(recipe)
@@ -249,18 +257,11 @@ def _check_stages(recipe: PipelineRecipe) -> None:
             raise BimoError(f"{where}: {stage} needs {' or '.join(need)} before it")
 
 
-def is_path_spec(spec: str) -> bool:
-    """Whether a model spec names a file or folder (else a registry name or a URI)."""
-    return spec.startswith((".", "/", "~")) or "/" in spec or "\\" in spec or spec.endswith(".gguf")
-
-
 def _resolve(base: Path, spec: str) -> str:
     """`spec` with a relative path part made relative to `base` (URIs other than gguf:/hf: untouched)."""
-    scheme, sep, rest = spec.partition(":")
-    if sep and scheme in ("gguf", "hf"):
-        return f"{scheme}:{_resolve(base, rest)}"
-    if sep and scheme in ("local", "openai"):
-        return spec
+    uri = ModelURI.known(spec)
+    if uri is not None:
+        return f"{uri.scheme}:{_resolve(base, uri.path)}" if uri.scheme in ("gguf", "hf") else spec
     if not is_path_spec(spec):
         return spec
     p = Path(spec).expanduser()

@@ -65,12 +65,17 @@ def run_training(ctx: StageContext) -> StageResult:
 
 
 def launch_command(ctx: StageContext, data: Path, resume: bool) -> list[str]:
-    """`accelerate launch ... -m bimo.train STAGE DATA --base B -o OUT --config RECIPE` for this stage:
-    every process runs the same `bimo train` stage, reading the recipe's `train:` section."""
+    """`accelerate launch ... -m bimo.train STAGE DATA --base B -o OUT --config OUT/train.yaml` for this stage:
+    every process runs the same `bimo train` stage on the recipe's `train:` section as the run read it at
+    the start (written to the stage folder: an edit of the recipe file mid-run changes nothing)."""
+    import yaml
+
     from bimo.train.launch import accelerate_command
 
     assert ctx.recipe.launch is not None
-    args = [ctx.name, str(data), "--base", _base(ctx), "--output", str(ctx.dir), "--config", str(ctx.recipe.source)]
+    config = ctx.dir / "train.yaml"
+    atomic_write_text(config, yaml.safe_dump({"train": ctx.recipe.train}, allow_unicode=True, sort_keys=False))
+    args = [ctx.name, str(data), "--base", _base(ctx), "--output", str(ctx.dir), "--config", str(config)]
     return accelerate_command(ctx.recipe.launch.config, args + (["--resume"] if resume else []),
                               ctx.recipe.launch.num_processes)
 

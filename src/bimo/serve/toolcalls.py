@@ -29,10 +29,9 @@ from typing import Any
 
 from bimo.errors import BackendError
 from bimo.llm.base import Backend, parse_json
+from bimo.llm.uri import ModelURI
 from bimo.serve.errors import ApiError
 
-#: schemes whose backends run in this process and get schema-forced calls in "auto" mode
-SCHEMA_SCHEMES = ("local", "gguf", "hf")
 #: request fields that only mean something to a backend doing tools itself
 _TOOL_KEYS = ("tools", "tool_choice", "parallel_tool_calls", "response_format")
 
@@ -97,7 +96,8 @@ def schema_tools(mode: str, backend: Backend, req: dict[str, Any]) -> list[dict[
     funcs = forced_tools(req)
     if funcs is None:
         return None
-    if mode == "schema" or (backend.uri or "").partition(":")[0] in SCHEMA_SCHEMES:
+    uri = ModelURI.known(backend.uri or "")
+    if mode == "schema" or (uri is not None and uri.is_local):  # in-process models get schema-forced calls
         return funcs
     return None
 

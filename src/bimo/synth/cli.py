@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from bimo.cliutil import fail, given
 from bimo.extras import installed, missing_extra_message, require
 
 app = typer.Typer(help="Make training data: backtranslated SFT, constitutional and ranked DPO, "
@@ -39,8 +40,7 @@ def _fail_if_nothing(stats, out: Path) -> None:
         from bimo.runner import errors_path
 
         why = f"every record failed (see {errors_path(out)})" if stats.failed else "the input has no records"
-        typer.echo(f"bimo: error: {out}: nothing written: {why}", err=True)
-        raise typer.Exit(1)
+        fail(f"{out}: nothing written: {why}", 1)
 
 
 def _backend(uri: str | None):
@@ -53,10 +53,10 @@ def _backend(uri: str | None):
 def backtranslate(docs: Path = typer.Argument(..., help="documents JSONL: id, text, metadata"), output: Path = _OUT,
                   model: str = _MODEL, limit: int = _LIMIT, resume: bool = _RESUME, overwrite: bool = _OVERWRITE,
                   tasks: str = typer.Option(None, "--tasks", help="comma-separated task types (default: all)"),
-                  tasks_per_doc: int = typer.Option(2, "--tasks-per-doc", min=1),
-                  threshold: int = typer.Option(4, "--threshold", min=1, max=5, help="keep pairs scored ≥ this"),
+                  tasks_per_doc: int = typer.Option(None, "--tasks-per-doc", min=1),
+                  threshold: int = typer.Option(None, "--threshold", min=1, max=5, help="keep pairs scored ≥ this"),
                   no_score: bool = typer.Option(False, "--no-score", help="skip the 1-5 self-curation"),
-                  examples: int = typer.Option(2, "--examples", min=0, max=8,
+                  examples: int = typer.Option(None, "--examples", min=0, max=8,
                                                help="annotated examples per prompt (fewer: shorter prompts)"),
                   max_tokens: int = _MAXTOK, concurrency: int = _CONC, retries: int = _RETRIES,
                   quiet: bool = _QUIET) -> None:
@@ -68,12 +68,10 @@ def backtranslate(docs: Path = typer.Argument(..., help="documents JSONL: id, te
     from bimo.runner import RunConfig, errors_path
     from bimo.synth.backtranslate import BacktranslateConfig, plan_path, run_backtranslate
 
-    kw = {"tasks_per_doc": tasks_per_doc, "threshold": threshold, "score": not no_score, "examples": examples}
-    if tasks:
-        kw["tasks"] = [t.strip() for t in tasks.split(",") if t.strip()]
-    if max_tokens:
-        kw["max_tokens"] = max_tokens
-    cfg = BacktranslateConfig(**kw)
+    picked = [t.strip() for t in tasks.split(",") if t.strip()] if tasks else None
+    cfg = BacktranslateConfig(score=not no_score, **given(tasks_per_doc=tasks_per_doc, threshold=threshold,
+                                                          examples=examples, tasks=picked,
+                                                          max_tokens=max_tokens))
     run_cfg = RunConfig(resume=resume, overwrite=overwrite, limit=limit, concurrency=concurrency,
                         progress=not quiet, retries=retries)
     described, pairs = run_backtranslate(_backend(model), iter_jsonl(docs), output, cfg, run_cfg)
@@ -113,8 +111,8 @@ def backward_model(sft: Path = typer.Argument(..., help="SFT JSONL"), output: Pa
 @app.command()
 def constitution(sft: Path = typer.Argument(..., help="SFT JSONL (e.g. from backtranslate)"), output: Path = _OUT,
                  model: str = _MODEL, principles: Path = typer.Option(None, "--principles", help="folder of principle YAML files"),
-                 min_score: int = typer.Option(4, "--min-score", min=0, max=5),
-                 max_principles: int = typer.Option(16, "--max-principles", min=1,
+                 min_score: int = typer.Option(None, "--min-score", min=0, max=5),
+                 max_principles: int = typer.Option(None, "--max-principles", min=1,
                                                     help="principles listed per prompt (fewer: shorter prompts)"),
                  limit: int = _LIMIT, resume: bool = _RESUME, overwrite: bool = _OVERWRITE,
                  max_tokens: int = _MAXTOK, concurrency: int = _CONC, retries: int = _RETRIES,
@@ -122,10 +120,9 @@ def constitution(sft: Path = typer.Argument(..., help="SFT JSONL (e.g. from back
     """Constitutional DPO: break the principle a good response exemplifies, minimally."""
     from bimo.synth.constitution import ConstitutionConfig, ConstitutionStep
 
-    kw = {"principles_dir": principles, "min_score": min_score, "max_candidates": max_principles}
-    if max_tokens:
-        kw["max_tokens"] = max_tokens
-    step = ConstitutionStep(_backend(model), ConstitutionConfig(**kw))
+    cfg = ConstitutionConfig(**given(principles_dir=principles, min_score=min_score, max_principles=max_principles,
+                                     max_tokens=max_tokens))
+    step = ConstitutionStep(_backend(model), cfg)
     _run(step, sft, output, resume, overwrite, limit, concurrency, quiet, retries)
 
 
@@ -134,7 +131,7 @@ def rank(instructions: Path = typer.Argument(..., help="JSONL with instruction /
          models: str = typer.Option(..., "--models", help="comma-separated model URIs (two or more)"),
          output: Path = _OUT, judge: str = typer.Option(None, "--judge", help="judge model URI (default model)"),
          limit: int = _LIMIT, resume: bool = _RESUME, overwrite: bool = _OVERWRITE,
-         max_tokens: int = _MAXTOK, judge_tokens: int = typer.Option(256, "--judge-tokens", min=16,
+         max_tokens: int = _MAXTOK, judge_tokens: int = typer.Option(None, "--judge-tokens", min=16,
                                                                      help="generation limit per verdict"),
          concurrency: int = _CONC, retries: int = _RETRIES, quiet: bool = _QUIET) -> None:
     """Several models answer, a pairwise judge ranks them both ways, pairs come from the ranking."""
@@ -142,7 +139,7 @@ def rank(instructions: Path = typer.Argument(..., help="JSONL with instruction /
 
     uris = [u.strip() for u in models.split(",") if u.strip()]
     backends = [_backend(u) for u in uris]
-    cfg = RankConfig(judge_tokens=judge_tokens, **({"max_tokens": max_tokens} if max_tokens else {}))
+    cfg = RankConfig(**given(judge_tokens=judge_tokens, max_tokens=max_tokens))
     step = RankStep(backends, _backend(judge), cfg)
     _run(step, instructions, output, resume, overwrite, limit, concurrency, quiet, retries)
 
@@ -150,14 +147,14 @@ def rank(instructions: Path = typer.Argument(..., help="JSONL with instruction /
 @app.command()
 def longform(instructions: Path = typer.Argument(..., help="JSONL with instruction (and optional length)"),
              output: Path = _OUT, model: str = _MODEL,
-             min_score: float = typer.Option(80.0, "--min-score", help="keep records with length score ≥ this"),
+             min_score: float = typer.Option(None, "--min-score", help="keep records with length score ≥ this"),
              length: int = typer.Option(None, "--length", min=1, help="length for prompts that state none"),
              limit: int = _LIMIT, resume: bool = _RESUME, overwrite: bool = _OVERWRITE,
              concurrency: int = _CONC, retries: int = _RETRIES, quiet: bool = _QUIET) -> None:
     """Long-output SFT records from the long-form writer, kept by length score."""
     from bimo.synth.longform import LongformStep, LongformSynthConfig
 
-    cfg = LongformSynthConfig(min_score=min_score, default_length=length,
+    cfg = LongformSynthConfig(**given(min_score=min_score, default_length=length),
                               run_dir=output.with_name(output.name + ".work"))
     _run(LongformStep(_backend(model), cfg), instructions, output, resume, overwrite, limit, concurrency, quiet,
          retries)

@@ -39,7 +39,7 @@ class ConstitutionConfig(BaseModel):
     sim_low: float = Field(0.6, ge=0, le=1)
     sim_high: float = Field(0.98, ge=0, le=1)
     max_len_change: float = Field(0.25, ge=0, le=1)
-    max_candidates: int = Field(16, ge=1)
+    max_principles: int = Field(16, ge=1, description="principles listed per prompt (fewer: shorter prompts)")
     max_sentences: int = Field(40, ge=1, description="sentences of a response offered for the edit")
     max_tokens: int = Field(1536, ge=16)
     temperature: float = Field(0.7, ge=0, le=2)
@@ -68,7 +68,7 @@ class ConstitutionStep(Step):
         if score and score < self.config.min_score:
             raise Reject(f"below quality bar: score {score} < {self.config.min_score}", retry=False)
         lang = meta.get("lang") if meta.get("lang") in ("zh", "en") else lang_of(response)
-        cands = candidates(self.principles, lang, meta.get("task"), meta.get("domain"), self.config.max_candidates,
+        cands = candidates(self.principles, lang, meta.get("task"), meta.get("domain"), self.config.max_principles,
                            key=self.key(record))
         by_id = {p.id: p for p in cands}
         units = sentence_spans(response)[: self.config.max_sentences]

@@ -14,7 +14,8 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from bimo.errors import BimoError
-from bimo.templates import list_package_yaml, load_package_yaml, load_yaml_file
+from bimo.io import read_yaml
+from bimo.templates import list_package_yaml, load_package_yaml
 
 PACKAGE = "bimo.synth.principles"
 
@@ -45,7 +46,7 @@ def load_principles(directory: str | Path | None = None) -> list[Principle]:
         d = Path(directory)
         if not d.is_dir():
             raise BimoError(f"principles folder not found: {d}")
-        files = [(p.name, load_yaml_file(p)) for p in sorted(d.glob("*.yaml"))]
+        files = [(p.name, read_yaml(p)) for p in sorted(d.glob("*.yaml"))]
     out: list[Principle] = []
     for name, data in files:
         out.extend(_parse(name, data))

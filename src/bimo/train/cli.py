@@ -12,6 +12,7 @@ from pathlib import Path
 
 import typer
 
+from bimo.cliutil import given
 from bimo.extras import require
 
 app = typer.Typer(help="Train writing models: continual pretraining, SFT and DPO (TRL), GGUF export.",
@@ -26,11 +27,9 @@ def _run(stage: str, data: Path, base: str | None, output: Path | None, lora: bo
     require("train", f"bimo train {stage}")
     from bimo.train.config import load_config, parse_overrides
 
-    overrides = parse_overrides(sets)
-    options = {"data": data, "base": base, "output_dir": output, "lora": lora, "epochs": epochs,
-               "max_steps": max_steps, "learning_rate": lr, "resume": resume or None}
     # an option left unset must not erase the same key given with --set
-    overrides.update({k: v for k, v in options.items() if v is not None})
+    overrides = parse_overrides(sets) | given(data=data, base=base, output_dir=output, lora=lora, epochs=epochs,
+                                              max_steps=max_steps, learning_rate=lr, resume=resume or None)
     cfg = load_config(stage, config, overrides)
 
     from bimo.train.run import train
@@ -105,6 +104,6 @@ def launch(
 
 def main() -> None:
     """Standalone entry (`python -m bimo.train`), with the same one-line errors as `bimo`."""
-    from bimo.cli import run_app
+    from bimo.cliutil import run_app
 
     run_app(app)

@@ -15,7 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bimo.errors import BimoError
+from bimo.errors import BimoError, validation_line
 from bimo.io import read_yaml_mapping
 
 Stage = Literal["sft", "dpo", "pretrain"]
@@ -98,10 +98,6 @@ class TrainConfig(BaseModel):
         return 2e-4 if self.lora else 2e-5
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
-    return read_yaml_mapping(path, kind="config file", shape="expected a mapping at the top level")
-
-
 def _stage_view(data: dict[str, Any], stage: str) -> dict[str, Any]:
     """Common keys of the (train) section with the stage's sub-section laid over them."""
     section = data.get("train", data)
@@ -130,14 +126,17 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
 
 
 def load_config(stage: str, file: Path | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:
-    """Build the config for `stage`; raises a one-line BimoError naming the bad key."""
-    values: dict[str, Any] = _stage_view(_read_yaml(Path(file)), stage) if file else {}
+    """The config for `stage` from a config file (flat or a recipe); a one-line BimoError naming the bad key."""
+    data = read_yaml_mapping(file, kind="config file", shape="expected a mapping at the top level") if file else {}
+    return build_config(stage, data, overrides)
+
+
+def build_config(stage: str, data: dict[str, Any], overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """The config for `stage` from a mapping already read (a config file's, or a recipe's `train:` section)."""
+    values = _stage_view(data, stage)
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
     values["stage"] = stage
     try:
         return TrainConfig(**values)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "config"
-        msg = "unknown setting" if err["type"] == "extra_forbidden" else err["msg"]
-        raise BimoError(f"bad training config: {where}: {msg}") from None
+        raise BimoError(validation_line(exc, "bad training config")) from None

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bimo.errors import BimoError
+from bimo.llm.uri import ModelURI
 from bimo.paths import home
 
 RUN_FILE = "bimo_run.json"
@@ -51,9 +52,10 @@ def resolve_base(spec: str) -> Path:
         if not path.exists():
             raise BimoError(f"GGUF file not found: {path}")
         return gguf_to_checkpoint(path)
-    if spec.startswith(("hf:", "gguf:")):
-        return resolve_base(spec.split(":", 1)[1])
-    name = spec.removeprefix("local:")
+    uri = ModelURI.known(spec)
+    if uri is not None and uri.scheme in ("hf", "gguf"):
+        return resolve_base(uri.path)
+    name = uri.path if uri is not None and uri.scheme == "local" else spec
     if "/" in name or "\\" in name:
         raise BimoError(f"base model not found: {spec} (give a registry name, a .gguf file or an HF checkpoint folder)")
     try:
