@@ -47,8 +47,10 @@ def test_zh_en_recipe_through_the_cli(tmp_path, bimo_cli):
     assert why["leak-1"]["step"] == "decontam" and why["leak-1"]["reason"].startswith("contaminated")
     # the two Tang editions are the same poems once converted to simplified characters
     near = [d for d in rej if d["metadata"]["rejected"]["step"] == "dedup"]
-    assert len(near) >= 40 and all(d["metadata"]["duplicate_similarity"] >= 0.8 for d in near)
-    assert all(d["id"].split("-")[1] == d["metadata"]["duplicate_of"].split("-")[1] for d in near)
+    assert all(d["metadata"]["duplicate_similarity"] >= 0.8 for d in near)
+    tang = [d for d in near if "quantangshi" in d["id"]]  # other samples repeat too (messy-essay-0, reviews)
+    assert len(tang) >= 40
+    assert all(d["id"].split("-")[1] == d["metadata"]["duplicate_of"].split("-")[1] for d in tang)
 
     # kept documents: tagged, good enough, simplified, and mixed 1:1 by genre and 4:1 by language
     assert all(d["metadata"]["lang"] in ("zh", "en") and d["metadata"]["quality"] >= 0.5 for d in kept)

