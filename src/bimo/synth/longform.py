@@ -21,6 +21,8 @@ from bimo.llm.base import Backend
 from bimo.runner import Reject, Step
 from bimo.synth.common import lang_of
 from bimo.synth.records import instruction_pair, sft
+from bimo.write.lengthreq import required_length
+from bimo.write.longform import LongformWriter
 
 
 class LongformSynthConfig(BaseModel):
@@ -38,27 +40,22 @@ class LongformStep(Step):
         self.config = config or LongformSynthConfig()
         try:
             from bimo.evaluate.length import length_score
-            from bimo.write.lengthreq import detect_length
-            from bimo.write.longform import LongformConfig, LongformWriter
         except ImportError as exc:
             raise BimoError(f"the long-form writer is not available in this install ({exc})") from None
-        self._writer = (LongformWriter, LongformConfig)
-        self._detect = detect_length
         self._score = length_score
 
     def process(self, record: dict[str, Any], attempt: int) -> list[dict[str, Any]]:
         prompt, _ = instruction_pair(record)
         if not prompt.strip():
             raise Reject("record has no instruction", retry=False)
-        required = record.get("length") or self._detect(prompt) or self.config.default_length
+        required = required_length(prompt, record.get("length"), self.config.default_length)
         if not required:
             raise Reject("no required length in the prompt (add a 'length' field or --length)", retry=False)
-        writer_cls, cfg_cls = self._writer
         run_dir = None
         if self.config.run_dir is not None:
             # a retry starts a fresh run: resuming the rejected one would return the same text
             run_dir = self.config.run_dir / (_safe(self.key(record)) + (f".{attempt}" if attempt else ""))
-        result = writer_cls(self.backend, cfg_cls(length=int(required))).run(prompt, run_dir=run_dir)
+        result = LongformWriter.for_prompt(self.backend, prompt, required).run(prompt, run_dir=run_dir)
         integ = measure(result.text, prompt=prompt)
         score = float(self._score(float(required), float(integ.effective_length)))
         flags = integ.flags(self.config.integrity)
