@@ -9,7 +9,8 @@ from write_fakes import RequestLog
 
 from bimo.errors import BimoError
 from bimo.integrity import dangling_ending, language_leaks, measure
-from bimo.write.longform import LongformConfig, LongformWriter, Plan, Section, dedupe_sections
+from bimo.write.longform import LongformConfig, LongformWriter
+from bimo.write.plan import Plan, Section, dedupe_sections
 
 A = ("秋天来了，南瓜躺在田埂边晒太阳，外婆弯着腰把辣椒一串串挂在屋檐下。"
      "屋檐下的辣椒越来越红，像一串串小灯笼，风一吹就轻轻摇晃。")
@@ -132,7 +133,7 @@ def test_bare_list_markers_are_dropped():
 
 
 def test_seed_schedule_gives_each_kind_of_call_its_own_fixed_seed():
-    from bimo.write.longform import SeedSchedule
+    from bimo.write.runstate import SeedSchedule
 
     s = SeedSchedule(10)  # the offsets are part of what a seeded run writes: pinned here
     assert (s.plan(1), s.piece(2, 1), s.piece(2, 1, redo=True), s.bridge(3), s.leak_fix(4), s.summary(5)) == \
@@ -149,14 +150,14 @@ def test_seed_schedule_gives_each_kind_of_call_its_own_fixed_seed():
 
 def test_run_state_reads_and_writes_the_run_folder_format(tmp_path):
     """Sections on disk are keyed by number; a folder written so (by any version) resumes."""
-    from bimo.write.longform import RunState
+    from bimo.write.runstate import RunState, load_state
 
     disk = {"instruction": "写散文。", "config": {"length": 300, "seed": 1}, "lang": "zh", "note": "kept",
             "plan": {"title": "", "sections": [{"heading": h, "points": [], "length": 100} for h in "春夏秋"]},
             "sections": {"0": {"text": A, "length": count(A)}, "2": {"text": C, "length": count(C), "bridged": True}},
             "summaries": {"0": "秋天。"}}
     (tmp_path / "state.json").write_text(json.dumps(disk, ensure_ascii=False), encoding="utf-8")
-    state = LongformWriter.load_state(tmp_path)
+    state = load_state(tmp_path)
     assert [s and s.text for s in state.sections] == [A, None, C] and state.sections[2].bridged
     assert state.binding is None and state.summaries == {0: "秋天。"} and state.finished() == 2
     again = state.model_dump(mode="json")
@@ -164,7 +165,7 @@ def test_run_state_reads_and_writes_the_run_folder_format(tmp_path):
     assert RunState.model_validate(again).sections == state.sections
     (tmp_path / "state.json").write_text(json.dumps({**disk, "sections": "none"}), encoding="utf-8")
     with pytest.raises(BimoError, match=r"state.json is damaged \(sections"):
-        LongformWriter.load_state(tmp_path)
+        load_state(tmp_path)
 
 
 def test_parallel_counters_add_up_from_worker_threads():

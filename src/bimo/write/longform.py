@@ -39,17 +39,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_serializer,
-    field_validator,
-    model_validator,
-)
+from pydantic import ValidationError
 
 from bimo.binding import differences, make_binding
 from bimo.errors import BackendError, BimoError
@@ -58,7 +50,18 @@ from bimo.io import atomic_write_text
 from bimo.llm.base import Backend, GenParams
 from bimo.templates import load_package_yaml, render
 from bimo.text import count_length, detect_lang, sentences
-from bimo.write.lengthreq import check_length, required_length
+from bimo.write.lengthreq import check_length
+from bimo.write.plan import (
+    PLAN_SCHEMA,
+    Plan,
+    Section,
+    check_plan,
+    dedupe_sections,
+    plan_text,
+    rescale,
+    split_oversized,
+)
+from bimo.write.runstate import LongformConfig, RunState, SectionText, SeedSchedule, load_state
 
 Event = Callable[[dict[str, Any]], None]
 
@@ -67,61 +70,6 @@ INITIAL_RATIO = {"zh": 1.2, "en": 0.7}
 SINGLE_SECTION_MAX = 800  # below this, no plan: one section written with length control
 #: a section sharing more of its 4-grams than this with one earlier section restates it
 RESTATE_MAX = 0.5
-
-
-class Section(BaseModel):
-    heading: str = ""
-    points: list[str] = Field(default_factory=list)
-    length: int = Field(0, ge=0)
-
-
-class Plan(BaseModel):
-    title: str = ""
-    sections: list[Section]
-
-
-PLAN_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "title": {"type": "string"},
-        "sections": {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "type": "object",
-                "properties": {
-                    "heading": {"type": "string"},
-                    "points": {"type": "array", "items": {"type": "string"}, "maxItems": 4},
-                    "length": {"type": "integer"},
-                },
-                "required": ["heading", "points", "length"],
-            },
-        },
-    },
-    "required": ["title", "sections"],
-}
-
-
-class LongformConfig(BaseModel):
-    length: int
-    lang: str | None = None
-    parallel: int = Field(1, ge=1, le=64)
-    temperature: float = 0.7
-    top_p: float = 0.95
-    seed: int | None = None
-    section_size: int = Field(500, ge=100, le=2000, description="typical section length")
-    max_continuations: int = Field(3, ge=0, le=10)
-    context: Literal["points", "summary", "full"] = Field(
-        "points", description="what a section sees of the text before it: the points already covered and the "
-        "last paragraph verbatim (points), plus a running summary (summary), or the whole text (full)")
-    max_repeat_retries: int = Field(2, ge=0, le=5, description="re-asks after a piece that repeats earlier text")
-
-    @classmethod
-    def for_prompt(cls, prompt: str, length: int | None = None, *, default: int | None = None,
-                   **settings: Any) -> LongformConfig:
-        """Settings for one prompt, at its `required_length` (checked: a one-line error when
-        absurd or missing); `settings` are the other fields."""
-        return cls(length=check_length(int(required_length(prompt, length, default) or 0)), **settings)
 
 
 @dataclass
@@ -171,53 +119,6 @@ def _join(a: str, b: str) -> str:
     return a + ("\n\n" if a.rstrip()[-1:] in "。！？.!?”」』…\n" else "") + b.lstrip()
 
 
-_KEY_TOKEN = re.compile(r"[\u4e00-\u9fff]|[a-z]+|\d+")
-
-
-def _section_key(sec: Section) -> set[tuple[str, ...]]:
-    """Unit bigrams of a section's heading and points, for near-duplicate detection."""
-    toks = _KEY_TOKEN.findall((sec.heading + " " + " ".join(sec.points)).lower())  # digits count: Part 1 ≠ Part 2
-    return {tuple(toks[i:i + 2]) for i in range(len(toks) - 1)} or {tuple(toks)}
-
-
-def _similar(a: Section, b: Section, threshold: float = 0.8) -> bool:
-    ka, kb = _section_key(a), _section_key(b)
-    return len(ka & kb) / max(1, len(ka | kb)) >= threshold
-
-
-def duplicate_sections(sections: list[Section]) -> list[tuple[int, int]]:
-    """Pairs (i, j), i < j, of sections whose heading and points are (nearly) the same.
-    A "(续)" / "(continued)" part of a split section is not a duplicate of its first part."""
-    out = []
-    for j, b in enumerate(sections):
-        for i in range(j):
-            a = sections[i]
-            if b.heading != a.heading and b.heading.startswith(a.heading) and b.points == a.points:
-                continue
-            if _similar(sections[i], b):
-                out.append((i, j))
-                break
-    return out
-
-
-def dedupe_sections(sections: list[Section]) -> list[Section]:
-    """A generated plan without its duplicate sections (their length goes to the first copy)."""
-    drop = dict((j, i) for i, j in duplicate_sections(sections))
-    for j, i in drop.items():
-        sections[i].length += sections[j].length
-    return [sec for k, sec in enumerate(sections) if k not in drop] or sections[:1]
-
-
-def check_plan(plan: Plan) -> Plan:
-    """A plan given by the user must not ask for the same section twice: one-line error."""
-    dup = duplicate_sections(plan.sections)
-    if dup:
-        i, j = dup[0]
-        raise BimoError(f"the plan has duplicate sections: {i + 1} and {j + 1} "
-                        f"({plan.sections[j].heading or 'no heading'!r}); merge or reword them")
-    return plan
-
-
 def restatement(text: str, earlier: list[str], n: int = 4) -> float:
     """Largest share of `text`'s unit 4-grams found in one earlier section: a section that
     retells an earlier one in other sentences still reuses its 4-grams (8-gram repeats
@@ -226,124 +127,6 @@ def restatement(text: str, earlier: list[str], n: int = 4) -> float:
     if not mine:
         return 0.0
     return max((len(mine & ngram_set(e, n)) / len(mine) for e in earlier if e), default=0.0)
-
-
-@dataclass(frozen=True)
-class SeedSchedule:
-    """Which seed each model call of a run gets: the run's seed plus a fixed offset per kind of
-    call, so a seeded run is reproducible call for call and every retry samples anew.
-
-    The offsets are part of what a seeded run writes: changing one changes the text (and the
-    cached answers) of every seeded run. Without a seed every call gets None.
-    """
-
-    seed: int | None
-
-    def _plus(self, offset: int) -> int | None:
-        return None if self.seed is None else self.seed + offset
-
-    def plan(self, attempt: int) -> int | None:
-        """The plan (asked at most twice)."""
-        return self._plus(attempt)
-
-    def piece(self, section: int, k: int, redo: bool = False) -> int | None:
-        """The k-th piece of a section (draft, continuations, re-asks); `redo` when the whole
-        section is written again because it restated an earlier one."""
-        return self._plus(section + (50 if redo else 0) + 100 * k)
-
-    def bridge(self, section: int) -> int | None:
-        """Parallel mode: the transition opening a section."""
-        return self._plus(500 + section)
-
-    def leak_fix(self, sentence: int) -> int | None:
-        """The rewrite of a sentence with a language leak (numbered within its section)."""
-        return self._plus(700 + sentence)
-
-    def summary(self, section: int) -> int | None:
-        """The short summary of a finished section (contexts "summary" and "full")."""
-        return self._plus(900 + section)
-
-
-class SectionText(BaseModel):
-    """A finished section. `length` is measured when it is written or cut; parallel mode's
-    transition is put in front of the text once (`bridged`) without changing it."""
-
-    text: str
-    length: int
-    bridged: bool = False
-
-
-class RunState(BaseModel):
-    """A run folder's `state.json`: what resuming needs, and what the run was made with.
-
-    `sections` has one slot per planned section, None until written. On disk it is an object
-    keyed by the section's number ("0", "1", …), the format run folders have always had, so
-    a folder reads the same in every version.
-    """
-
-    model_config = ConfigDict(extra="allow")  # keys this version does not know are kept
-
-    instruction: str
-    config: LongformConfig
-    model: str | None = None
-    binding: dict[str, Any] | None = None  # None: a folder from before bindings were recorded
-    lang: str | None = None
-    plan: Plan | None = None
-    sections: list[SectionText | None] = Field(default_factory=list)
-    summaries: dict[int, str] = Field(default_factory=dict)  # section number → its summary
-    bridges: dict[int, str] = Field(default_factory=dict)  # parallel mode: section number → transition
-    tokens: int = 0
-    calls: int = 0
-    ratio: float | None = None
-    repeats: int = 0
-    stops: list[dict[str, Any]] = Field(default_factory=list)
-    stopped: dict[str, Any] | None = None
-
-    @field_validator("sections", mode="before")
-    @classmethod
-    def _slots_from_disk(cls, value: Any) -> Any:
-        if not isinstance(value, dict):
-            return value
-        slots: list[Any] = [None] * (max(map(int, value), default=-1) + 1)
-        for key, sec in value.items():
-            slots[int(key)] = sec
-        return slots
-
-    @model_validator(mode="after")
-    def _slot_per_section(self) -> RunState:
-        if self.plan is not None:
-            self.sections += [None] * (len(self.plan.sections) - len(self.sections))
-        return self
-
-    @field_serializer("sections")
-    def _slots_to_disk(self, sections: list[SectionText | None]) -> dict[str, Any]:
-        return {str(i): s.model_dump(exclude_defaults=True) for i, s in enumerate(sections) if s is not None}
-
-    def texts(self, upto: int) -> list[str]:
-        """The texts of sections 0 … upto-1 (all written)."""
-        return [s.text for s in self.sections[:upto]]  # type: ignore[union-attr]
-
-    def finished(self) -> int:
-        return sum(s is not None for s in self.sections)
-
-    def render(self, partial: bool = False) -> str:
-        """The text so far (`partial`) or the whole text (every section must be written)."""
-        plan = self.plan
-        assert plan is not None
-        parts = [f"# {plan.title}"] if plan.title else []
-        single = len(plan.sections) == 1
-        for i, (sec, done) in enumerate(zip(plan.sections, self.sections, strict=True)):
-            if done is None:
-                if partial:
-                    continue
-                raise BimoError(f"section {i + 1} is missing from the run")
-            if not done.text.strip():
-                continue  # a section that stopped empty: no heading with nothing after it
-            parts.append(done.text if single or not sec.heading else f"## {sec.heading}\n\n{done.text}")
-        return "\n\n".join(parts)
-
-    def written(self) -> int:
-        return count_length(self.render(partial=True))
 
 
 @dataclass
@@ -440,37 +223,7 @@ class LongformWriter:
             head = "第{}部分" if lang == "zh" else "Part {}"
             plan = Plan(title="", sections=[Section(heading=head.format(i + 1)) for i in range(n)])
         plan.sections = dedupe_sections(plan.sections)
-        return self.split_oversized(self.rescale(plan), lang)
-
-    def split_oversized(self, plan: Plan, lang: str) -> Plan:
-        """Split sections far above the typical size: one call cannot write them reliably.
-
-        Small models sometimes plan a single 1,000-word section; writing it in one go is
-        exactly the failure the plan is meant to avoid.
-        """
-        limit = round(1.5 * self.config.section_size)
-        more = "（续）" if lang == "zh" else " (continued)"
-        out: list[Section] = []
-        for s in plan.sections:
-            parts = max(1, math.ceil(s.length / limit)) if s.length > limit else 1
-            for i in range(parts):
-                points = s.points[i::parts] if parts > 1 else s.points
-                out.append(Section(heading=s.heading if i == 0 else (s.heading + more).strip(),
-                                   points=points, length=round(s.length / parts)))
-        plan.sections = out
-        return plan
-
-    def rescale(self, plan: Plan) -> Plan:
-        """Make section targets sum to the requirement (minus what headings take)."""
-        body = self.config.length - count_length(plan.title) - sum(count_length(s.heading) for s in plan.sections)
-        body = max(body, 50 * len(plan.sections))
-        weights = [max(s.length, 1) for s in plan.sections]
-        if max(weights) > 20 * min(weights):  # nonsense counts: split evenly
-            weights = [1] * len(weights)
-        total = sum(weights)
-        for s, w in zip(plan.sections, weights, strict=True):
-            s.length = max(30, round(body * w / total))
-        return plan
+        return split_oversized(rescale(plan, L), self.config.section_size, lang)
 
     # --- state ------------------------------------------------------------------------
     def binding(self, instruction: str) -> dict[str, Any]:
@@ -496,7 +249,7 @@ class LongformWriter:
                 run_dir.mkdir(parents=True, exist_ok=True)
             return RunState(instruction=instruction, config=self.config, model=self.backend.uri,
                             binding=self.binding(instruction))
-        state = self.load_state(run_dir)
+        state = load_state(run_dir)
         with self._lock:
             self.tokens, self.calls, self.ratio = state.tokens, state.calls, state.ratio
             self.repeats, self.stops = state.repeats, list(state.stops)
@@ -512,31 +265,7 @@ class LongformWriter:
         data = state.model_dump(mode="json", exclude={"stopped"} if state.stopped is None else None)
         atomic_write_text(run_dir / "state.json", json.dumps(data, ensure_ascii=False, indent=1))
 
-    @staticmethod
-    def load_state(run_dir: Path) -> RunState:
-        path = Path(run_dir) / "state.json"
-        if not path.exists():
-            raise BimoError(f"no long-form run to resume in {run_dir} (state.json missing)")
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError:
-            raise BimoError(f"{path} is damaged (not JSON)") from None
-        try:
-            return RunState.model_validate(data)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(x) for x in err["loc"]) or "state"
-            raise BimoError(f"{path} is damaged ({where}: {err['msg']})") from None
-
     # --- writing -------------------------------------------------------------------------
-    def _plan_text(self, plan: Plan, lang: str) -> str:
-        unit = "字" if lang == "zh" else " words"
-        lines = [f"# {plan.title}"] if plan.title else []
-        for i, s in enumerate(plan.sections, 1):
-            pts = "；".join(s.points) if lang == "zh" else "; ".join(s.points)
-            lines.append(f"{i}. {s.heading} — {pts} ({s.length}{unit})")
-        return "\n".join(lines)
-
     def _summaries(self, run: _Run, done: list[str], upto: int) -> list[str]:
         """One short summary per finished section, made once and kept in the run state."""
         p = _prompts(run.lang)
@@ -579,7 +308,8 @@ class LongformWriter:
         head = "\n".join(f"{i + 1}. {t}" for i, t in enumerate(summaries))
         return f"{p['summary_head']}\n{head}\n\n{p['tail_head']}\n{tail}"
 
-    def _section_messages(self, instruction: str, plan: Plan, idx: int, target: int, sofar: str, lang: str):
+    def _section_messages(self, run: _Run, idx: int, target: int, sofar: str) -> list[dict]:
+        instruction, plan, lang = run.instruction, run.plan, run.lang
         p = _prompts(lang)
         s = plan.sections[idx]
         if len(plan.sections) == 1:
@@ -587,7 +317,7 @@ class LongformWriter:
             user = f"{instruction}\n\n{unit}"
         else:
             pts = "；".join(s.points) if lang == "zh" else "; ".join(s.points)
-            user = render(p["section"], instruction=instruction, plan=self._plan_text(plan, lang), sofar=sofar,
+            user = render(p["section"], instruction=instruction, plan=plan_text(plan, lang), sofar=sofar,
                           index=idx + 1, total=len(plan.sections), heading=s.heading, points=pts or s.heading,
                           target=target)
         return [{"role": "system", "content": p["system"]}, {"role": "user", "content": user}]
@@ -674,7 +404,7 @@ class LongformWriter:
     def _context_budget(self, instruction: str, plan: Plan, lang: str, max_new: int) -> int:
         n_ctx = self.backend.n_ctx or 32768
         r = self._units_per_token(lang)
-        fixed = (count_length(instruction) + count_length(self._plan_text(plan, lang))) / r + 400
+        fixed = (count_length(instruction) + count_length(plan_text(plan, lang))) / r + 400
         budget = int(n_ctx * 0.9 - fixed - max_new)
         if budget < 200:
             raise BimoError(f"the context of {self.backend.uri} ({n_ctx} tokens) cannot hold the instruction, "
@@ -683,7 +413,13 @@ class LongformWriter:
 
     def run(self, instruction: str, run_dir: str | Path | None = None, on_event: Event | None = None,
             plan: Plan | None = None, progress: bool = False) -> LongformResult:
-        """Write (or resume writing) the whole piece."""
+        """Write (or resume writing) the whole piece.
+
+        A run goes: state opened (new, or resumed after its binding is checked) → plan made
+        and saved → each section written into its slot and saved → in parallel mode, repeats
+        across sections dropped, a transition at each join, the total trimmed → the text, ended
+        on a finished sentence, saved as output.md. A killed run resumes at the first empty slot.
+        """
         emit = on_event or (lambda e: None)
         t0 = time.perf_counter()
         run_dir = Path(run_dir) if run_dir else None
@@ -695,7 +431,7 @@ class LongformWriter:
         lang = lang if lang in INITIAL_RATIO else "zh"
         state.lang = lang
         if state.plan is None:
-            state.plan = self.rescale(plan) if plan is not None else self.make_plan(instruction, lang)
+            state.plan = rescale(plan, self.config.length) if plan is not None else self.make_plan(instruction, lang)
             state.sections = [None] * len(state.plan.sections)
             self._save(run_dir, state)
             if run_dir is not None:
@@ -752,8 +488,7 @@ class LongformWriter:
             target = self._remaining_target(run, idx)
             r = self._units_per_token(run.lang)
             budget = self._context_budget(run.instruction, run.plan, run.lang, math.ceil(target / r * 1.3) + 32)
-            messages = self._section_messages(run.instruction, run.plan, idx, target,
-                                              self._sofar(run, idx, budget), run.lang)
+            messages = self._section_messages(run, idx, target, self._sofar(run, idx, budget))
             write = partial(self.write_section, messages, target, run.lang, idx, sec.heading,
                             before=run.state.render(partial=True), instruction=run.instruction)
             text = write()
@@ -786,8 +521,7 @@ class LongformWriter:
 
         def work(idx: int) -> tuple[int, str]:
             sec = plan.sections[idx]
-            messages = self._section_messages(run.instruction, plan, idx, sec.length, _prompts(lang)["sofar_empty"],
-                                              lang)
+            messages = self._section_messages(run, idx, sec.length, _prompts(lang)["sofar_empty"])
             return idx, self.write_section(messages, sec.length, lang, idx, sec.heading)
 
         with ThreadPoolExecutor(max_workers=self.config.parallel) as pool:
