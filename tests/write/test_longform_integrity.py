@@ -163,6 +163,8 @@ def test_run_state_reads_and_writes_the_run_folder_format(tmp_path):
     again = state.model_dump(mode="json")
     assert again["sections"] == disk["sections"] and again["summaries"] == disk["summaries"] and again["note"] == "kept"
     assert RunState.model_validate(again).sections == state.sections
+    first_only = RunState.model_validate({**disk, "sections": {"0": disk["sections"]["0"]}})
+    assert first_only.sections[1:] == [None, None]  # one slot per planned section, however many are written
     (tmp_path / "state.json").write_text(json.dumps({**disk, "sections": "none"}), encoding="utf-8")
     with pytest.raises(BimoError, match=r"state.json is damaged \(sections"):
         load_state(tmp_path)

@@ -14,15 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_serializer,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_serializer, field_validator
 
 from bimo.errors import BimoError
 from bimo.text import count_length
@@ -107,7 +99,7 @@ class RunState(BaseModel):
     a folder reads the same in every version.
     """
 
-    model_config = ConfigDict(extra="allow")  # keys this version does not know are kept
+    model_config = {"extra": "allow"}  # keys this version does not know are kept
 
     instruction: str
     config: LongformConfig
@@ -127,19 +119,14 @@ class RunState(BaseModel):
 
     @field_validator("sections", mode="before")
     @classmethod
-    def _slots_from_disk(cls, value: Any) -> Any:
+    def _slots_from_disk(cls, value: Any, info: ValidationInfo) -> Any:
         if not isinstance(value, dict):
             return value
-        slots: list[Any] = [None] * (max(map(int, value), default=-1) + 1)
+        plan = info.data.get("plan")
+        slots: list[Any] = [None] * max(len(plan.sections) if plan else 0, max(map(int, value), default=-1) + 1)
         for key, sec in value.items():
             slots[int(key)] = sec
         return slots
-
-    @model_validator(mode="after")
-    def _slot_per_section(self) -> RunState:
-        if self.plan is not None:
-            self.sections += [None] * (len(self.plan.sections) - len(self.sections))
-        return self
 
     @field_serializer("sections")
     def _slots_to_disk(self, sections: list[SectionText | None]) -> dict[str, Any]:
