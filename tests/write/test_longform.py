@@ -14,7 +14,8 @@ import pytest
 
 from bimo.errors import BimoError
 from bimo.text import count_length
-from bimo.write.longform import LongformConfig, LongformWriter, Plan, Section, cut_to_length
+from bimo.write.longform import LongformConfig, LongformWriter, cut_to_length
+from bimo.write.plan import Plan, Section, rescale, split_oversized
 
 
 def test_cut_to_length_keeps_whole_sentences():
@@ -24,18 +25,16 @@ def test_cut_to_length_keeps_whole_sentences():
     assert cut_to_length("One. Two three. Four five six.", 3) == "One. Two three."
 
 
-def test_plan_targets_rescaled_to_requirement(tiny_backend):
-    w = LongformWriter(tiny_backend, LongformConfig(length=3000))
-    plan = w.rescale(Plan(title="T", sections=[Section(heading="A b", length=1), Section(heading="C", length=3)]))
+def test_plan_targets_rescaled_to_requirement():
+    plan = rescale(Plan(title="T", sections=[Section(heading="A b", length=1), Section(heading="C", length=3)]), 3000)
     body = 3000 - count_length("T") - count_length("A b") - count_length("C")
     assert abs(sum(s.length for s in plan.sections) - body) <= 1
     assert plan.sections[1].length == pytest.approx(3 * plan.sections[0].length, rel=0.01)
 
 
-def test_oversized_sections_are_split(tiny_backend):
-    w = LongformWriter(tiny_backend, LongformConfig(length=1000, section_size=500))
-    plan = w.split_oversized(w.rescale(Plan(title="", sections=[Section(heading="All", points=["a", "b"], length=9)])),
-                             "en")
+def test_oversized_sections_are_split():
+    plan = split_oversized(rescale(Plan(title="", sections=[Section(heading="All", points=["a", "b"], length=9)]), 1000),
+                           500, "en")
     assert [s.heading for s in plan.sections] == ["All", "All (continued)"]
     assert [s.points for s in plan.sections] == [["a"], ["b"]]
     assert sum(s.length for s in plan.sections) == pytest.approx(1000 - 1, abs=2)

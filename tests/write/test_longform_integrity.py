@@ -9,7 +9,8 @@ from write_fakes import RequestLog
 
 from bimo.errors import BimoError
 from bimo.integrity import dangling_ending, language_leaks, measure
-from bimo.write.longform import LongformConfig, LongformWriter, Plan, Section, dedupe_sections
+from bimo.write.longform import LongformConfig, LongformWriter
+from bimo.write.plan import Plan, Section, dedupe_sections
 
 A = ("秋天来了，南瓜躺在田埂边晒太阳，外婆弯着腰把辣椒一串串挂在屋檐下。"
      "屋檐下的辣椒越来越红，像一串串小灯笼，风一吹就轻轻摇晃。")
@@ -129,3 +130,64 @@ def test_bare_list_markers_are_dropped():
 
     text = "1. 炒菜：火候是关键。\n\n2.\n\n3.\n4.\n16。\n\n5. 蒸煮：水要烧开。"
     assert _clean_section(text, "") == "1. 炒菜：火候是关键。\n\n5. 蒸煮：水要烧开。"
+
+
+def test_seed_schedule_gives_each_kind_of_call_its_own_fixed_seed():
+    from bimo.write.runstate import SeedSchedule
+
+    s = SeedSchedule(10)  # the offsets are part of what a seeded run writes: pinned here
+    assert (s.plan(1), s.piece(2, 1), s.piece(2, 1, redo=True), s.bridge(3), s.leak_fix(4), s.summary(5)) == \
+        (11, 112, 162, 513, 714, 915)
+    assert SeedSchedule(None).piece(0, 0) is None
+    be = RequestLog(lambda req: A if "1/2" in last_user(req) else B)
+    plan = Plan(title="", sections=[Section(heading="秋", points=["辣椒"], length=count(A)),
+                                    Section(heading="冬", points=["白菜"], length=count(B))])
+    LongformWriter(be, LongformConfig(length=count(A + B), seed=10, lang="zh", context="summary")).run(
+        "写散文。", plan=plan)
+    # section 1, its summary, section 2 and two continuations of it
+    assert [r["seed"] for r in be.requests] == [10, 910, 11, 111, 211]
+
+
+def test_run_state_reads_and_writes_the_run_folder_format(tmp_path):
+    """Sections on disk are keyed by number; a folder written so (by any version) resumes."""
+    from bimo.write.runstate import RunState, load_state
+
+    disk = {"instruction": "写散文。", "config": {"length": 300, "seed": 1}, "lang": "zh", "note": "kept",
+            "plan": {"title": "", "sections": [{"heading": h, "points": [], "length": 100} for h in "春夏秋"]},
+            "sections": {"0": {"text": A, "length": count(A)}, "2": {"text": C, "length": count(C), "bridged": True}},
+            "summaries": {"0": "秋天。"}}
+    (tmp_path / "state.json").write_text(json.dumps(disk, ensure_ascii=False), encoding="utf-8")
+    state = load_state(tmp_path)
+    assert [s and s.text for s in state.sections] == [A, None, C] and state.sections[2].bridged
+    assert state.binding is None and state.summaries == {0: "秋天。"} and state.finished() == 2
+    again = state.model_dump(mode="json")
+    assert again["sections"] == disk["sections"] and again["summaries"] == disk["summaries"] and again["note"] == "kept"
+    assert RunState.model_validate(again).sections == state.sections
+    first_only = RunState.model_validate({**disk, "sections": {"0": disk["sections"]["0"]}})
+    assert first_only.sections[1:] == [None, None]  # one slot per planned section, however many are written
+    (tmp_path / "state.json").write_text(json.dumps({**disk, "sections": "none"}), encoding="utf-8")
+    with pytest.raises(BimoError, match=r"state.json is damaged: sections"):
+        load_state(tmp_path)
+
+
+def test_parallel_counters_add_up_from_worker_threads():
+    def answer(req):
+        return B if "衔接" in last_user(req) else A  # the transitions at the joins, else a section
+
+    be = RequestLog(answer)
+    plan = Plan(title="", sections=[Section(heading=h, points=[h], length=count(A)) for h in ("秋", "冬", "春")])
+    w = LongformWriter(be, LongformConfig(length=3 * count(A), seed=1, lang="zh", parallel=3))
+    res = w.run("写散文。", plan=plan)
+    assert res.calls == w.calls == len(be.requests) > 3
+    assert sorted(r["seed"] for r in be.requests if answer(r) == B) == [502, 503]  # seed 1 + 500 + section
+    assert res.tokens == w.tokens == sum(max(1, len(answer(r)) // 2) for r in be.requests)
+
+
+def test_for_prompt_takes_the_given_then_the_stated_then_the_default_length():
+    be = RequestLog(lambda req: A)
+    assert LongformWriter.for_prompt(be, "Write a 1,200-word essay.").config.length == 1200
+    assert LongformWriter.for_prompt(be, "Write a 1,200-word essay.", 300, default=500).config.length == 300
+    writer = LongformWriter.for_prompt(be, "Write an essay.", default=500, parallel=2, seed=7)
+    assert (writer.config.length, writer.config.parallel, writer.config.seed) == (500, 2, 7)
+    with pytest.raises(BimoError, match="length must be positive"):
+        LongformWriter.for_prompt(be, "Write an essay.")

@@ -65,11 +65,9 @@ CREATE TABLE IF NOT EXISTS events (
 def longform_runner(backend: Backend, prompt: str, length: int | None, run_dir: Path,
                     on_event: Callable[[dict], None]) -> tuple[str, int]:
     """The real writer; calling it again with the same folder continues from the checkpoint."""
-    from bimo.write.lengthreq import detect_length
-    from bimo.write.longform import LongformConfig, LongformWriter
+    from bimo.write.longform import LongformWriter
 
-    target = length or detect_length(prompt) or DEFAULT_LENGTH
-    writer = LongformWriter(backend, LongformConfig(length=target, parallel=1))
+    writer = LongformWriter.for_prompt(backend, prompt, length, default=DEFAULT_LENGTH, parallel=1)
     result = writer.run(prompt, run_dir=run_dir, on_event=on_event)
     return result.text, int(result.length)
 

@@ -21,8 +21,8 @@ from bimo.llm.base import Backend
 from bimo.runner import Reject, Step
 from bimo.synth.common import lang_of
 from bimo.synth.records import instruction_pair, sft
-from bimo.write.lengthreq import detect_length
-from bimo.write.longform import LongformConfig, LongformWriter
+from bimo.write.lengthreq import required_length
+from bimo.write.longform import LongformWriter
 
 
 class LongformSynthConfig(BaseModel):
@@ -43,14 +43,14 @@ class LongformStep(Step):
         prompt, _ = instruction_pair(record)
         if not prompt.strip():
             raise Reject("record has no instruction", retry=False)
-        required = record.get("length") or detect_length(prompt) or self.config.default_length
+        required = required_length(prompt, record.get("length"), self.config.default_length)
         if not required:
             raise Reject("no required length in the prompt (add a 'length' field or --length)", retry=False)
         run_dir = None
         if self.config.run_dir is not None:
             # a retry starts a fresh run: resuming the rejected one would return the same text
             run_dir = self.config.run_dir / (_safe(self.key(record)) + (f".{attempt}" if attempt else ""))
-        result = LongformWriter(self.backend, LongformConfig(length=int(required))).run(prompt, run_dir=run_dir)
+        result = LongformWriter.for_prompt(self.backend, prompt, required).run(prompt, run_dir=run_dir)
         integ = measure(result.text, prompt=prompt)
         score = float(length_score(float(required), float(integ.effective_length)))
         flags = integ.flags(self.config.integrity)

@@ -28,8 +28,8 @@ from bimo.llm import GenParams, get_backend
 from bimo.llm.base import Backend
 from bimo.runner import Reject, RunConfig, Step, attempt_seed, run_step
 from bimo.text import count_length
-from bimo.write.lengthreq import detect_length
-from bimo.write.longform import LongformConfig, LongformWriter
+from bimo.write.lengthreq import required_length
+from bimo.write.longform import LongformWriter
 from bimo.write.tasks import build_messages
 
 # Tasks that answer about a text rather than write one get the writing-partner system prompt;
@@ -82,11 +82,10 @@ class BenchStep(Step):
     def process(self, record: dict[str, Any], attempt: int) -> list[dict[str, Any]]:
         t0 = time.perf_counter()
         key = self.key(record)
-        required = record.get("length") or detect_length(record["prompt"])
+        required = required_length(record["prompt"], record.get("length"))
         if required and not self.single_pass:
-            cfg = LongformConfig(length=int(required), parallel=self.sections_parallel,
-                                 seed=attempt_seed(self.params.seed or 0, attempt))
-            writer = LongformWriter(self.backend, cfg)
+            writer = LongformWriter.for_prompt(self.backend, record["prompt"], required, parallel=self.sections_parallel,
+                                               seed=attempt_seed(self.params.seed or 0, attempt))
             result = writer.run(record["prompt"], run_dir=self.checkpoint(key, writer, record["prompt"]))
             text, tokens = result.text, result.tokens
         else:

@@ -146,6 +146,12 @@ def detect_length(prompt: str) -> int | None:
     return int(round(min(found)[2]))
 
 
+def required_length(prompt: str, length: int | None = None, default: int | None = None) -> int | None:
+    """The length a request asks for: `length` when given, else the one the prompt states,
+    else `default` (None when there is none). The one rule for every caller of the writer."""
+    return length or detect_length(prompt) or default
+
+
 def check_length(n: int) -> int:
     """Reject absurd lengths with a clear message."""
     if n <= 0:

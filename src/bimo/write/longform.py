@@ -18,8 +18,9 @@ line per paragraph and writes the paragraphs in turn, but never checks a length.
 3. **Control length** per section: `max_tokens` comes from a units-per-token ratio
    measured on the fly; a section that ends short is continued, one that runs long is
    cut at a sentence boundary, and the running total rescales the remaining budgets.
-4. **Checkpoint** every finished section (atomic write) in a run folder; resuming skips
-   finished sections, so nothing is lost or written twice.
+4. **Checkpoint** every finished section (atomic write) in a run folder (`RunState`,
+   its `state.json`); resuming skips finished sections, so nothing is lost or written twice.
+   Each kind of call has its own seed (`SeedSchedule`), so a seeded run is reproducible.
 
 Parallel mode writes sections concurrently from the plan alone, then writes a short
 transition at each join — faster on backends with several slots, at some cost to flow.
@@ -31,14 +32,16 @@ import json
 import math
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 
 from bimo.binding import differences, make_binding
 from bimo.errors import BackendError, BimoError
@@ -48,6 +51,17 @@ from bimo.llm.base import Backend, GenParams
 from bimo.templates import load_package_yaml, render
 from bimo.text import count_length, detect_lang, sentences
 from bimo.write.lengthreq import check_length
+from bimo.write.plan import (
+    PLAN_SCHEMA,
+    Plan,
+    Section,
+    check_plan,
+    dedupe_sections,
+    plan_text,
+    rescale,
+    split_oversized,
+)
+from bimo.write.runstate import LongformConfig, RunState, SectionText, SeedSchedule, load_state
 
 Event = Callable[[dict[str, Any]], None]
 
@@ -56,54 +70,6 @@ INITIAL_RATIO = {"zh": 1.2, "en": 0.7}
 SINGLE_SECTION_MAX = 800  # below this, no plan: one section written with length control
 #: a section sharing more of its 4-grams than this with one earlier section restates it
 RESTATE_MAX = 0.5
-
-
-class Section(BaseModel):
-    heading: str = ""
-    points: list[str] = Field(default_factory=list)
-    length: int = Field(0, ge=0)
-
-
-class Plan(BaseModel):
-    title: str = ""
-    sections: list[Section]
-
-
-PLAN_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "title": {"type": "string"},
-        "sections": {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "type": "object",
-                "properties": {
-                    "heading": {"type": "string"},
-                    "points": {"type": "array", "items": {"type": "string"}, "maxItems": 4},
-                    "length": {"type": "integer"},
-                },
-                "required": ["heading", "points", "length"],
-            },
-        },
-    },
-    "required": ["title", "sections"],
-}
-
-
-class LongformConfig(BaseModel):
-    length: int
-    lang: str | None = None
-    parallel: int = Field(1, ge=1, le=64)
-    temperature: float = 0.7
-    top_p: float = 0.95
-    seed: int | None = None
-    section_size: int = Field(500, ge=100, le=2000, description="typical section length")
-    max_continuations: int = Field(3, ge=0, le=10)
-    context: Literal["points", "summary", "full"] = Field(
-        "points", description="what a section sees of the text before it: the points already covered and the "
-        "last paragraph verbatim (points), plus a running summary (summary), or the whole text (full)")
-    max_repeat_retries: int = Field(2, ge=0, le=5, description="re-asks after a piece that repeats earlier text")
 
 
 @dataclass
@@ -153,53 +119,6 @@ def _join(a: str, b: str) -> str:
     return a + ("\n\n" if a.rstrip()[-1:] in "。！？.!?”」』…\n" else "") + b.lstrip()
 
 
-_KEY_TOKEN = re.compile(r"[\u4e00-\u9fff]|[a-z]+|\d+")
-
-
-def _section_key(sec: Section) -> set[tuple[str, ...]]:
-    """Unit bigrams of a section's heading and points, for near-duplicate detection."""
-    toks = _KEY_TOKEN.findall((sec.heading + " " + " ".join(sec.points)).lower())  # digits count: Part 1 ≠ Part 2
-    return {tuple(toks[i:i + 2]) for i in range(len(toks) - 1)} or {tuple(toks)}
-
-
-def _similar(a: Section, b: Section, threshold: float = 0.8) -> bool:
-    ka, kb = _section_key(a), _section_key(b)
-    return len(ka & kb) / max(1, len(ka | kb)) >= threshold
-
-
-def duplicate_sections(sections: list[Section]) -> list[tuple[int, int]]:
-    """Pairs (i, j), i < j, of sections whose heading and points are (nearly) the same.
-    A "(续)" / "(continued)" part of a split section is not a duplicate of its first part."""
-    out = []
-    for j, b in enumerate(sections):
-        for i in range(j):
-            a = sections[i]
-            if b.heading != a.heading and b.heading.startswith(a.heading) and b.points == a.points:
-                continue
-            if _similar(sections[i], b):
-                out.append((i, j))
-                break
-    return out
-
-
-def dedupe_sections(sections: list[Section]) -> list[Section]:
-    """A generated plan without its duplicate sections (their length goes to the first copy)."""
-    drop = dict((j, i) for i, j in duplicate_sections(sections))
-    for j, i in drop.items():
-        sections[i].length += sections[j].length
-    return [sec for k, sec in enumerate(sections) if k not in drop] or sections[:1]
-
-
-def check_plan(plan: Plan) -> Plan:
-    """A plan given by the user must not ask for the same section twice: one-line error."""
-    dup = duplicate_sections(plan.sections)
-    if dup:
-        i, j = dup[0]
-        raise BimoError(f"the plan has duplicate sections: {i + 1} and {j + 1} "
-                        f"({plan.sections[j].heading or 'no heading'!r}); merge or reword them")
-    return plan
-
-
 def restatement(text: str, earlier: list[str], n: int = 4) -> float:
     """Largest share of `text`'s unit 4-grams found in one earlier section: a section that
     retells an earlier one in other sentences still reuses its 4-grams (8-gram repeats
@@ -210,24 +129,49 @@ def restatement(text: str, earlier: list[str], n: int = 4) -> float:
     return max((len(mine & ngram_set(e, n)) / len(mine) for e in earlier if e), default=0.0)
 
 
+@dataclass
+class _Run:
+    """One run of the writer: what every step needs, passed as one object."""
+
+    instruction: str
+    lang: str
+    plan: Plan
+    state: RunState
+    run_dir: Path | None
+    emit: Event
+    bar: _Progress
+
+
 class LongformWriter:
-    """Plan-then-write with length control, checkpoints and optional parallel sections."""
+    """Plan-then-write with length control, checkpoints and optional parallel sections.
+
+    The counters (`tokens`, `calls`, `ratio`, `repeats`, `stops`) are updated from the worker
+    threads of parallel mode, always under one lock, and saved with every checkpoint.
+    """
 
     def __init__(self, backend: Backend, config: LongformConfig):
         check_length(config.length)
         self.backend = backend
         self.config = config
+        self.seeds = SeedSchedule(config.seed)
         self.tokens = 0
         self.calls = 0
         self.ratio: float | None = None
         self.repeats = 0  # pieces that were mostly repetition (asked again)
         self.stops: list[dict[str, Any]] = []  # sections that stopped short to avoid repetition
+        self._lock = threading.Lock()
+
+    @classmethod
+    def for_prompt(cls, backend: Backend, prompt: str, length: int | None = None, *, default: int | None = None,
+                   **settings: Any) -> LongformWriter:
+        """The writer for one prompt: at `length` when given, else the length the prompt
+        states, else `default`; `settings` are other `LongformConfig` fields."""
+        return cls(backend, LongformConfig.for_prompt(prompt, length, default=default, **settings))
 
     # --- model calls -----------------------------------------------------------
-    def _params(self, max_tokens: int, salt: int = 0, anti: bool = False) -> GenParams:
+    def _params(self, max_tokens: int, seed: int | None, anti: bool = False) -> GenParams:
         """Sampling settings; `anti` adds the anti-repetition settings used on a retry after
         a repeated piece (DRY on backends that have it, presence/frequency penalties)."""
-        seed = None if self.config.seed is None else self.config.seed + salt
         params = GenParams(temperature=self.config.temperature, top_p=self.config.top_p, seed=seed,
                            max_tokens=max(16, max_tokens), repeat_penalty=1.1)
         if anti:
@@ -236,14 +180,15 @@ class LongformWriter:
                 **({"dry_multiplier": 0.8} if getattr(self.backend, "supports_dry", False) else {})})
         return params
 
-    def _chat(self, messages: list[dict], max_tokens: int, salt: int = 0, schema: dict | None = None,
+    def _chat(self, messages: list[dict], max_tokens: int, seed: int | None, schema: dict | None = None,
               anti: bool = False):
-        params = self._params(max_tokens, salt, anti)
+        params = self._params(max_tokens, seed, anti)
         if schema is not None:
             params = params.model_copy(update={"json_schema": schema})
         comp = self.backend.chat(messages, params)
-        self.calls += 1
-        self.tokens += comp.completion_tokens
+        with self._lock:
+            self.calls += 1
+            self.tokens += comp.completion_tokens
         return comp
 
     def _units_per_token(self, lang: str) -> float:
@@ -253,7 +198,8 @@ class LongformWriter:
         if tokens < 20 or units <= 0:
             return
         r = units / tokens
-        self.ratio = r if self.ratio is None else 0.5 * self.ratio + 0.5 * r
+        with self._lock:
+            self.ratio = r if self.ratio is None else 0.5 * self.ratio + 0.5 * r
 
     # --- planning -----------------------------------------------------------------
     def make_plan(self, instruction: str, lang: str) -> Plan:
@@ -267,7 +213,7 @@ class LongformWriter:
         plan = None
         for attempt in range(2):
             try:
-                comp = self._chat(messages, max_tokens=120 + 90 * n, salt=attempt, schema=PLAN_SCHEMA)
+                comp = self._chat(messages, max_tokens=120 + 90 * n, seed=self.seeds.plan(attempt), schema=PLAN_SCHEMA)
                 plan = Plan(**comp.json())
                 if plan.sections:
                     break
@@ -277,104 +223,74 @@ class LongformWriter:
             head = "第{}部分" if lang == "zh" else "Part {}"
             plan = Plan(title="", sections=[Section(heading=head.format(i + 1)) for i in range(n)])
         plan.sections = dedupe_sections(plan.sections)
-        return self.split_oversized(self.rescale(plan), lang)
-
-    def split_oversized(self, plan: Plan, lang: str) -> Plan:
-        """Split sections far above the typical size: one call cannot write them reliably.
-
-        Small models sometimes plan a single 1,000-word section; writing it in one go is
-        exactly the failure the plan is meant to avoid.
-        """
-        limit = round(1.5 * self.config.section_size)
-        more = "（续）" if lang == "zh" else " (continued)"
-        out: list[Section] = []
-        for s in plan.sections:
-            parts = max(1, math.ceil(s.length / limit)) if s.length > limit else 1
-            for i in range(parts):
-                points = s.points[i::parts] if parts > 1 else s.points
-                out.append(Section(heading=s.heading if i == 0 else (s.heading + more).strip(),
-                                   points=points, length=round(s.length / parts)))
-        plan.sections = out
-        return plan
-
-    def rescale(self, plan: Plan) -> Plan:
-        """Make section targets sum to the requirement (minus what headings take)."""
-        body = self.config.length - count_length(plan.title) - sum(count_length(s.heading) for s in plan.sections)
-        body = max(body, 50 * len(plan.sections))
-        weights = [max(s.length, 1) for s in plan.sections]
-        if max(weights) > 20 * min(weights):  # nonsense counts: split evenly
-            weights = [1] * len(weights)
-        total = sum(weights)
-        for s, w in zip(plan.sections, weights, strict=True):
-            s.length = max(30, round(body * w / total))
-        return plan
+        return split_oversized(rescale(plan, L), self.config.section_size, lang)
 
     # --- state ------------------------------------------------------------------------
     def binding(self, instruction: str) -> dict[str, Any]:
         """What this run's text depends on: the model, the instruction and every setting."""
         return make_binding(self.backend.uri, instruction=instruction, **self.config.model_dump())
 
-    def check_binding(self, run_dir: Path, state: dict[str, Any]) -> None:
+    def check_binding(self, run_dir: Path, state: RunState) -> None:
         """Refuse to continue a run folder made with another model or other settings."""
-        recorded = state.get("binding")
+        recorded = state.binding
         if recorded is None:  # a folder from before bindings were recorded: adopt it
-            state["model"], state["binding"] = self.backend.uri, self.binding(state["instruction"])
+            state.model, state.binding = self.backend.uri, self.binding(state.instruction)
             self._save(run_dir, state)
             return
-        diff = differences(recorded, self.binding(recorded.get("instruction", state["instruction"])))
+        diff = differences(recorded, self.binding(recorded.get("instruction", state.instruction)))
         if diff:
             raise BimoError(f"{run_dir} was started with other settings ({'; '.join(diff)}); "
                             "continuing would mix them in one text: start a new run")
 
-    def _save(self, run_dir: Path | None, state: dict[str, Any]) -> None:
-        if run_dir is not None:
-            state["tokens"], state["calls"], state["ratio"] = self.tokens, self.calls, self.ratio
-            state["repeats"], state["stops"] = self.repeats, self.stops
-            atomic_write_text(run_dir / "state.json", json.dumps(state, ensure_ascii=False, indent=1))
+    def _open(self, instruction: str, run_dir: Path | None) -> RunState:
+        """The run's state: resumed from `run_dir` (counters included), else a new one."""
+        if run_dir is None or not (run_dir / "state.json").exists():
+            if run_dir is not None:
+                run_dir.mkdir(parents=True, exist_ok=True)
+            return RunState(instruction=instruction, config=self.config, model=self.backend.uri,
+                            binding=self.binding(instruction))
+        state = load_state(run_dir)
+        with self._lock:
+            self.tokens, self.calls, self.ratio = state.tokens, state.calls, state.ratio
+            self.repeats, self.stops = state.repeats, list(state.stops)
+        self.check_binding(run_dir, state)
+        return state
 
-    @staticmethod
-    def load_state(run_dir: Path) -> dict[str, Any]:
-        path = Path(run_dir) / "state.json"
-        if not path.exists():
-            raise BimoError(f"no long-form run to resume in {run_dir} (state.json missing)")
-        try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except ValueError:
-            raise BimoError(f"{path} is damaged (not JSON)") from None
+    def _save(self, run_dir: Path | None, state: RunState) -> None:
+        if run_dir is None:
+            return
+        with self._lock:
+            state.tokens, state.calls, state.ratio = self.tokens, self.calls, self.ratio
+            state.repeats, state.stops = self.repeats, list(self.stops)
+        data = state.model_dump(mode="json", exclude={"stopped"} if state.stopped is None else None)
+        atomic_write_text(run_dir / "state.json", json.dumps(data, ensure_ascii=False, indent=1))
 
     # --- writing -------------------------------------------------------------------------
-    def _plan_text(self, plan: Plan, lang: str) -> str:
-        unit = "字" if lang == "zh" else " words"
-        lines = [f"# {plan.title}"] if plan.title else []
-        for i, s in enumerate(plan.sections, 1):
-            pts = "；".join(s.points) if lang == "zh" else "; ".join(s.points)
-            lines.append(f"{i}. {s.heading} — {pts} ({s.length}{unit})")
-        return "\n".join(lines)
-
-    def _summaries(self, state: dict, done: list[str], upto: int, lang: str) -> list[str]:
+    def _summaries(self, run: _Run, done: list[str], upto: int) -> list[str]:
         """One short summary per finished section, made once and kept in the run state."""
-        p = _prompts(lang)
-        summaries = state.setdefault("summaries", {})
+        p = _prompts(run.lang)
+        summaries = run.state.summaries
         for i in range(upto):
-            if str(i) not in summaries:
+            if i not in summaries:
                 msg = [{"role": "user", "content": render(p["summary"], text=done[i])}]
-                summaries[str(i)] = self._chat(msg, max_tokens=220, salt=900 + i).text.strip()
-        return [summaries[str(i)] for i in range(upto)]
+                summaries[i] = self._chat(msg, max_tokens=220, seed=self.seeds.summary(i)).text.strip()
+        return [summaries[i] for i in range(upto)]
 
-    def _sofar(self, state: dict, upto: int, lang: str, budget_tokens: int, plan: Plan | None = None) -> str:
+    def _sofar(self, run: _Run, upto: int, budget_tokens: int) -> str:
         """What section `upto` sees of the text before it (`LongformConfig.context`)."""
+        lang = run.lang
         p = _prompts(lang)
-        done = [state["sections"][str(i)]["text"] for i in range(upto)]
+        done = run.state.texts(upto)
         if not done:
             return p["sofar_empty"]
-        if self.config.context != "full" and plan is not None:
+        if self.config.context != "full":
             sep = "；" if lang == "zh" else "; "
             covered = "\n".join(f"{i + 1}. {s.heading}" + (f": {sep.join(s.points)}" if s.points else "")
-                                 for i, s in enumerate(plan.sections[:upto]))
+                                 for i, s in enumerate(run.plan.sections[:upto]))
             parts = [f"{p['covered_head']}\n{covered}"]
             if self.config.context == "summary":
                 parts.append(f"{p['summary_head']}\n" + "\n".join(
-                    f"{i + 1}. {t}" for i, t in enumerate(self._summaries(state, done, upto, lang))))
+                    f"{i + 1}. {t}" for i, t in enumerate(self._summaries(run, done, upto))))
             paras = [x for x in done[-1].split("\n\n") if x.strip()]
             last = paras[-1] if paras else done[-1]
             if count_length(last) > 300:
@@ -385,14 +301,15 @@ class LongformWriter:
         r = self._units_per_token(lang)
         if count_length(full) / r <= budget_tokens:
             return full
-        summaries = self._summaries(state, done, upto - 1, lang)
+        summaries = self._summaries(run, done, upto - 1)
         tail = done[-1]
         if count_length(tail) / r > budget_tokens * 0.6:
             tail = tail[-int(budget_tokens * 0.6 * r):]
         head = "\n".join(f"{i + 1}. {t}" for i, t in enumerate(summaries))
         return f"{p['summary_head']}\n{head}\n\n{p['tail_head']}\n{tail}"
 
-    def _section_messages(self, instruction: str, plan: Plan, idx: int, target: int, sofar: str, lang: str):
+    def _section_messages(self, run: _Run, idx: int, target: int, sofar: str) -> list[dict]:
+        instruction, plan, lang = run.instruction, run.plan, run.lang
         p = _prompts(lang)
         s = plan.sections[idx]
         if len(plan.sections) == 1:
@@ -400,20 +317,21 @@ class LongformWriter:
             user = f"{instruction}\n\n{unit}"
         else:
             pts = "；".join(s.points) if lang == "zh" else "; ".join(s.points)
-            user = render(p["section"], instruction=instruction, plan=self._plan_text(plan, lang), sofar=sofar,
+            user = render(p["section"], instruction=instruction, plan=plan_text(plan, lang), sofar=sofar,
                           index=idx + 1, total=len(plan.sections), heading=s.heading, points=pts or s.heading,
                           target=target)
         return [{"role": "system", "content": p["system"]}, {"role": "user", "content": user}]
 
-    def write_section(self, messages: list[dict], target: int, lang: str, salt: int, heading: str,
-                      before: str = "", instruction: str = "") -> str:
-        """One section: write, continue while short, cut when long — accepting only new text.
+    def write_section(self, messages: list[dict], target: int, lang: str, index: int, heading: str,
+                      before: str = "", instruction: str = "", redo: bool = False) -> str:
+        """Section `index`: write, continue while short, cut when long — accepting only new text.
 
         Every piece is checked against `before` (the text so far) and the section itself:
         sentences that repeat are dropped. A piece that was mostly repetition is asked
         again with another seed and anti-repetition sampling; after `max_repeat_retries`
         such pieces, one new sub-point is asked for the missing length, and if that repeats
         too the section stops short (recorded in `self.stops`) rather than being padded.
+        `redo`: the section is written again because it restated an earlier one (other seeds).
         """
         p = _prompts(lang)
         text, anti, repeats, new_point, empty = "", False, 0, False, False
@@ -428,7 +346,8 @@ class LongformWriter:
                 ask = render(p["new_point"] if new_point else p["continue"], more=more)
                 follow = [*messages, {"role": "assistant", "content": text}, {"role": "user", "content": ask}]
             r = self._units_per_token(lang)
-            comp = self._chat(follow, max_tokens=math.ceil(more / r * 1.3) + 32, salt=salt + 100 * k, anti=anti)
+            comp = self._chat(follow, max_tokens=math.ceil(more / r * 1.3) + 32, seed=self.seeds.piece(index, k, redo),
+                              anti=anti)
             self._learn_ratio(count_length(comp.text), comp.completion_tokens)
             piece = _clean_section(comp.text, heading)
             # checked against the text so far and the prompt itself (small models echo the request)
@@ -444,9 +363,12 @@ class LongformWriter:
             if got >= 8 and new < 0.7 * got:  # mostly repetition: keep the new part, ask differently
                 repeats += 1
                 anti = True
-                self.repeats += 1
-                if new_point or (not text and repeats > self.config.max_repeat_retries):
-                    self.stops.append({"heading": heading, "target": target, "length": count_length(text)})
+                stop = new_point or (not text and repeats > self.config.max_repeat_retries)
+                with self._lock:
+                    self.repeats += 1
+                    if stop:
+                        self.stops.append({"heading": heading, "target": target, "length": count_length(text)})
+                if stop:
                     break
         if count_length(text) > target * 1.05:
             text = cut_to_length(text, target)
@@ -464,7 +386,7 @@ class LongformWriter:
             if language_leaks(sent, instruction, lang):
                 msg = [{"role": "user", "content": render(p["fix_leak"], text=sent.strip())}]
                 fixed = self._chat(msg, max_tokens=math.ceil(count_length(sent) / self._units_per_token(lang) * 1.5) + 16,
-                                   salt=700 + k).text.strip().splitlines()
+                                   seed=self.seeds.leak_fix(k)).text.strip().splitlines()
                 fixed_s = fixed[0].strip() if fixed else ""
                 if fixed_s and not language_leaks(fixed_s, instruction, lang) and count_length(fixed_s) >= 3:
                     out.append(fixed_s + ("\n" if sent.endswith("\n") else ""))
@@ -482,7 +404,7 @@ class LongformWriter:
     def _context_budget(self, instruction: str, plan: Plan, lang: str, max_new: int) -> int:
         n_ctx = self.backend.n_ctx or 32768
         r = self._units_per_token(lang)
-        fixed = (count_length(instruction) + count_length(self._plan_text(plan, lang))) / r + 400
+        fixed = (count_length(instruction) + count_length(plan_text(plan, lang))) / r + 400
         budget = int(n_ctx * 0.9 - fixed - max_new)
         if budget < 200:
             raise BimoError(f"the context of {self.backend.uri} ({n_ctx} tokens) cannot hold the instruction, "
@@ -491,180 +413,158 @@ class LongformWriter:
 
     def run(self, instruction: str, run_dir: str | Path | None = None, on_event: Event | None = None,
             plan: Plan | None = None, progress: bool = False) -> LongformResult:
-        """Write (or resume writing) the whole piece."""
+        """Write (or resume writing) the whole piece.
+
+        A run goes: state opened (new, or resumed after its binding is checked) → plan made
+        and saved → each section written into its slot and saved → in parallel mode, repeats
+        across sections dropped, a transition at each join, the total trimmed → the text, ended
+        on a finished sentence, saved as output.md. A killed run resumes at the first empty slot.
+        """
         emit = on_event or (lambda e: None)
         t0 = time.perf_counter()
         run_dir = Path(run_dir) if run_dir else None
         if plan is not None:
             check_plan(plan)
-        state: dict[str, Any]
-        if run_dir is not None and (run_dir / "state.json").exists():
-            state = self.load_state(run_dir)
-            self.tokens, self.calls, self.ratio = state.get("tokens", 0), state.get("calls", 0), state.get("ratio")
-            self.check_binding(run_dir, state)
-            self.repeats, self.stops = state.get("repeats", 0), list(state.get("stops", []))
-            instruction = state["instruction"]
-        else:
-            if run_dir is not None:
-                run_dir.mkdir(parents=True, exist_ok=True)
-            state = {"instruction": instruction, "config": self.config.model_dump(), "model": self.backend.uri,
-                     "binding": self.binding(instruction), "sections": {}}
-        lang = state.get("lang") or self.config.lang or detect_lang(instruction)
+        state = self._open(instruction, run_dir)
+        instruction = state.instruction
+        lang = state.lang or self.config.lang or detect_lang(instruction)
         lang = lang if lang in INITIAL_RATIO else "zh"
-        state["lang"] = lang
-        if "plan" not in state:
-            plan = self.rescale(plan) if plan is not None else self.make_plan(instruction, lang)
-            state["plan"] = plan.model_dump()
+        state.lang = lang
+        if state.plan is None:
+            state.plan = rescale(plan, self.config.length) if plan is not None else self.make_plan(instruction, lang)
+            state.sections = [None] * len(state.plan.sections)
             self._save(run_dir, state)
             if run_dir is not None:
-                atomic_write_text(run_dir / "plan.json", plan.model_dump_json(indent=1))
-        plan = Plan(**state["plan"])
+                atomic_write_text(run_dir / "plan.json", state.plan.model_dump_json(indent=1))
+        plan = state.plan
         self._check_reachable(instruction, plan, lang)
         emit({"type": "plan", "plan": plan.model_dump()})
         bar = _Progress(self.config.length, len(plan.sections), progress)
-        bar.update(self._written(state, plan), len(state["sections"]), self.tokens)
+        bar.update(state.written(), state.finished(), self.tokens)
+        run = _Run(instruction, lang, plan, state, run_dir, emit, bar)
         if self.config.parallel > 1 and len(plan.sections) > 1:
-            self._run_parallel(instruction, plan, lang, state, run_dir, emit, bar)
+            self._run_parallel(run)
         else:
-            self._run_sequential(instruction, plan, lang, state, run_dir, emit, bar)
+            self._run_sequential(run)
         bar.close()
-        text = self.render(plan, state)
+        text = state.render()
         if dangling_ending(text):  # the last section ended on a lead-in: end on a finished sentence
-            last = max(int(k) for k in state["sections"])
-            sec = state["sections"][str(last)]
-            sec["text"] = trim_dangling(sec["text"])
-            sec["length"] = count_length(sec["text"])
-            text = self.render(plan, state)
+            last = state.sections[-1]
+            assert last is not None
+            last.text = trim_dangling(last.text)
+            last.length = count_length(last.text)
+            text = state.render()
         length = count_length(text)
         if self.stops and length < 0.9 * self.config.length:
             unit = "字" if lang == "zh" else "words"
             note = f"stopped at {length} of {self.config.length} {unit} to avoid repetition"
-            state["stopped"] = {"length": length, "target": self.config.length, "sections": self.stops,
-                                "message": note}
+            state.stopped = {"length": length, "target": self.config.length, "sections": self.stops, "message": note}
             emit({"type": "stopped", "message": note})
             if progress:
                 sys.stderr.write(note + "\n")
         self._save(run_dir, state)
         if run_dir is not None:
             atomic_write_text(run_dir / "output.md", text + "\n")
-        result = LongformResult(text=text, length=count_length(text), plan=plan, run_dir=run_dir,
-                                tokens=self.tokens, calls=self.calls, seconds=time.perf_counter() - t0,
-                                sections=[state["sections"][str(i)]["text"] for i in range(len(plan.sections))])
+        result = LongformResult(text=text, length=length, plan=plan, run_dir=run_dir, tokens=self.tokens,
+                                calls=self.calls, seconds=time.perf_counter() - t0,
+                                sections=state.texts(len(plan.sections)))
         emit({"type": "done", "text": text, "length": result.length})
         return result
 
-    def _written(self, state: dict, plan: Plan) -> int:
-        return count_length(self.render(plan, state, partial=True))
-
-    def _remaining_target(self, plan: Plan, state: dict, idx: int) -> int:
+    def _remaining_target(self, run: _Run, idx: int) -> int:
         """Steer: give section idx its share of what is still missing."""
-        written = self._written(state, plan)
-        later = plan.sections[idx:]
+        later = run.plan.sections[idx:]
         heads = sum(count_length(s.heading) for s in later)
-        missing = self.config.length - written - heads
-        share = plan.sections[idx].length / max(1, sum(s.length for s in later))
+        missing = self.config.length - run.state.written() - heads
+        share = run.plan.sections[idx].length / max(1, sum(s.length for s in later))
         return max(20, round(missing * share))
 
-    def _run_sequential(self, instruction, plan, lang, state, run_dir, emit, bar) -> None:
-        for idx, sec in enumerate(plan.sections):
-            if str(idx) in state["sections"]:
+    def _run_sequential(self, run: _Run) -> None:
+        """Sections in order, each seeing what `_sofar` shows of the text before it; a section
+        that retells an earlier one is written again from its points."""
+        for idx, sec in enumerate(run.plan.sections):
+            if run.state.sections[idx] is not None:
                 continue
-            target = self._remaining_target(plan, state, idx)
-            r = self._units_per_token(lang)
-            budget = self._context_budget(instruction, plan, lang, math.ceil(target / r * 1.3) + 32)
-            sofar = self._sofar(state, idx, lang, budget, plan)
-            messages = self._section_messages(instruction, plan, idx, target, sofar, lang)
-            before = self.render(plan, state, partial=True)
-            text = self.write_section(messages, target, lang, salt=idx, heading=sec.heading, before=before,
-                                      instruction=instruction)
-            earlier = [state["sections"][str(i)]["text"] for i in range(idx)]
+            target = self._remaining_target(run, idx)
+            r = self._units_per_token(run.lang)
+            budget = self._context_budget(run.instruction, run.plan, run.lang, math.ceil(target / r * 1.3) + 32)
+            messages = self._section_messages(run, idx, target, self._sofar(run, idx, budget))
+            write = partial(self.write_section, messages, target, run.lang, idx, sec.heading,
+                            before=run.state.render(partial=True), instruction=run.instruction)
+            text = write()
+            earlier = run.state.texts(idx)
             if earlier and restatement(text, earlier) > RESTATE_MAX:
-                # retells an earlier section: write it again from its plan points, anti-repetition on
-                self.repeats += 1
-                again = self.write_section(messages, target, lang, salt=idx + 50, heading=sec.heading,
-                                           before=before, instruction=instruction)
+                # retells an earlier section: write it again (other seeds), keep the one retelling less
+                with self._lock:
+                    self.repeats += 1
+                again = write(redo=True)
                 text = min((text, again), key=lambda t: restatement(t, earlier))
-            self._finish_section(state, plan, idx, text, run_dir, emit, bar)
+            self._finish_section(run, idx, text)
 
-    def _finish_section(self, state, plan, idx, text, run_dir, emit, bar) -> None:
-        state["sections"][str(idx)] = {"text": text, "length": count_length(text)}
-        self._save(run_dir, state)
-        emit({"type": "section", "index": idx, "heading": plan.sections[idx].heading, "text": text,
-              "length": count_length(text)})
-        written = self._written(state, plan)
-        emit({"type": "progress", "done": len(state["sections"]), "total": len(plan.sections),
-              "length": written, "target": self.config.length, "tokens": self.tokens})
-        bar.update(written, len(state["sections"]), self.tokens)
+    def _finish_section(self, run: _Run, idx: int, text: str) -> None:
+        """Checkpoint a written section, then tell the caller and the progress bar."""
+        state = run.state
+        state.sections[idx] = SectionText(text=text, length=count_length(text))
+        self._save(run.run_dir, state)
+        run.emit({"type": "section", "index": idx, "heading": run.plan.sections[idx].heading, "text": text,
+                  "length": count_length(text)})
+        written = state.written()
+        run.emit({"type": "progress", "done": state.finished(), "total": len(run.plan.sections),
+                  "length": written, "target": self.config.length, "tokens": self.tokens})
+        run.bar.update(written, state.finished(), self.tokens)
 
-    def _run_parallel(self, instruction, plan, lang, state, run_dir, emit, bar) -> None:
-        todo = [i for i in range(len(plan.sections)) if str(i) not in state["sections"]]
-        targets = {i: plan.sections[i].length for i in todo}
+    def _run_parallel(self, run: _Run) -> None:
+        """Sections side by side from the plan alone (none sees another), then repeats across
+        them dropped, a transition written at each join and the total trimmed back to target."""
+        state, plan, lang = run.state, run.plan, run.lang
+        todo = [i for i, done in enumerate(state.sections) if done is None]
 
         def work(idx: int) -> tuple[int, str]:
-            messages = self._section_messages(instruction, plan, idx, targets[idx], _prompts(lang)["sofar_empty"],
-                                              lang)
-            return idx, self.write_section(messages, targets[idx], lang, salt=idx, heading=plan.sections[idx].heading)
+            sec = plan.sections[idx]
+            messages = self._section_messages(run, idx, sec.length, _prompts(lang)["sofar_empty"])
+            return idx, self.write_section(messages, sec.length, lang, idx, sec.heading)
 
-        import threading
-
-        lock = threading.Lock()
         with ThreadPoolExecutor(max_workers=self.config.parallel) as pool:
-            for idx, text in pool.map(work, todo):
-                with lock:
-                    self._finish_section(state, plan, idx, text, run_dir, emit, bar)
+            for idx, text in pool.map(work, todo):  # in plan order, checkpointed as each one is done
+                self._finish_section(run, idx, text)
+        sections: list[SectionText] = state.sections  # type: ignore[assignment]  # every one is written now
         # Sections written side by side may repeat each other: drop what an earlier one said.
-        for idx in sorted(todo):
-            sec = state["sections"][str(idx)]
-            earlier = "\n\n".join(state["sections"][str(i)]["text"] for i in range(idx))
-            kept = trim_dangling(drop_repeats(sec["text"], earlier)) if earlier else sec["text"]
-            if kept != sec["text"]:
-                self.repeats += 1
-                sec["text"], sec["length"] = kept, count_length(kept)
+        for idx in todo:
+            sec = sections[idx]
+            earlier = "\n\n".join(state.texts(idx))
+            kept = trim_dangling(drop_repeats(sec.text, earlier)) if earlier else sec.text
+            if kept != sec.text:
+                with self._lock:
+                    self.repeats += 1
+                sec.text, sec.length = kept, count_length(kept)
         # Smooth the joins: a short transition opening each later section.
-        bridges = state.setdefault("bridges", {})
         p = _prompts(lang)
 
         def bridge(idx: int) -> tuple[int, str]:
-            prev = state["sections"][str(idx - 1)]["text"][-300:]
-            nxt = state["sections"][str(idx)]["text"][:300]
+            prev, nxt = sections[idx - 1].text[-300:], sections[idx].text[:300]
             msg = [{"role": "user", "content": render(p["bridge"], prev=prev, next=nxt)}]
-            return idx, _clean_section(self._chat(msg, max_tokens=80, salt=500 + idx).text, "")
+            return idx, _clean_section(self._chat(msg, max_tokens=80, seed=self.seeds.bridge(idx)).text, "")
 
-        need = [i for i in range(1, len(plan.sections)) if str(i) not in bridges]
+        need = [i for i in range(1, len(plan.sections)) if i not in state.bridges]
         with ThreadPoolExecutor(max_workers=self.config.parallel) as pool:
             for idx, text in pool.map(bridge, need):
-                bridges[str(idx)] = text
-        for idx, text in bridges.items():
-            sec = state["sections"][idx]
-            if not sec.get("bridged"):
-                sec["text"] = _join(text, sec["text"])
-                sec["bridged"] = True
-        # The joins added text: trim the longest sections back so the total stays on target.
-        over = self._written(state, plan) - self.config.length
+                state.bridges[idx] = text
+        for idx, text in state.bridges.items():
+            if not sections[idx].bridged:
+                sections[idx].text = _join(text, sections[idx].text)
+                sections[idx].bridged = True
+        # The joins added text: trim the longest sections (by their length before the joins)
+        # back so the total stays on target.
+        over = state.written() - self.config.length
         if over > self.config.length * 0.03:
-            for idx in sorted(state["sections"], key=lambda k: -state["sections"][k]["length"]):
-                sec = state["sections"][idx]
-                cut = cut_to_length(sec["text"], max(20, count_length(sec["text"]) - over))
-                over -= count_length(sec["text"]) - count_length(cut)
-                sec["text"], sec["length"] = cut, count_length(cut)
+            for idx in sorted(range(len(sections)), key=lambda i: -sections[i].length):
+                sec = sections[idx]
+                cut = cut_to_length(sec.text, max(20, count_length(sec.text) - over))
+                over -= count_length(sec.text) - count_length(cut)
+                sec.text, sec.length = cut, count_length(cut)
                 if over <= self.config.length * 0.02:
                     break
-        self._save(run_dir, state)
-
-    @staticmethod
-    def render(plan: Plan, state: dict, partial: bool = False) -> str:
-        parts = [f"# {plan.title}"] if plan.title else []
-        single = len(plan.sections) == 1
-        for i, sec in enumerate(plan.sections):
-            done = state["sections"].get(str(i))
-            if done is None:
-                if partial:
-                    continue
-                raise BimoError(f"section {i + 1} is missing from the run")
-            if not done["text"].strip():
-                continue  # a section that stopped empty: no heading with nothing after it
-            parts.append(done["text"] if single or not sec.heading else f"## {sec.heading}\n\n{done['text']}")
-        return "\n\n".join(parts)
+        self._save(run.run_dir, state)
 
 
 class _Progress:

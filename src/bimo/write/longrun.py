@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 import sys
 import time
 from pathlib import Path
-
-from pydantic import ValidationError
 
 from bimo import paths
 from bimo.errors import BimoError
@@ -16,7 +13,9 @@ from bimo.io import atomic_write_text
 from bimo.llm import get_backend
 from bimo.text import detect_lang
 from bimo.write.lengthreq import check_length, detect_length
-from bimo.write.longform import LongformConfig, LongformWriter, Plan, check_plan
+from bimo.write.longform import LongformConfig, LongformWriter
+from bimo.write.plan import load_plan
+from bimo.write.runstate import load_state
 
 
 def runner_for(req, text: str):
@@ -28,23 +27,12 @@ def runner_for(req, text: str):
     return None
 
 
-def _load_plan(path: Path) -> Plan:
-    try:
-        plan = Plan(**json.loads(Path(path).read_text(encoding="utf-8")))
-    except FileNotFoundError:
-        raise BimoError(f"plan file not found: {path}") from None
-    except (ValueError, ValidationError, TypeError) as exc:
-        raise BimoError(f"{path} is not a valid plan (JSON with title and sections): {str(exc).splitlines()[0]}") from None
-    return check_plan(plan)
-
-
 def new_run_dir() -> Path:
     return paths.home() / "runs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
 
 
-def resume_model(run_dir: Path, state: dict, asked: str | None) -> str:
+def resume_model(run_dir: Path, recorded: str | None, asked: str | None) -> str:
     """The model a resumed run continues with: the one it started with, never another."""
-    recorded = state.get("model")
     if recorded is None:
         if not asked:
             raise BimoError(f"{run_dir} does not record the model it was started with (older bimo); "
@@ -59,24 +47,24 @@ def resume_model(run_dir: Path, state: dict, asked: str | None) -> str:
 def run_longform(req, text: str) -> None:
     model = req.model
     if req.resume is not None:
-        state = LongformWriter.load_state(req.resume)
-        config = LongformConfig(**state["config"])
-        instruction, run_dir = state["instruction"], Path(req.resume)
-        model = resume_model(run_dir, state, req.model)
+        state = load_state(req.resume)
+        config, instruction, run_dir = state.config, state.instruction, Path(req.resume)
+        model = resume_model(run_dir, state.model, req.model)
+        plan = load_plan(req.plan) if req.plan is not None else None
         sys.stderr.write(f"resuming with {model}: temperature {config.temperature}, top_p {config.top_p}, "
                          f"seed {config.seed}, length {config.length}, parallel {config.parallel} "
                          "(as recorded; other settings given now are not used)\n")
     else:
         if not text.strip():
             raise BimoError("empty input: long-form writing needs an instruction")
-        length = req.length if req.length is not None else detect_length(text)
-        if length is None and req.plan is not None:
-            length = sum(s.length for s in _load_plan(req.plan).sections)
-        check_length(int(length or 0))
-        config = LongformConfig(length=length, lang=req.lang, parallel=req.parallel, temperature=req.temperature,
-                                top_p=req.top_p, seed=req.seed)
+        if req.length is not None:
+            check_length(req.length)  # a length given is used as given, never replaced by one the text states
+        plan = load_plan(req.plan) if req.plan is not None else None
+        # made before the backend: its slots follow `parallel`, and a bad length is reported before a model loads
+        config = LongformConfig.for_prompt(text, req.length, default=sum(s.length for s in plan.sections) if plan else None,
+                                           lang=req.lang, parallel=req.parallel, temperature=req.temperature,
+                                           top_p=req.top_p, seed=req.seed)
         instruction, run_dir = text.strip(), new_run_dir()
-    plan = _load_plan(req.plan) if req.plan is not None else None
     backend = get_backend(model, threads=req.threads,
                           parallel=max(4, config.parallel) if config.parallel > 1 else None)
     try:

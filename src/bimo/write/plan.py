@@ -1,0 +1,153 @@
+"""The plan of a long piece: its sections, each with a heading, key points and a target length.
+
+The writer asks the model for a plan (`PLAN_SCHEMA`) or takes one from the user (a JSON
+file, `load_plan`). Either way the plan is fitted to the requirement before anything is
+written: duplicate sections are merged (a generated plan) or refused (a given one), the
+targets are rescaled to sum to the required length, and sections far above the typical
+size are split, since one call cannot write them reliably.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError
+
+from bimo.errors import BimoError
+from bimo.text import count_length
+
+
+class Section(BaseModel):
+    heading: str = ""
+    points: list[str] = Field(default_factory=list)
+    length: int = Field(0, ge=0)
+
+
+class Plan(BaseModel):
+    title: str = ""
+    sections: list[Section]
+
+
+PLAN_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "title": {"type": "string"},
+        "sections": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "properties": {
+                    "heading": {"type": "string"},
+                    "points": {"type": "array", "items": {"type": "string"}, "maxItems": 4},
+                    "length": {"type": "integer"},
+                },
+                "required": ["heading", "points", "length"],
+            },
+        },
+    },
+    "required": ["title", "sections"],
+}
+
+_KEY_TOKEN = re.compile(r"[\u4e00-\u9fff]|[a-z]+|\d+")
+
+
+def _section_key(sec: Section) -> set[tuple[str, ...]]:
+    """Unit bigrams of a section's heading and points, for near-duplicate detection."""
+    toks = _KEY_TOKEN.findall((sec.heading + " " + " ".join(sec.points)).lower())  # digits count: Part 1 ≠ Part 2
+    return {tuple(toks[i:i + 2]) for i in range(len(toks) - 1)} or {tuple(toks)}
+
+
+def _similar(a: Section, b: Section, threshold: float = 0.8) -> bool:
+    ka, kb = _section_key(a), _section_key(b)
+    return len(ka & kb) / max(1, len(ka | kb)) >= threshold
+
+
+def duplicate_sections(sections: list[Section]) -> list[tuple[int, int]]:
+    """Pairs (i, j), i < j, of sections whose heading and points are (nearly) the same.
+    A "(续)" / "(continued)" part of a split section is not a duplicate of its first part."""
+    out = []
+    for j, b in enumerate(sections):
+        for i in range(j):
+            a = sections[i]
+            if b.heading != a.heading and b.heading.startswith(a.heading) and b.points == a.points:
+                continue
+            if _similar(sections[i], b):
+                out.append((i, j))
+                break
+    return out
+
+
+def dedupe_sections(sections: list[Section]) -> list[Section]:
+    """A generated plan without its duplicate sections (their length goes to the first copy)."""
+    drop = dict((j, i) for i, j in duplicate_sections(sections))
+    for j, i in drop.items():
+        sections[i].length += sections[j].length
+    return [sec for k, sec in enumerate(sections) if k not in drop] or sections[:1]
+
+
+def check_plan(plan: Plan) -> Plan:
+    """A plan given by the user must not ask for the same section twice: one-line error."""
+    dup = duplicate_sections(plan.sections)
+    if dup:
+        i, j = dup[0]
+        raise BimoError(f"the plan has duplicate sections: {i + 1} and {j + 1} "
+                        f"({plan.sections[j].heading or 'no heading'!r}); merge or reword them")
+    return plan
+
+
+def load_plan(path: Path) -> Plan:
+    """A plan file given by the user (`bimo write --plan`), checked."""
+    try:
+        plan = Plan(**json.loads(Path(path).read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        raise BimoError(f"plan file not found: {path}") from None
+    except (ValueError, ValidationError, TypeError) as exc:
+        raise BimoError(f"{path} is not a valid plan (JSON with title and sections): {str(exc).splitlines()[0]}") from None
+    return check_plan(plan)
+
+
+def rescale(plan: Plan, length: int) -> Plan:
+    """Make section targets sum to the required length (minus what headings take)."""
+    body = length - count_length(plan.title) - sum(count_length(s.heading) for s in plan.sections)
+    body = max(body, 50 * len(plan.sections))
+    weights = [max(s.length, 1) for s in plan.sections]
+    if max(weights) > 20 * min(weights):  # nonsense counts: split evenly
+        weights = [1] * len(weights)
+    total = sum(weights)
+    for s, w in zip(plan.sections, weights, strict=True):
+        s.length = max(30, round(body * w / total))
+    return plan
+
+
+def split_oversized(plan: Plan, section_size: int, lang: str) -> Plan:
+    """Split sections far above the typical size: one call cannot write them reliably.
+
+    Small models sometimes plan a single 1,000-word section; writing it in one go is
+    exactly the failure the plan is meant to avoid.
+    """
+    limit = round(1.5 * section_size)
+    more = "（续）" if lang == "zh" else " (continued)"
+    out: list[Section] = []
+    for s in plan.sections:
+        parts = max(1, math.ceil(s.length / limit)) if s.length > limit else 1
+        for i in range(parts):
+            points = s.points[i::parts] if parts > 1 else s.points
+            out.append(Section(heading=s.heading if i == 0 else (s.heading + more).strip(),
+                               points=points, length=round(s.length / parts)))
+    plan.sections = out
+    return plan
+
+
+def plan_text(plan: Plan, lang: str) -> str:
+    """The plan as every section's prompt shows it: one numbered line per section."""
+    unit = "字" if lang == "zh" else " words"
+    lines = [f"# {plan.title}"] if plan.title else []
+    for i, s in enumerate(plan.sections, 1):
+        pts = "；".join(s.points) if lang == "zh" else "; ".join(s.points)
+        lines.append(f"{i}. {s.heading} — {pts} ({s.length}{unit})")
+    return "\n".join(lines)
