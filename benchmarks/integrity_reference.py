@@ -24,12 +24,12 @@ DEFAULTS = [
 
 def main() -> None:
     files = sys.argv[1:] or [f for f in DEFAULTS if Path(f).exists()]
-    print("| text | units | repeated 8-grams | longest repeat | repeated sentences | last new 8-gram | "
-          "effective length | leaks | ending |\n|---|---|---|---|---|---|---|---|---|")
+    print("| text | units | repeated 8-grams | longest repeat | repeated sentences | near repeats | scaffolding | "
+          "last new 8-gram | effective length | leaks | ending |\n|---|---|---|---|---|---|---|---|---|---|---|")
     for f in files:
         m = measure(Path(f).read_text(encoding="utf-8", errors="replace"))
         print(f"| {f} | {m.units} | {m.repeated_share:.1%} | {m.longest_repeat} | {m.repeated_sentences:.1%} | "
-              f"{m.last_new:.2f} | {m.effective_length} | {len(m.leaks)} | {m.ending or 'finished'} |")
+              f"{m.near_repeats:.1%} | {len(m.scaffolding)} | {m.last_new:.2f} | {m.effective_length} | {len(m.leaks)} | {m.ending or 'finished'} |")
 
 
 if __name__ == "__main__":

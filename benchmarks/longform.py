@@ -96,12 +96,16 @@ def main() -> None:
     for r in records:
         if r["id"] in done:
             row = done[r["id"]]
+            integ = measure(row["response"], prompt=r["prompt"])  # measures as this version defines them
+            row.update(integ.summary(), S_l_eff=length_score(r["length"], integ.effective_length), flags=integ.flags())
             rows.append(row)
             t_all += row["seconds"]
             tok_all += row["tokens"]
             ideal_all += row["ideal_s"]
             ideal_final += row["ideal_final_s"]
-            print(f"  {r['id']}: finished earlier, S_l {row['S_l']:5.1f}, S_l eff {row['S_l_eff']:5.1f}")
+            print(f"  {r['id']}: finished earlier, S_l {row['S_l']:5.1f}, S_l eff {row['S_l_eff']:5.1f}, repeated "
+                  f"8-grams {row['repeated_share']:.1%}, near repeats {row['near_repeats']:.1%}, lines about the "
+                  f"writing {row['scaffolding']}" + (f"; FLAGGED: {'; '.join(row['flags'])}" if row["flags"] else ""))
             continue
         w = LongformWriter(backend, LongformConfig(length=r["length"], seed=1, context=args.context))
         before = decode_rate(backend)
@@ -131,11 +135,12 @@ def main() -> None:
         print(f"  {r['id']}: required {r['length']:>6} got {res.length:>6}  S_l {s:5.1f}  "
               f"{len(res.plan.sections)} sections, {res.tokens} tokens, {wall:.0f} s, overhead "
               f"{wall / (res.tokens / rate):.2f} (final text only {wall / (ftok / rate):.2f}), decode {rate:.1f} tok/s; "
-              f"S_l eff {s_eff:5.1f}, repeated 8-grams {integ.repeated_share:.1%}, leaks {len(integ.leaks)}, "
+              f"S_l eff {s_eff:5.1f}, repeated 8-grams {integ.repeated_share:.1%}, near repeats {integ.near_repeats:.1%}, "
+              f"lines about the writing {len(integ.scaffolding)}, leaks {len(integ.leaks)}, "
               f"ending {integ.ending or 'ok'}, {w.repeats} retries for repetition"
               + (f"; FLAGGED: {'; '.join(integ.flags())}" if integ.flags() else ""))
-    print("\n| bucket | prompts | mean S_l | mean S_l eff | mean repeated 8-grams | max | leaks | dangling | flagged |"
-          "\n|---|---|---|---|---|---|---|---|---|")
+    print("\n| bucket | prompts | mean S_l | mean S_l eff | mean repeated 8-grams | max | near repeats | "
+          "lines about the writing | leaks | dangling | flagged |\n|---|---|---|---|---|---|---|---|---|---|---|")
     buckets: dict[str, list[dict]] = {}
     for row in rows:
         buckets.setdefault(bucket_of(row["length"]), []).append(row)
@@ -143,6 +148,7 @@ def main() -> None:
         print(f"| {b} | {len(group)} | {statistics.mean(x['S_l'] for x in group):.1f} | "
               f"{statistics.mean(x['S_l_eff'] for x in group):.1f} | "
               f"{statistics.mean(x['repeated_share'] for x in group):.1%} | {max(x['repeated_share'] for x in group):.1%} | "
+              f"{statistics.mean(x['near_repeats'] for x in group):.1%} | {sum(x['scaffolding'] for x in group)} | "
               f"{sum(x['leaks'] for x in group)} | {sum(1 for x in group if x['ending'])} | "
               f"{sum(1 for x in group if x['flags'])} |")
     print(f"\nwall time {t_all:.0f} s; tokens generated {tok_all}; "

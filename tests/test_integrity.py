@@ -8,7 +8,9 @@ from bimo.integrity import (
     drop_repeats,
     language_leaks,
     measure,
+    near_repeat_share,
     piece_repetition,
+    scaffolding_lines,
     trim_dangling,
     units,
 )
@@ -123,7 +125,7 @@ def test_thresholds_are_configurable():
     text = "\n\n".join(EN_PARAS + EN_PARAS[1:2])
     m = measure(text)
     assert m.flags()
-    loose = IntegrityThresholds(max_repeated_share=0.5, max_longest_repeat=500, max_repeated_sentences=0.5,
+    loose = IntegrityThresholds(max_repeated_share=0.5, max_longest_repeat=500, max_repeated_sentences=0.5, max_near_repeats=0.5,
                                 min_last_new=0.0)
     assert m.flags(loose) == []
 
@@ -141,3 +143,28 @@ def test_drop_repeats_catches_loops_of_short_lines():
     kept = drop_repeats(loop)
     assert kept.count("【封面】") <= 2 and kept.count("【正文】") <= 2
     assert measure(kept).repeated_share < measure(loop).repeated_share
+
+
+def test_near_repeats_catch_sentences_said_again_in_other_words():
+    """Seen in a 1,500字 science piece: the same claim restated with a word or two changed,
+    which no 8-gram catches."""
+    loop = ("潮汐力的产生是由于水对地球引力的影响。当太阳和月亮在同一天升起时，地球上会看到一个不同的面。"
+            "潮汐力的作用方向是由水的流向决定的。当太阳和月亮在同一个时刻升起时，在地球上我们会看到一个不同的面。")
+    clean = "".join(ZH_PARAS)
+    assert near_repeat_share(clean) == 0.0
+    assert near_repeat_share(loop) >= 0.25
+    assert measure(clean).near_repeats == 0.0
+    en = " ".join(EN_PARAS) + " My father never measured anything at all; he cooked by the sound of the oil."
+    assert near_repeat_share(en) == pytest.approx(1 / 5)
+    assert any("restate" in f for f in measure(loop * 2).flags())
+
+
+def test_scaffolding_lines_are_found_and_flagged_but_plans_are_not():
+    text = ("## 第三部分\n李明走进放映室。\n这一部分写完后，可以总结为：李明找到了胶卷。\n（前文最后一段略）\n"
+            "以下是活动安排：\n1. 开幕式。\nHere is the next section:\nThe end came quietly.")
+    assert scaffolding_lines(text) == ["这一部分写完后，可以总结为：李明找到了胶卷。", "（前文最后一段略）",
+                                       "Here is the next section:"]
+    m = measure(text)
+    assert len(m.scaffolding) == 3 and any("about the writing" in f for f in m.flags())
+    assert measure("以下是活动安排：\n1. 开幕式，由馆长致辞。\n2. 读书分享会。").scaffolding == []
+    assert IntegrityThresholds(max_scaffolding=3).model_dump()["max_scaffolding"] == 3

@@ -8,6 +8,11 @@ and each English word is one unit):
 - **repetition**: share of n-grams (n = 8 units) that already occurred earlier in the text,
   the longest repeated span, the share of sentences that repeat an earlier sentence, and
   the repeated share per tenth of the text (a curve: looping usually grows towards the end);
+- **near repeats**: the share of sentences that say an earlier sentence again in other words
+  (most of their unit bigrams occur in one earlier sentence): a small model's loops often
+  vary a word or two, which no 8-gram catches;
+- **scaffolding**: lines that talk about the writing instead of writing it ("这一部分写完后：",
+  "（前文最后一段略）", "Here is the next section:"), echoes of the instructions;
 - **effective length**: units not covered by a repeat of an earlier n-gram — what is left
   of the length once looping is taken out;
 - **stalling**: how far into the text the last new n-gram appears (1.0 = new text to the end);
@@ -61,6 +66,8 @@ class IntegrityThresholds(BaseModel):
     max_repeated_share: float = Field(0.08, ge=0, le=1, description="share of 8-grams repeating earlier text")
     max_longest_repeat: int = Field(60, ge=8, description="longest repeated span, in units")
     max_repeated_sentences: float = Field(0.10, ge=0, le=1, description="share of sentences repeating one before")
+    max_near_repeats: float = Field(0.15, ge=0, le=1, description="share of sentences restating one before")
+    max_scaffolding: int = Field(0, ge=0, description="lines about the writing itself allowed")
     min_last_new: float = Field(0.85, ge=0, le=1, description="position of the last new 8-gram (stalling)")
     max_leaks: int = Field(0, ge=0, description="language leaks allowed")
     allow_dangling: bool = Field(False, description="accept texts that end mid-sentence / on a heading or colon")
@@ -74,6 +81,8 @@ class Integrity(BaseModel):
     repeated_share: float = 0.0
     longest_repeat: int = 0
     repeated_sentences: float = 0.0
+    near_repeats: float = 0.0
+    scaffolding: list[str] = Field(default_factory=list)
     curve: list[float] = Field(default_factory=list, description="repeated 8-gram share per tenth")
     last_new: float = 1.0
     leaks: list[str] = Field(default_factory=list)
@@ -89,6 +98,10 @@ class Integrity(BaseModel):
             out.append(f"repeats a {self.longest_repeat}-unit span (> {t.max_longest_repeat})")
         if self.repeated_sentences > t.max_repeated_sentences:
             out.append(f"{self.repeated_sentences:.0%} of sentences repeat an earlier one")
+        if self.near_repeats > t.max_near_repeats:
+            out.append(f"{self.near_repeats:.0%} of sentences restate an earlier one")
+        if len(self.scaffolding) > t.max_scaffolding:
+            out.append(f"{len(self.scaffolding)} line(s) about the writing: {self.scaffolding[0][:30]}")
         if self.units >= 4 * NGRAM and self.last_new < t.min_last_new:
             out.append(f"stalls: no new 8-gram after {self.last_new:.0%} of the text")
         if len(self.leaks) > t.max_leaks:
@@ -101,6 +114,7 @@ class Integrity(BaseModel):
         """The scalar measures, rounded, for tables and JSON records."""
         return {"effective_length": self.effective_length, "repeated_share": round(self.repeated_share, 4),
                 "longest_repeat": self.longest_repeat, "repeated_sentences": round(self.repeated_sentences, 4),
+                "near_repeats": round(self.near_repeats, 4), "scaffolding": len(self.scaffolding),
                 "last_new": round(self.last_new, 3), "leaks": len(self.leaks), "ending": self.ending}
 
 
@@ -158,6 +172,8 @@ def measure(text: str, prompt: str = "", lang: str | None = None, n: int = NGRAM
         repeated_share=sum(rep) / grams if grams else 0.0,
         longest_repeat=longest,
         repeated_sentences=repeated_sentence_share(text),
+        near_repeats=near_repeat_share(text),
+        scaffolding=scaffolding_lines(text),
         curve=curve,
         last_new=min(1.0, last_new),
         leaks=language_leaks(text, prompt, lang),
@@ -177,6 +193,57 @@ def repeated_sentence_share(text: str, min_units: int = 5) -> float:
         repeated += key in seen
         seen.add(key)
     return repeated / total if total else 0.0
+
+
+def _bigrams(piece: str) -> set[tuple[str, str]]:
+    toks = units(piece)
+    return set(zip(toks, toks[1:], strict=False))
+
+
+def near_repeat_share(text: str, min_units: int = 8, containment: float = 0.6) -> float:
+    """Share of sentences (of at least `min_units` units) whose unit bigrams lie, for at least
+    `containment` of them, in one earlier sentence: the same sentence with a word or two
+    changed, or an exact repeat. Found through an index of bigrams, so long texts stay fast."""
+    index: dict[tuple[str, str], list[int]] = {}
+    total = near = 0
+    for sid, piece in enumerate(sentences(text)):
+        grams = _bigrams(piece)
+        if len(grams) < min_units - 1:
+            continue
+        total += 1
+        shared: dict[int, int] = {}
+        for g in grams:
+            for other in index.get(g, ()):
+                shared[other] = shared.get(other, 0) + 1
+        near += bool(shared) and max(shared.values()) >= containment * len(grams)
+        for g in grams:
+            index.setdefault(g, []).append(sid)
+    return near / total if total else 0.0
+
+
+#: Lines that speak about the text being written rather than writing it: echoes of the
+#: writer's instructions and a small model's notes to itself. Kept narrow on purpose:
+#: "以下是活动安排：" in a plan is writing, "以下是我根据题目创作的" is not.
+_SCAFFOLD = re.compile(
+    r"^\s*(?:"
+    r"这一?部分写完|这一?部分(?:大?约|共|字数)|本(?:段|节|部分)(?:大?约|共)\s*\d+\s*字"
+    r"|[（(【\[]?\s*(?:前文|上文|前面|以上|此处)[^）)】\]\n]{0,12}(?:略|省略)[^）)】\]\n]{0,4}[）)】\]]?\s*$"
+    r"|以下是我(?:根据|为你|为您|创作|写)|(?:字数|篇幅)\s*[:：]\s*\d+"
+    r"|(?:here is|here's|below is) (?:the|a|an|my) (?:next |final |first )?(?:section|part|paragraph|continuation|essay|story|article)"
+    r"|\(?(?:continued|to be continued|word count:?\s*\d+)\)?\s*$"
+    r")",
+    re.I,
+)
+
+
+def is_scaffolding(line: str) -> bool:
+    """Whether a line talks about the writing itself (see `_SCAFFOLD`)."""
+    return bool(_SCAFFOLD.match(line))
+
+
+def scaffolding_lines(text: str) -> list[str]:
+    """Lines about the writing itself, stripped, in order."""
+    return [ln.strip() for ln in text.splitlines() if is_scaffolding(ln)]
 
 
 def language_leaks(text: str, prompt: str = "", lang: str | None = None) -> list[str]:

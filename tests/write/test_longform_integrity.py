@@ -132,6 +132,13 @@ def test_bare_list_markers_are_dropped():
     assert _clean_section(text, "") == "1. 炒菜：火候是关键。\n\n5. 蒸煮：水要烧开。"
 
 
+def test_lines_about_the_writing_are_dropped_from_a_section():
+    from bimo.write.longform import _clean_section
+
+    text = "（前文最后一段略）\n\n李明推开门。\n\n这一部分写完后：\n\n他看见了胶片。"
+    assert _clean_section(text, "") == "李明推开门。\n\n他看见了胶片。"
+
+
 def test_seed_schedule_gives_each_kind_of_call_its_own_fixed_seed():
     from bimo.write.runstate import SeedSchedule
 

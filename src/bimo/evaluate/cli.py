@@ -77,11 +77,13 @@ def length(pred: Annotated[Path, typer.Argument(help="JSONL with prompt, respons
         for r in res["records"]:
             typer.echo(f"{r['id']}\trequired={r['required']:g}\tproduced={r['produced']}\tS_l={r['s_l']:.1f}"
                        f"\teffective={r['effective_length']}\tS_l_eff={r['s_l_eff']:.1f}"
-                       f"\trepeated={r['repeated_share']:.1%}\tleaks={r['leaks']}\tending={r['ending'] or 'ok'}"
+                       f"\trepeated={r['repeated_share']:.1%}\tnear={r['near_repeats']:.1%}\tleaks={r['leaks']}"
+                       f"\tscaffolding={r['scaffolding']}\tending={r['ending'] or 'ok'}"
                        + (f"\tFLAGGED: {'; '.join(r['flags'])}" if r["flags"] else ""))
     typer.echo(f"S_l = {res['s_l']:.1f}, on effective length {res['s_l_eff']:.1f}, over {res['n']} records; "
                f"repeated 8-grams mean {res['repeated_share']:.1%} (max {res['max_repeated_share']:.1%}); "
-               f"leaks {res['leaks']}; dangling endings {res['dangling']}; flagged {res['flagged']}")
+               f"near repeats {res['near_repeats']:.1%}; leaks {res['leaks']}; lines about the writing "
+               f"{res['scaffolding']}; dangling endings {res['dangling']}; flagged {res['flagged']}")
     for b, v in res["buckets"].items():
         typer.echo(f"  {b:>12}  n={v['n']:<5} S_l={v['s_l']:.1f}  S_l_eff={v['s_l_eff']:.1f}  "
                    f"repeated={v['repeated_share']:.1%}  flagged={v['flagged']}")

@@ -91,7 +91,7 @@ def score_records(records: Iterable[dict[str, Any]], source: str = "input",
 
 
 #: Per-record figures averaged per bucket and overall.
-_MEANS = ("s_l", "s_l_eff", "repeated_share", "repeated_sentences", "last_new")
+_MEANS = ("s_l", "s_l_eff", "repeated_share", "repeated_sentences", "near_repeats", "last_new")
 
 
 def _aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -100,6 +100,7 @@ def _aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
         out[key] = sum(r[key] for r in rows) / len(rows) if rows else None
     out["max_repeated_share"] = max((r["repeated_share"] for r in rows), default=None)
     out["leaks"] = sum(r["leaks"] for r in rows)
+    out["scaffolding"] = sum(r["scaffolding"] for r in rows)
     out["dangling"] = sum(1 for r in rows if r["ending"])
     out["flagged"] = sum(1 for r in rows if r["flags"])
     return out

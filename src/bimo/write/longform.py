@@ -45,7 +45,14 @@ from pydantic import ValidationError
 
 from bimo.binding import differences, make_binding
 from bimo.errors import BackendError, BimoError
-from bimo.integrity import dangling_ending, drop_repeats, language_leaks, ngram_set, trim_dangling
+from bimo.integrity import (
+    dangling_ending,
+    drop_repeats,
+    is_scaffolding,
+    language_leaks,
+    ngram_set,
+    trim_dangling,
+)
 from bimo.io import atomic_write_text
 from bimo.llm.base import Backend, GenParams
 from bimo.templates import load_package_yaml, render
@@ -103,9 +110,10 @@ _BARE_MARKER = re.compile(r"\s*(?:[-*+•]|\d{1,3}\s*[.)、．。]|[一二三四
 
 
 def _clean_section(text: str, heading: str) -> str:
-    """Drop a heading line the model may have echoed, stray Markdown headers, and list
-    markers with nothing after them ("3." alone on a line, a small-model loop)."""
-    lines = [ln for ln in text.strip().splitlines() if not _BARE_MARKER.fullmatch(ln)]
+    """Drop a heading line the model may have echoed, stray Markdown headers, list markers
+    with nothing after them ("3." alone on a line, a small-model loop) and lines about the
+    writing itself ("这一部分写完后：", "（前文最后一段略）": `integrity.is_scaffolding`)."""
+    lines = [ln for ln in text.strip().splitlines() if not (_BARE_MARKER.fullmatch(ln) or is_scaffolding(ln))]
     while lines and (lines[0].lstrip().startswith("#") or (heading and lines[0].strip().strip("「」\"*") == heading)):
         lines.pop(0)
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
