@@ -1,4 +1,4 @@
-"""The operator contract: every step is a small class with `run(docs) -> docs`.
+"""The document-step contract: every curation operator is a `DocStep` with `run(docs) -> docs`.
 
 A step sees an iterator of documents `{"id", "text", "metadata"}` and yields the
 ones it keeps (possibly changed). A rejected document is never dropped silently:
@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, validate_call
 
 Doc = dict[str, Any]
-# Option types shared by the steps; `Step` validates every constructor against its hints, so a bad
+# Option types shared by the steps; `DocStep` validates every constructor against its hints, so a bad
 # value in a recipe or flag is a one-line error naming the key and the allowed range.
 Lang = Literal["zh", "en", "other"]  # what `bimo.text.detect_lang` produces
 Ratio = Annotated[float, Field(ge=0, le=1)]
@@ -78,8 +78,9 @@ class StepStats:
                    d["examples"], d["hists"], Counter(d.get("tags", {})))
 
 
-class Step:
-    """Base operator. Subclasses implement `process(doc) -> None | reason`."""
+class DocStep:
+    """A curation operator over documents (datatrove's PipelineStep), not a model-call step
+    (`bimo.runner.Step`). Subclasses implement `process(doc) -> None | reason`."""
 
     name = "step"
 
@@ -112,7 +113,7 @@ class Step:
                 self.reject(doc, reason)
 
 
-def run_steps(steps: list[Step], docs: Iterable[Doc]) -> Iterator[Doc]:
+def run_doc_steps(steps: list[DocStep], docs: Iterable[Doc]) -> Iterator[Doc]:
     """Chain steps lazily, datatrove style: each pulls from the previous."""
     for step in steps:
         docs = step.run(docs)

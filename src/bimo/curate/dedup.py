@@ -47,7 +47,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from bimo.curate.base import Doc, Step
+from bimo.curate.base import Doc, DocStep
 from bimo.curate.shingles import band_keys, jaccard, minhash_oph, mix, shingle_hashes, simhash
 from bimo.errors import BimoError
 
@@ -403,7 +403,7 @@ class DuplicateIndex:
         return out
 
 
-class DedupFilter(Step):
+class DedupFilter(DocStep):
     """Drops documents the index decided are duplicates; names the kept original."""
 
     name = "dedup"

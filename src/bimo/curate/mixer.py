@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, field_validator
 
-from bimo.curate.base import Doc, Lang, Step
+from bimo.curate.base import Doc, DocStep, Lang
 from bimo.errors import BimoError
 
 
@@ -183,7 +183,7 @@ def quota_thresholds(columns: Callable[[], Iterable[tuple[list[tuple[str, str, s
     return rates, thresholds
 
 
-class Mixer(Step):
+class Mixer(DocStep):
     name = "mix"
 
     def __init__(self, cfg: MixConfig, rates: dict[tuple[str, str, str], float],

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from bimo.curate.base import StepStats, run_steps
+from bimo.curate.base import StepStats, run_doc_steps
 from bimo.curate.dedup import DedupFilter, DuplicateIndex, ShardFiles, Sketcher, WorkDocs
 from bimo.curate.engine import keep_freed_memory, map_shards
 from bimo.curate.mixer import Mixer, bucket_of, quota_thresholds, uniform
@@ -63,7 +63,7 @@ def stage_a(job: dict[str, Any]) -> dict[str, Any]:
     sketch = Sketcher(recipe.dedup) if recipe.dedup else None
     meta: list[list[str]] = []
     try:
-        for doc in run_steps(steps, reader.read(shard)):
+        for doc in run_doc_steps(steps, reader.read(shard)):
             docs.write(doc)
             if sketch is not None:
                 sketch.add(doc)
