@@ -23,11 +23,12 @@ from typing import Any
 import numpy as np
 
 from bimo.curate.base import StepStats, run_doc_steps
-from bimo.curate.dedup import DedupFilter, DuplicateIndex, ShardFiles, Sketcher, WorkDocs
+from bimo.curate.dedup import DedupFilter, DuplicateIndex, Sketcher
 from bimo.curate.engine import keep_freed_memory, map_shards
 from bimo.curate.mixer import Mixer, bucket_of, quota_thresholds, uniform
 from bimo.curate.readers import Reader, Shard, expand_inputs
 from bimo.curate.recipe import Recipe
+from bimo.curate.workshards import ShardFiles, WorkDocs
 from bimo.curate.writers import ShardWriter
 from bimo.errors import BimoError
 from bimo.io import atomic_write_text
@@ -76,7 +77,7 @@ def stage_a(job: dict[str, Any]) -> dict[str, Any]:
         raise
     docs.close()
     rejects.close()
-    np.save(work / f"{name}.off.npy", np.array(docs.offsets, dtype=np.int64))
+    ShardFiles(work / name, docs.count).save_offsets(docs.offsets)
     if sketch is not None:
         sketch.save(work / name)
     atomic_write_text(work / f"{name}.meta.json", json.dumps(meta, ensure_ascii=False))
