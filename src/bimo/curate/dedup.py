@@ -23,7 +23,7 @@ Three phases, so that memory stays bounded and shards run in parallel:
    the whitespace-folded texts are equal. A document is a duplicate only of a document that
    was kept, so `metadata.duplicate_of` always names a kept original that really
    is similar — chains A≈B≈C never remove C for a weak resemblance to A.
-3. `DedupFilter` (per shard, parallel): drops the decided duplicates with
+3. `DedupFilter` (per shard, parallel, over work-shard rows): drops the decided duplicates with
    `metadata.duplicate_of`, `metadata.duplicate_similarity` and the reason.
 
 Defaults (3-character / 3-word shingles, 32 bands × 3 rows, edit similarity ≥ 0.8) are
@@ -44,7 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bimo.curate.base import Doc, DocStep
 from bimo.curate.shingles import band_keys, jaccard, minhash_oph, mix, shingle_hashes, simhash
-from bimo.curate.workshards import ShardFiles, WorkDocs
+from bimo.curate.workshards import ShardFiles, WorkDocs, WorkRow
 from bimo.errors import BimoError
 
 
@@ -333,21 +333,22 @@ class DuplicateIndex:
 
 
 class DedupFilter(DocStep):
-    """Drops documents the index decided are duplicates; names the kept original."""
+    """Drops the work-shard rows the index decided are duplicates; names the kept original."""
 
     name = "dedup"
 
-    def __init__(self, decisions: dict[int, tuple[str, float, str]], start: int):
+    def __init__(self, decisions: dict[int, tuple[str, float, str]]):
         super().__init__()
-        self.decisions, self.pos = decisions, start
+        self.decisions = decisions
 
-    def process(self, doc: Doc) -> str | None:
-        hit = self.decisions.get(self.pos)
-        self.pos += 1
-        if hit is None:
-            return None
-        orig, sim, kind = hit
+    def process(self, row: WorkRow) -> str | None:
+        hit = self.decisions.get(row.index)
+        return None if hit is None else f"{hit[2]}_duplicate: of {hit[0]}"
+
+    def reject(self, row: WorkRow, reason: str) -> None:
+        orig, sim, _ = self.decisions[row.index]
+        doc = row.doc()
         doc["metadata"]["duplicate_of"] = orig
         doc["metadata"]["duplicate_similarity"] = sim
         self.stats.score("duplicate_similarity", sim)
-        return f"{kind}_duplicate: of {orig}"
+        super().reject(doc, reason)

@@ -123,10 +123,10 @@ def stage_c(job: dict[str, Any]) -> dict[str, Any]:
     if job.get("resume") and (d := _done(marker)) is not None:
         return d
     decisions = {int(k): tuple(v) for k, v in job["decisions"].items()}
-    dedup = DedupFilter(decisions, job["start"])
+    dedup = DedupFilter(decisions)
     mixer = (Mixer(recipe.mix, {tuple(r[:3]): r[3] for r in job["rates"]}, {tuple(r[:3]): r[4] for r in job["rates"]})
              if recipe.mix else None)
-    meta = json.loads((work / f"{name}.meta.json").read_text(encoding="utf-8")) if mixer else []
+    mix_rows = json.loads((work / f"{name}.meta.json").read_text(encoding="utf-8")) if mixer else None
     suffix = ".jsonl.gz" if recipe.compression == "gzip" else ".jsonl"
     kept = ShardWriter(out / f"{name}{suffix}")
     rej_d = ShardWriter(out / "rejects" / f"{name}.dedup.jsonl")
@@ -135,39 +135,23 @@ def stage_c(job: dict[str, Any]) -> dict[str, Any]:
     if mixer:
         mixer.sink = rej_m.write
         steps.append(mixer)
-    # Kept lines are copied in runs, straight from the memory-mapped work shard; only the
-    # removed ones are parsed (to stamp their reason).
+    # The steps see the rows of the memory-mapped work shard; kept lines are copied in runs
+    # straight from it, and only the removed ones are parsed (to stamp their reason).
     work_docs = WorkDocs([ShardFiles(work / name, int(job["n"]))])
     data, span = work_docs.shard(0)
-    run_from = 0  # first line of the current run of kept lines
 
-    def flush(upto: int) -> None:
-        if upto > run_from:
-            kept.write_block(memoryview(data)[span[run_from, 0]:span[upto - 1, 1]], upto - run_from)
+    def copy(lo: int, hi: int) -> None:
+        if hi > lo:
+            kept.write_block(memoryview(data)[span[lo, 0]:span[hi - 1, 1]], hi - lo)
 
     try:
-        for k in range(len(span)):
-            g = job["start"] + k
-            dedup.stats.seen += 1
-            if g in decisions:
-                flush(k)
-                run_from = k + 1
-                doc = json.loads(data[span[k, 0]:span[k, 1]])
-                dedup.pos = g
-                dedup.reject(doc, dedup.process(doc) or "duplicate")
-                continue
-            dedup.stats.kept += 1
-            if mixer is not None:
-                mixer.stats.seen += 1
-                doc_id, genre, lang, src, _ = meta[k]
-                reason = mixer.decide(doc_id, (genre, lang, src))
-                if reason is not None:
-                    flush(k)
-                    run_from = k + 1
-                    mixer.reject(json.loads(data[span[k, 0]:span[k, 1]]), reason)
-                    continue
-                mixer.stats.kept += 1
-        flush(len(span))
+        lo = hi = 0  # the current run of kept lines, [lo, hi)
+        for row in run_doc_steps(steps, work_docs.rows(0, job["start"], mix_rows)):
+            if row.k != hi:
+                copy(lo, hi)
+                lo = row.k
+            hi = row.k + 1
+        copy(lo, hi)
     finally:
         work_docs.close()
     for w in (kept, rej_d, rej_m):

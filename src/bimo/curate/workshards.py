@@ -13,8 +13,10 @@ import json
 import mmap
 import os
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -35,6 +37,22 @@ class ShardFiles:
     def save_offsets(self, offsets: list[int]) -> None:
         """Record where each line of the docs file starts (written once the docs file is complete)."""
         np.save(f"{self.prefix}.off.npy", np.array(offsets, dtype=np.int64))
+
+
+class WorkRow:
+    """One line of a work shard as the final phase's steps see it: its place (line `k` of the
+    shard, `index` in the corpus), its mixer row (id, genre, language, source, uniform value) when
+    there is a mix, and the document itself, parsed only when a step rejects it (kept lines are
+    copied as bytes)."""
+
+    __slots__ = ("_data", "_span", "index", "k", "mix")
+
+    def __init__(self, data: Any, span: np.ndarray, k: int, index: int, mix: list | None):
+        self._data, self._span, self.k, self.index, self.mix = data, span, k, index, mix
+
+    def doc(self) -> Doc:
+        lo, hi = self._span[self.k]
+        return json.loads(self._data[lo:hi])
 
 
 class WorkDocs:
@@ -66,6 +84,12 @@ class WorkDocs:
             if isinstance(old, mmap.mmap):
                 old.close()
         return got
+
+    def rows(self, s: int, first: int, mix: list[list] | None = None) -> Iterator[WorkRow]:
+        """Every line of shard `s` as a `WorkRow`, numbered in the corpus from `first`."""
+        data, span = self.shard(s)
+        for k in range(len(span)):
+            yield WorkRow(data, span, k, first + k, mix[k] if mix else None)
 
     def line_bytes(self, gs: np.ndarray) -> np.ndarray:
         """Byte length of each document's JSON line (a cheap size estimate, before reading it)."""
