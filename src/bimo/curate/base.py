@@ -3,7 +3,7 @@
 A step sees an iterator of documents `{"id", "text", "metadata"}` and yields the
 ones it keeps (possibly changed). A rejected document is never dropped silently:
 the step stamps `metadata.rejected = {"step", "reason"}` and hands it to the
-rejects sink, and its `StepStats` count it by reason with a few examples.
+rejects sink, and its `DocStepStats` count it by reason with a few examples.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ N_EXAMPLES = 3
 
 
 @dataclass
-class StepStats:
+class DocStepStats:
     """Counts for one step; mergeable across shards, serialisable as JSON."""
 
     name: str
@@ -54,7 +54,7 @@ class StepStats:
         h = self.hists.setdefault(key, [0] * N_BINS)
         h[min(N_BINS - 1, max(0, int(value * N_BINS)))] += 1
 
-    def merge(self, other: StepStats) -> None:
+    def merge(self, other: DocStepStats) -> None:
         self.seen += other.seen
         self.kept += other.kept
         self.removed += other.removed
@@ -73,7 +73,7 @@ class StepStats:
                 "tags": dict(self.tags)}
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> StepStats:
+    def from_json(cls, d: dict[str, Any]) -> DocStepStats:
         return cls(d["name"], d["seen"], d["kept"], d["removed"], Counter(d["reasons"]),
                    d["examples"], d["hists"], Counter(d.get("tags", {})))
 
@@ -90,7 +90,7 @@ class DocStep:
             cls.__init__ = validate_call(config={"arbitrary_types_allowed": True})(cls.__init__)
 
     def __init__(self) -> None:
-        self.stats = StepStats(self.name)
+        self.stats = DocStepStats(self.name)
         self.sink: Sink | None = None
 
     def process(self, doc: Doc) -> str | None:  # pragma: no cover - abstract

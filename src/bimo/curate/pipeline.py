@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from bimo.curate.base import StepStats, run_doc_steps
+from bimo.curate.base import DocStepStats, run_doc_steps
 from bimo.curate.dedup import DedupFilter, DuplicateIndex, Sketcher
 from bimo.curate.engine import keep_freed_memory, map_shards
 from bimo.curate.mixer import Mixer, bucket_of, quota_thresholds, uniform
@@ -215,11 +215,11 @@ def run(recipe: Recipe, resume: bool = False, progress: bool = True) -> dict[str
     return summary
 
 
-def merge_stats(per_shard: list[list[dict[str, Any]]]) -> list[StepStats]:
-    merged: dict[str, StepStats] = {}
+def merge_stats(per_shard: list[list[dict[str, Any]]]) -> list[DocStepStats]:
+    merged: dict[str, DocStepStats] = {}
     for shard in per_shard:
         for d in shard:
-            s = StepStats.from_json(d)
+            s = DocStepStats.from_json(d)
             if s.name in merged:
                 merged[s.name].merge(s)
             else:
