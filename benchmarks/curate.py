@@ -124,7 +124,7 @@ def build_corpus(cache: Path, mb: float, seed: int = 0) -> Path:
     return out
 
 
-# ---------------------------------------------------------------- runners ---
+# ---------------------------------------------------------- systems compared ---
 def run_bimo(corpus: Path, out: Path, workers: int, method: str = "minhash") -> None:
     from bimo.curate.pipeline import dedup_recipe, run
 
@@ -309,9 +309,9 @@ def main() -> None:
     ap.add_argument("--out")
     a = ap.parse_args()
     if a._worker:
-        runners = {"bimo": run_bimo, "bimo-simhash": run_bimo_simhash, "datatrove": run_datatrove,
+        systems = {"bimo": run_bimo, "bimo-simhash": run_bimo_simhash, "datatrove": run_datatrove,
                    "datatrove-tuned": run_datatrove_tuned}
-        runners[a._worker](Path(a.corpus), Path(a.out), a.workers)
+        systems[a._worker](Path(a.corpus), Path(a.out), a.workers)
         return
     cache = Path(a.cache)
     corpus = build_corpus(cache, a.mb)

@@ -20,7 +20,7 @@ from collections import Counter
 from pathlib import Path
 
 from bimo.curate import corpora as C
-from bimo.curate.base import run_steps
+from bimo.curate.base import run_doc_steps
 from bimo.curate.filters import (
     BadWordsFilter,
     BoilerplateFilter,
@@ -51,7 +51,7 @@ def main() -> None:
     for name, texts in sets.items():
         steps = [LanguageTagger(), LengthFilter(min_len={"zh": 0, "en": 0}), SymbolFilter(), RepetitionFilter(),
                  BoilerplateFilter(), CodeFilter(), BadWordsFilter()]
-        kept = list(run_steps(steps, ({"id": str(i), "text": t, "metadata": {}} for i, t in enumerate(texts))))
+        kept = list(run_doc_steps(steps, ({"id": str(i), "text": t, "metadata": {}} for i, t in enumerate(texts))))
         why = Counter({f"{s.name}:{k}": v for s in steps for k, v in s.stats.reasons.items()})
         print(f"| {name} | {len(kept)}/{len(texts)} | {len(kept) / len(texts):.3f} | "
               f"{', '.join(f'{k} {v}' for k, v in why.most_common()) or '–'} |")

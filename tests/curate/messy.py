@@ -6,7 +6,7 @@ the test checks.
 
 from __future__ import annotations
 
-from bimo.curate.base import run_steps
+from bimo.curate.base import run_doc_steps
 from bimo.curate.recipe import Recipe
 
 STEPS = [{"normalize": {"t2s": True}}, {"langid": {"keep": ["zh", "en"]}}, {"length": {}}, {"symbols": {}},
@@ -21,7 +21,7 @@ def decide(docs: list[dict]) -> tuple[dict[str, dict], dict[str, str]]:
     for s in steps:
         s.sink = lambda d: rejected.__setitem__(d["id"], d["metadata"]["rejected"]["reason"])
     docs = [{**d, "metadata": {"source": d["metadata"]["source"]}} for d in docs]
-    kept = {d["id"]: d for d in run_steps(steps, docs)}
+    kept = {d["id"]: d for d in run_doc_steps(steps, docs)}
     return kept, rejected
 
 

@@ -74,3 +74,38 @@ def test_exact_only(tmp_path, tang300):
     run(dedup_recipe([str(tmp_path / "in.jsonl")], str(tmp_path / "out"), method="none", workers=1), progress=False)
     removed = {d["id"]: d["metadata"]["duplicate_of"] for d in rejects(tmp_path / "out", "dedup")}
     assert removed == {"again": tang300[3]["id"], "spaced": tang300[4]["id"]}
+
+
+def test_final_phase_steps_count_their_own_rows(tmp_path, tang300):
+    """Dedup and mixer run over work-shard rows through `run` like any step: they count seen/kept,
+    parse and stamp only the rows they reject, and pass the kept rows on in order."""
+    from bimo.curate.base import run_doc_steps
+    from bimo.curate.dedup import DedupFilter
+    from bimo.curate.mixer import MixConfig, Mixer
+    from bimo.curate.workshards import ShardFiles, WorkDocs
+    from bimo.curate.writers import ShardWriter
+
+    docs = [{"id": d["id"], "text": d["text"], "metadata": {"lang": "zh"}} for d in tang300[:6]]
+    w = ShardWriter(tmp_path / "s.jsonl", track_offsets=True)
+    for d in docs:
+        w.write(d)
+    w.close()
+    ShardFiles(tmp_path / "s", len(docs)).save_offsets(w.offsets)
+    first = 100  # the shard's first row in the corpus
+    dedup = DedupFilter({first + 1: (docs[0]["id"], 0.93, "near")})
+    bucket = ["fiction", "zh", "a"]
+    mixer = Mixer(MixConfig(), {tuple(bucket): 1.0}, {tuple(bucket): 1.0})
+    mixer.rates[("fiction", "zh", "b")] = 0.0  # rows of source b are mixed out
+    mix_rows = [[d["id"], "fiction", "zh", "b" if k == 4 else "a", 0.5] for k, d in enumerate(docs)]
+    sunk = []
+    dedup.sink = mixer.sink = sunk.append
+    work = WorkDocs([ShardFiles(tmp_path / "s", len(docs))])
+    kept = [row.k for row in run_doc_steps([dedup, mixer], work.rows(0, first, mix_rows))]
+    work.close()
+    assert kept == [0, 2, 3, 5]
+    assert (dedup.stats.seen, dedup.stats.kept, dedup.stats.removed) == (6, 5, 1)
+    assert (mixer.stats.seen, mixer.stats.kept, mixer.stats.removed) == (5, 4, 1)
+    dup, mixed = sunk
+    assert dup["id"] == docs[1]["id"] and dup["metadata"]["duplicate_of"] == docs[0]["id"]
+    assert dup["metadata"]["rejected"] == {"step": "dedup", "reason": f"near_duplicate: of {docs[0]['id']}"}
+    assert mixed["id"] == docs[4]["id"] and mixed["metadata"]["rejected"]["step"] == "mix"

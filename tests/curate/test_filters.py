@@ -3,7 +3,7 @@
 import inspect
 import json.encoder
 
-from bimo.curate.base import run_steps
+from bimo.curate.base import run_doc_steps
 from bimo.curate.filters import (
     BadWordsFilter,
     BoilerplateFilter,
@@ -23,13 +23,13 @@ def rules():
 
 def test_classical_chinese_survives_default_rules(tang300):
     steps = rules()
-    kept = list(run_steps(steps, tang300))
+    kept = list(run_doc_steps(steps, tang300))
     assert len(tang300) >= 300
     assert len(kept) / len(tang300) >= 0.97, [(s.name, dict(s.stats.reasons)) for s in steps]
 
 
 def test_english_prose_survives(brown):
-    kept = list(run_steps(rules(), brown))
+    kept = list(run_doc_steps(rules(), brown))
     assert len(kept) / len(brown) >= 0.95
 
 
@@ -49,7 +49,7 @@ def test_each_filter_records_its_reason(tang300, brown):
         {"id": "dups", "text": "\n".join([poem.splitlines()[2]] * 8), "metadata": {}},
         {"id": "symbols", "text": "■■■ ★★★ ### ||| " * 10 + poem, "metadata": {}},
     ]
-    kept = list(run_steps(steps, junk))
+    kept = list(run_doc_steps(steps, junk))
     assert kept == []
     why = {d["id"]: d["metadata"]["rejected"]["step"] for d in rejected}
     assert why == {"short": "length", "ads": "boilerplate", "code": "code", "spam": "badwords",

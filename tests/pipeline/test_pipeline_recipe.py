@@ -87,7 +87,7 @@ def test_launch_builds_the_accelerate_command(tmp_path, tiny_llama, toy):
     the recipe's `train:` section as the run read it."""
     from bimo.pipeline.context import StageContext
     from bimo.pipeline.state import RunState
-    from bimo.pipeline.training import launch_command
+    from bimo.pipeline.train_export import launch_command
     from bimo.train.config import load_config
 
     path = write_recipe(tmp_path / "r.yaml", tiny_recipe(tiny_llama, toy, launch={"config": "multi-gpu",

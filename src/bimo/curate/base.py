@@ -1,9 +1,9 @@
-"""The operator contract: every step is a small class with `run(docs) -> docs`.
+"""The document-step contract: every curation operator is a `DocStep` with `run(docs) -> docs`.
 
 A step sees an iterator of documents `{"id", "text", "metadata"}` and yields the
 ones it keeps (possibly changed). A rejected document is never dropped silently:
 the step stamps `metadata.rejected = {"step", "reason"}` and hands it to the
-rejects sink, and its `StepStats` count it by reason with a few examples.
+rejects sink, and its `DocStepStats` count it by reason with a few examples.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, validate_call
 
 Doc = dict[str, Any]
-# Option types shared by the steps; `Step` validates every constructor against its hints, so a bad
+# Option types shared by the steps; `DocStep` validates every constructor against its hints, so a bad
 # value in a recipe or flag is a one-line error naming the key and the allowed range.
 Lang = Literal["zh", "en", "other"]  # what `bimo.text.detect_lang` produces
 Ratio = Annotated[float, Field(ge=0, le=1)]
@@ -30,7 +30,7 @@ N_EXAMPLES = 3
 
 
 @dataclass
-class StepStats:
+class DocStepStats:
     """Counts for one step; mergeable across shards, serialisable as JSON."""
 
     name: str
@@ -54,7 +54,7 @@ class StepStats:
         h = self.hists.setdefault(key, [0] * N_BINS)
         h[min(N_BINS - 1, max(0, int(value * N_BINS)))] += 1
 
-    def merge(self, other: StepStats) -> None:
+    def merge(self, other: DocStepStats) -> None:
         self.seen += other.seen
         self.kept += other.kept
         self.removed += other.removed
@@ -73,13 +73,14 @@ class StepStats:
                 "tags": dict(self.tags)}
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> StepStats:
+    def from_json(cls, d: dict[str, Any]) -> DocStepStats:
         return cls(d["name"], d["seen"], d["kept"], d["removed"], Counter(d["reasons"]),
                    d["examples"], d["hists"], Counter(d.get("tags", {})))
 
 
-class Step:
-    """Base operator. Subclasses implement `process(doc) -> None | reason`."""
+class DocStep:
+    """A curation operator over documents (datatrove's PipelineStep), not a model-call step
+    (`bimo.runner.Step`). Subclasses implement `process(doc) -> None | reason`."""
 
     name = "step"
 
@@ -89,7 +90,7 @@ class Step:
             cls.__init__ = validate_call(config={"arbitrary_types_allowed": True})(cls.__init__)
 
     def __init__(self) -> None:
-        self.stats = StepStats(self.name)
+        self.stats = DocStepStats(self.name)
         self.sink: Sink | None = None
 
     def process(self, doc: Doc) -> str | None:  # pragma: no cover - abstract
@@ -112,7 +113,7 @@ class Step:
                 self.reject(doc, reason)
 
 
-def run_steps(steps: list[Step], docs: Iterable[Doc]) -> Iterator[Doc]:
+def run_doc_steps(steps: list[DocStep], docs: Iterable[Doc]) -> Iterator[Doc]:
     """Chain steps lazily, datatrove style: each pulls from the previous."""
     for step in steps:
         docs = step.run(docs)

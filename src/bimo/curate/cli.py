@@ -96,7 +96,7 @@ def train_quality(
     dim_bits: Annotated[int, typer.Option(help="2^bits hashed features")] = 16,
 ) -> None:
     """Train a quality classifier from positive and negative examples (JSONL or text)."""
-    from bimo.curate.training import train_from_files
+    from bimo.curate.classifier import train_from_files
 
     acc = train_from_files(pos, neg, output, epochs=epochs, dim=1 << dim_bits)
     typer.echo(f"wrote {output} (hold-out accuracy {acc:.3f})", err=True)

@@ -12,7 +12,7 @@ from typing import Literal
 
 import numpy as np
 
-from bimo.curate.base import Doc, Positive, Step
+from bimo.curate.base import Doc, DocStep, Positive
 from bimo.curate.langid import lang_of
 from bimo.curate.shingles import shingle_hashes
 from bimo.errors import BimoError
@@ -58,7 +58,7 @@ def token_spans(text: str, lang: str) -> list[tuple[int, int]]:
     return spans
 
 
-class Decontaminator(Step):
+class Decontaminator(DocStep):
     """Drops (or flags) documents that share an n-gram with an evaluation item, and says which: the
     reject record carries the benchmark file, the item id and the shared span of the document."""
 

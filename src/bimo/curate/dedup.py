@@ -23,7 +23,7 @@ Three phases, so that memory stays bounded and shards run in parallel:
    the whitespace-folded texts are equal. A document is a duplicate only of a document that
    was kept, so `metadata.duplicate_of` always names a kept original that really
    is similar — chains A≈B≈C never remove C for a weak resemblance to A.
-3. `DedupFilter` (per shard, parallel): drops the decided duplicates with
+3. `DedupFilter` (per shard, parallel, over work-shard rows): drops the decided duplicates with
    `metadata.duplicate_of`, `metadata.duplicate_similarity` and the reason.
 
 Defaults (3-character / 3-word shingles, 32 bands × 3 rows, edit similarity ≥ 0.8) are
@@ -36,19 +36,15 @@ more bands).
 from __future__ import annotations
 
 import hashlib
-import json
-import mmap
-import os
-from collections import OrderedDict
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from bimo.curate.base import Doc, Step
+from bimo.curate.base import Doc, DocStep
 from bimo.curate.shingles import band_keys, jaccard, minhash_oph, mix, shingle_hashes, simhash
+from bimo.curate.workshards import ShardFiles, WorkDocs, WorkRow
 from bimo.errors import BimoError
 
 
@@ -156,73 +152,6 @@ class Sketcher:
         keys = np.concatenate(self.keys)[order] if self.keys else np.zeros((self.n, width), np.uint64)
         np.save(f"{prefix}.exact.npy", exact)
         np.save(f"{prefix}.lsh.npy", keys.astype(np.uint64))
-
-
-@dataclass
-class ShardFiles:
-    """One stage-A shard: its docs file, byte offsets and key files (via prefix)."""
-
-    prefix: Path
-    n: int
-
-    @property
-    def docs(self) -> Path:
-        return Path(f"{self.prefix}.jsonl")
-
-
-class WorkDocs:
-    """Random access to the documents of stage-A work shards by global index.
-
-    Each work shard is memory-mapped (a bounded number at a time) and a document is
-    the JSON line between two recorded byte offsets, so no file is read line by line.
-    """
-
-    def __init__(self, shards: list[ShardFiles], max_open: int = 16):
-        self.shards = shards
-        self.starts = np.cumsum([0] + [s.n for s in shards])
-        self.max_open = max_open
-        self._maps: OrderedDict[int, tuple[mmap.mmap | bytes, np.ndarray]] = OrderedDict()
-
-    def shard(self, s: int) -> tuple[mmap.mmap | bytes, np.ndarray]:
-        """(the shard's bytes, memory-mapped; (n, 2) array of each line's start and end offsets)."""
-        got = self._maps.get(s)
-        if got is not None:
-            self._maps.move_to_end(s)
-            return got
-        with open(self.shards[s].docs, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            data: mmap.mmap | bytes = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
-        off = np.asarray(np.load(f"{self.shards[s].prefix}.off.npy"), dtype=np.int64)
-        got = self._maps[s] = (data, np.stack([off, np.append(off[1:], size)[:len(off)]], axis=1))
-        while len(self._maps) > self.max_open:
-            old, _ = self._maps.popitem(last=False)[1]
-            if isinstance(old, mmap.mmap):
-                old.close()
-        return got
-
-    def line_bytes(self, gs: np.ndarray) -> np.ndarray:
-        """Byte length of each document's JSON line (a cheap size estimate, before reading it)."""
-        out = np.zeros(len(gs), dtype=np.int64)
-        shard = np.searchsorted(self.starts, gs, side="right") - 1
-        for s in np.unique(shard).tolist():
-            sel = shard == s
-            off = np.load(f"{self.shards[s].prefix}.off.npy", mmap_mode="r")
-            local = gs[sel] - self.starts[s]
-            ends = np.append(np.asarray(off[1:], dtype=np.int64), self.shards[s].docs.stat().st_size)
-            out[sel] = ends[local] - np.asarray(off, dtype=np.int64)[local]
-        return out
-
-    def get(self, g: int) -> Doc:
-        s = int(np.searchsorted(self.starts, g, side="right") - 1)
-        data, span = self.shard(s)
-        lo, hi = span[g - self.starts[s]]
-        return json.loads(data[lo:hi])
-
-    def close(self) -> None:
-        for data, _ in self._maps.values():
-            if isinstance(data, mmap.mmap):
-                data.close()
-        self._maps.clear()
 
 
 class DuplicateIndex:
@@ -403,22 +332,23 @@ class DuplicateIndex:
         return out
 
 
-class DedupFilter(Step):
-    """Drops documents the index decided are duplicates; names the kept original."""
+class DedupFilter(DocStep):
+    """Drops the work-shard rows the index decided are duplicates; names the kept original."""
 
     name = "dedup"
 
-    def __init__(self, decisions: dict[int, tuple[str, float, str]], start: int):
+    def __init__(self, decisions: dict[int, tuple[str, float, str]]):
         super().__init__()
-        self.decisions, self.pos = decisions, start
+        self.decisions = decisions
 
-    def process(self, doc: Doc) -> str | None:
-        hit = self.decisions.get(self.pos)
-        self.pos += 1
-        if hit is None:
-            return None
-        orig, sim, kind = hit
+    def process(self, row: WorkRow) -> str | None:
+        hit = self.decisions.get(row.index)
+        return None if hit is None else f"{hit[2]}_duplicate: of {hit[0]}"
+
+    def reject(self, row: WorkRow, reason: str) -> None:
+        orig, sim, _ = self.decisions[row.index]
+        doc = row.doc()
         doc["metadata"]["duplicate_of"] = orig
         doc["metadata"]["duplicate_similarity"] = sim
         self.stats.score("duplicate_similarity", sim)
-        return f"{kind}_duplicate: of {orig}"
+        super().reject(doc, reason)

@@ -18,7 +18,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from bimo.curate.base import Doc, Lang, PerLangCount, PerLangRatio, Positive, Ratio, Step
+from bimo.curate.base import Doc, DocStep, Lang, PerLangCount, PerLangRatio, Positive, Ratio
 from bimo.curate.langid import lang_of
 from bimo.text import count_length
 
@@ -44,7 +44,7 @@ def load_patterns(name: str) -> tuple[str, ...]:
     return tuple(ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#"))
 
 
-class LengthFilter(Step):
+class LengthFilter(DocStep):
     """Length in bimo's unit (CJK characters + English words)."""
 
     name = "length"
@@ -65,7 +65,7 @@ class LengthFilter(Step):
         return None
 
 
-class SymbolFilter(Step):
+class SymbolFilter(DocStep):
     """Share of symbol characters and of numbers, judged in context.
 
     A number is one unit however many digits it has (1998年, 3.14, 13%), so a history paragraph full of
@@ -102,7 +102,7 @@ class SymbolFilter(Step):
         return None
 
 
-class RepetitionFilter(Step):
+class RepetitionFilter(DocStep):
     """Gopher-style repetition: duplicated lines/paragraphs, top n-gram and duplicated n-gram coverage.
 
     Chinese uses character n-grams (n=2..4 for the top n-gram, 5 for duplicate
@@ -185,7 +185,7 @@ class RepetitionFilter(Step):
         return None
 
 
-class BoilerplateFilter(Step):
+class BoilerplateFilter(DocStep):
     """Ad, spam and boilerplate patterns (shipped lists `boilerplate_zh.txt`, `boilerplate_en.txt`)."""
 
     name = "boilerplate"
@@ -211,7 +211,7 @@ class BoilerplateFilter(Step):
         return None
 
 
-class CodeFilter(Step):
+class CodeFilter(DocStep):
     """Source code: share of lines that look like code, or a high density of code punctuation."""
 
     name = "code"
@@ -242,7 +242,7 @@ class CodeFilter(Step):
         return None
 
 
-class BadWordsFilter(Step):
+class BadWordsFilter(DocStep):
     """Shipped bad-word lists (`badwords_zh.txt`: substrings; `badwords_en.txt`: whole words)."""
 
     name = "badwords"

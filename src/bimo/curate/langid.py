@@ -7,11 +7,11 @@ about one English word), so it never needs a model. The step stores
 
 from __future__ import annotations
 
-from bimo.curate.base import Doc, Lang, Ratio, Step
+from bimo.curate.base import Doc, DocStep, Lang, Ratio
 from bimo.text import detect_lang, mixed_script_ratio
 
 
-class LanguageTagger(Step):
+class LanguageTagger(DocStep):
     """Tags `lang` ('zh'|'en'|'other') and the mixed-script ratio; optional keep-list."""
 
     name = "langid"

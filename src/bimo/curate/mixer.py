@@ -23,7 +23,8 @@ from collections.abc import Callable, Iterable
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, field_validator
 
-from bimo.curate.base import Doc, Lang, Step
+from bimo.curate.base import DocStep, Lang
+from bimo.curate.workshards import WorkRow
 from bimo.errors import BimoError
 
 
@@ -183,7 +184,9 @@ def quota_thresholds(columns: Callable[[], Iterable[tuple[list[tuple[str, str, s
     return rates, thresholds
 
 
-class Mixer(Step):
+class Mixer(DocStep):
+    """Keeps each work-shard row by its bucket's rate (stage C); the rows carry id and bucket from stage A."""
+
     name = "mix"
 
     def __init__(self, cfg: MixConfig, rates: dict[tuple[str, str, str], float],
@@ -200,5 +203,9 @@ class Mixer(Step):
             return None
         return f"mix_downsampled: {bucket[0]}/{bucket[1]} rate {rate:.3f}"
 
-    def process(self, doc: Doc) -> str | None:
-        return self.decide(str(doc["id"]), bucket_of(doc["metadata"], self.cfg))
+    def process(self, row: WorkRow) -> str | None:
+        doc_id, genre, lang, src, _ = row.mix
+        return self.decide(doc_id, (genre, lang, src))
+
+    def reject(self, row: WorkRow, reason: str) -> None:
+        super().reject(row.doc(), reason)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from bimo.curate.base import Doc, Step
+from bimo.curate.base import Doc, DocStep
 from bimo.extras import require
 from bimo.text import normalize
 
@@ -41,7 +41,7 @@ def restore_zh_punct(text: str) -> str:
     return _AFTER_HAN.sub(lambda m: _FULL[m.group(0)], text)
 
 
-class Normalizer(Step):
+class Normalizer(DocStep):
     """Rewrites `text` in place; rejects documents left empty."""
 
     name = "normalize"

@@ -22,12 +22,13 @@ from typing import Any
 
 import numpy as np
 
-from bimo.curate.base import StepStats, run_steps
-from bimo.curate.dedup import DedupFilter, DuplicateIndex, ShardFiles, Sketcher, WorkDocs
+from bimo.curate.base import DocStepStats, run_doc_steps
+from bimo.curate.dedup import DedupFilter, DuplicateIndex, Sketcher
 from bimo.curate.engine import keep_freed_memory, map_shards
 from bimo.curate.mixer import Mixer, bucket_of, quota_thresholds, uniform
 from bimo.curate.readers import Reader, Shard, expand_inputs
 from bimo.curate.recipe import Recipe
+from bimo.curate.workshards import ShardFiles, WorkDocs
 from bimo.curate.writers import ShardWriter
 from bimo.errors import BimoError
 from bimo.io import atomic_write_text
@@ -63,7 +64,7 @@ def stage_a(job: dict[str, Any]) -> dict[str, Any]:
     sketch = Sketcher(recipe.dedup) if recipe.dedup else None
     meta: list[list[str]] = []
     try:
-        for doc in run_steps(steps, reader.read(shard)):
+        for doc in run_doc_steps(steps, reader.read(shard)):
             docs.write(doc)
             if sketch is not None:
                 sketch.add(doc)
@@ -76,7 +77,7 @@ def stage_a(job: dict[str, Any]) -> dict[str, Any]:
         raise
     docs.close()
     rejects.close()
-    np.save(work / f"{name}.off.npy", np.array(docs.offsets, dtype=np.int64))
+    ShardFiles(work / name, docs.count).save_offsets(docs.offsets)
     if sketch is not None:
         sketch.save(work / name)
     atomic_write_text(work / f"{name}.meta.json", json.dumps(meta, ensure_ascii=False))
@@ -122,10 +123,10 @@ def stage_c(job: dict[str, Any]) -> dict[str, Any]:
     if job.get("resume") and (d := _done(marker)) is not None:
         return d
     decisions = {int(k): tuple(v) for k, v in job["decisions"].items()}
-    dedup = DedupFilter(decisions, job["start"])
+    dedup = DedupFilter(decisions)
     mixer = (Mixer(recipe.mix, {tuple(r[:3]): r[3] for r in job["rates"]}, {tuple(r[:3]): r[4] for r in job["rates"]})
              if recipe.mix else None)
-    meta = json.loads((work / f"{name}.meta.json").read_text(encoding="utf-8")) if mixer else []
+    mix_rows = json.loads((work / f"{name}.meta.json").read_text(encoding="utf-8")) if mixer else None
     suffix = ".jsonl.gz" if recipe.compression == "gzip" else ".jsonl"
     kept = ShardWriter(out / f"{name}{suffix}")
     rej_d = ShardWriter(out / "rejects" / f"{name}.dedup.jsonl")
@@ -134,39 +135,23 @@ def stage_c(job: dict[str, Any]) -> dict[str, Any]:
     if mixer:
         mixer.sink = rej_m.write
         steps.append(mixer)
-    # Kept lines are copied in runs, straight from the memory-mapped work shard; only the
-    # removed ones are parsed (to stamp their reason).
+    # The steps see the rows of the memory-mapped work shard; kept lines are copied in runs
+    # straight from it, and only the removed ones are parsed (to stamp their reason).
     work_docs = WorkDocs([ShardFiles(work / name, int(job["n"]))])
     data, span = work_docs.shard(0)
-    run_from = 0  # first line of the current run of kept lines
 
-    def flush(upto: int) -> None:
-        if upto > run_from:
-            kept.write_block(memoryview(data)[span[run_from, 0]:span[upto - 1, 1]], upto - run_from)
+    def copy(lo: int, hi: int) -> None:
+        if hi > lo:
+            kept.write_block(memoryview(data)[span[lo, 0]:span[hi - 1, 1]], hi - lo)
 
     try:
-        for k in range(len(span)):
-            g = job["start"] + k
-            dedup.stats.seen += 1
-            if g in decisions:
-                flush(k)
-                run_from = k + 1
-                doc = json.loads(data[span[k, 0]:span[k, 1]])
-                dedup.pos = g
-                dedup.reject(doc, dedup.process(doc) or "duplicate")
-                continue
-            dedup.stats.kept += 1
-            if mixer is not None:
-                mixer.stats.seen += 1
-                doc_id, genre, lang, src, _ = meta[k]
-                reason = mixer.decide(doc_id, (genre, lang, src))
-                if reason is not None:
-                    flush(k)
-                    run_from = k + 1
-                    mixer.reject(json.loads(data[span[k, 0]:span[k, 1]]), reason)
-                    continue
-                mixer.stats.kept += 1
-        flush(len(span))
+        lo = hi = 0  # the current run of kept lines, [lo, hi)
+        for row in run_doc_steps(steps, work_docs.rows(0, job["start"], mix_rows)):
+            if row.k != hi:
+                copy(lo, hi)
+                lo = row.k
+            hi = row.k + 1
+        copy(lo, hi)
     finally:
         work_docs.close()
     for w in (kept, rej_d, rej_m):
@@ -230,11 +215,11 @@ def run(recipe: Recipe, resume: bool = False, progress: bool = True) -> dict[str
     return summary
 
 
-def merge_stats(per_shard: list[list[dict[str, Any]]]) -> list[StepStats]:
-    merged: dict[str, StepStats] = {}
+def merge_stats(per_shard: list[list[dict[str, Any]]]) -> list[DocStepStats]:
+    merged: dict[str, DocStepStats] = {}
     for shard in per_shard:
         for d in shard:
-            s = StepStats.from_json(d)
+            s = DocStepStats.from_json(d)
             if s.name in merged:
                 merged[s.name].merge(s)
             else:

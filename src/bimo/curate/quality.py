@@ -8,7 +8,7 @@ fiction / non-fiction label the mixer balances on (`metadata.genre`).
 
 from __future__ import annotations
 
-from bimo.curate.base import Doc, Ratio, Step
+from bimo.curate.base import Doc, DocStep, Ratio
 from bimo.curate.classifier import TextClassifier, default_model_path
 from bimo.errors import BimoError
 
@@ -17,7 +17,7 @@ COARSE = {"poetry": "fiction", "fiction": "fiction", "news": "nonfiction", "nonf
           "technical": "nonfiction", "classical": "nonfiction", "marketing": "nonfiction"}
 
 
-class QualityFilter(Step):
+class QualityFilter(DocStep):
     name = "quality"
 
     def __init__(self, model: str | None = None, threshold: Ratio = 0.5, positive: str = "pos",
@@ -37,7 +37,7 @@ class QualityFilter(Step):
         return None
 
 
-class GenreTagger(Step):
+class GenreTagger(DocStep):
     """Tags genre; optionally drops genres (e.g. `drop: [news]`)."""
 
     name = "genre"

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from bimo.curate.base import Doc, Step
+from bimo.curate.base import Doc, DocStep
 from bimo.errors import BimoError
 from bimo.extras import require
 
@@ -111,7 +111,7 @@ def expand_inputs(inputs: list[str], text_split: str = "file", text_files_per_sh
     return shards
 
 
-class Reader(Step):
+class Reader(DocStep):
     """Turns a shard into documents; bad records become rejects of this step."""
 
     name = "read"

@@ -23,14 +23,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bimo.curate.base import Step
+from bimo.curate.base import DocStep
 from bimo.curate.dedup import DedupConfig
 from bimo.curate.mixer import MixConfig
 from bimo.errors import BimoError, validation_line
 from bimo.io import read_yaml_mapping
 
 
-def step_registry() -> dict[str, type[Step]]:
+def step_registry() -> dict[str, type[DocStep]]:
     from bimo.curate.decontam import Decontaminator
     from bimo.curate.filters import (
         BadWordsFilter,
@@ -68,7 +68,7 @@ class Recipe(BaseModel):
     workers: int = Field(2, ge=1)
     ray_address: str | None = None
 
-    def build_steps(self, where: str = "recipe") -> list[Step]:
+    def build_steps(self, where: str = "recipe") -> list[DocStep]:
         """Fresh step objects (each shard gets its own, so stats never mix)."""
         reg = step_registry()
         out = []

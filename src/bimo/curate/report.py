@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bimo.curate.base import N_BINS, StepStats
+from bimo.curate.base import N_BINS, DocStepStats
 from bimo.io import atomic_save_figure, atomic_write_text
 
 
-def _plots(out: Path, stats: list[StepStats]) -> list[str]:
+def _plots(out: Path, stats: list[DocStepStats]) -> list[str]:
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -45,7 +45,7 @@ def _plots(out: Path, stats: list[StepStats]) -> list[str]:
     return made
 
 
-def write_report(out: Path, summary: dict[str, Any], stats: list[StepStats], recipe: Any = None) -> Path:
+def write_report(out: Path, summary: dict[str, Any], stats: list[DocStepStats], recipe: Any = None) -> Path:
     out = Path(out)
     plots_dir = out / "report"
     plots_dir.mkdir(parents=True, exist_ok=True)

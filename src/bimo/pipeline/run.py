@@ -27,10 +27,10 @@ from bimo.pipeline.state import RunState
 def _stage_functions() -> dict[str, Callable[[StageContext], StageResult]]:
     from bimo.pipeline.data import run_curate, run_synth
     from bimo.pipeline.evaluation import run_eval
-    from bimo.pipeline.training import run_export, run_training
+    from bimo.pipeline.train_export import run_export, run_train
 
-    return {"curate": run_curate, "synth": run_synth, "pretrain": run_training, "sft": run_training,
-            "dpo": run_training, "export": run_export, "eval": run_eval}
+    return {"curate": run_curate, "synth": run_synth, "pretrain": run_train, "sft": run_train,
+            "dpo": run_train, "export": run_export, "eval": run_eval}
 
 
 def default_output(recipe: PipelineRecipe) -> Path:

@@ -32,7 +32,7 @@ def _data(ctx: StageContext) -> Path:
     return ctx.path(ctx.output("synth", "sft" if ctx.name == "sft" else "pairs"))
 
 
-def run_training(ctx: StageContext) -> StageResult:
+def run_train(ctx: StageContext) -> StageResult:
     from bimo.train.models import is_run_dir, read_run
 
     out = ctx.dir
