@@ -120,7 +120,7 @@ def last_user(messages: list[Message]) -> str:
     return messages[-1]["content"]
 
 
-def stub_runner(backend: Backend, prompt: str, length: int | None, run_dir: Path,
+def stub_job(backend: Backend, prompt: str, length: int | None, run_dir: Path,
                 on_event: Callable[[dict], None], sections: int = 6, pause: float = 0.4) -> tuple[str, int]:
     """A resumable long-form writer with the real writer's event shapes: one checkpoint file
     per section; `calls.log` records every section written."""

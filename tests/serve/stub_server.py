@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the suite root, 
 from bimo.serve.app import create_app  # noqa: E402
 from bimo.serve.config import ServeConfig  # noqa: E402
 from bimo.serve.slots import SlotPool  # noqa: E402
-from fakes import ScriptedBackend, stub_runner  # noqa: E402
+from fakes import ScriptedBackend, stub_job  # noqa: E402
 
 if __name__ == "__main__":
     port, data = int(sys.argv[1]), Path(sys.argv[2])
@@ -33,7 +33,7 @@ if __name__ == "__main__":
     config = ServeConfig(port=port, data_dir=data, api_key=key, **fields)
     backend = ScriptedBackend(delay=0.01)
     backend.n_ctx = options.get("n_ctx")
-    app = create_app(config, backend=backend, job_runner=stub_runner)
+    app = create_app(config, backend=backend, job_work=stub_job)
     arena = app.state.bimo.arena
     if "arena_delay" in options:  # two slow fake models answering a fixed prompt list
         words = 4

@@ -14,7 +14,7 @@ import httpx
 from serve_util import HERE, free_port, stop, wait_ready
 
 from bimo.serve.jobs import JobManager
-from fakes import ScriptedBackend, stub_runner
+from fakes import ScriptedBackend, stub_job
 
 
 def _wait(pred, timeout: float = 30, step: float = 0.1):
@@ -28,7 +28,7 @@ def _wait(pred, timeout: float = 30, step: float = 0.1):
 
 
 def test_manager_runs_and_records_events(tmp_path: Path) -> None:
-    jm = JobManager(ScriptedBackend(), tmp_path, runner=lambda *a: stub_runner(*a, sections=3, pause=0.0))
+    jm = JobManager(ScriptedBackend(), tmp_path, work=lambda *a: stub_job(*a, sections=3, pause=0.0))
     job_id = jm.submit("A story about tea", 600)
     job = _wait(lambda: (j := jm.store.get(job_id)) and j["status"] == "done" and j)
     assert job["result"].count("## Part") == 3 and job["result_length"] == len(job["result"])
@@ -45,14 +45,14 @@ def test_failed_job_reports_one_line(tmp_path: Path) -> None:
     def boom(*args):
         raise RuntimeError("writer exploded\nsecond line")
 
-    jm = JobManager(ScriptedBackend(), tmp_path, runner=boom)
+    jm = JobManager(ScriptedBackend(), tmp_path, work=boom)
     job_id = jm.submit("x", None)
     job = _wait(lambda: (j := jm.store.get(job_id)) and j["status"] == "failed" and j)
     assert job["error"] == "writer exploded"
 
 
 class Gauge:
-    """Counts runners inside a job at once; `gate` holds them until released."""
+    """Counts jobs at work at once; `gate` holds them until released."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -60,7 +60,7 @@ class Gauge:
         self.started: list[str] = []
         self.gate = threading.Event()
 
-    def runner(self, backend, prompt, length, run_dir, on_event):
+    def work(self, backend, prompt, length, run_dir, on_event):
         with self.lock:
             self.now += 1
             self.peak = max(self.peak, self.now)
@@ -76,7 +76,7 @@ class Gauge:
 
 def test_queue_runs_at_most_max_jobs_in_order_with_positions(tmp_path: Path) -> None:
     gauge = Gauge()
-    jm = JobManager(ScriptedBackend(parallel=4), tmp_path, runner=gauge.runner)
+    jm = JobManager(ScriptedBackend(parallel=4), tmp_path, work=gauge.work)
     assert jm.max_jobs == 2  # half the backend's 4 slots
     ids = [jm.submit(f"job {i}", 100) for i in range(5)]
     _wait(lambda: len(gauge.started) == 2)
@@ -105,7 +105,7 @@ def test_max_jobs_and_full_queue(tmp_path: Path) -> None:
 
     gauge = Gauge()
     app = create_app(ServeConfig(data_dir=tmp_path, max_jobs=1, max_queued=1), backend=ScriptedBackend(parallel=4),
-                     job_runner=gauge.runner, resume_jobs=False)
+                     job_work=gauge.work, resume_jobs=False)
     with TestClient(app) as c:
         first = c.post("/api/jobs", json={"prompt": "one"}).json()["id"]
         _wait(lambda: gauge.started)
@@ -132,7 +132,7 @@ def test_job_calls_share_the_slots_with_api_requests(tmp_path: Path) -> None:
 
     backend = ScriptedBackend(words=10, delay=0.02, parallel=2)
 
-    def greedy_runner(b, prompt, length, run_dir, on_event):
+    def greedy_job(b, prompt, length, run_dir, on_event):
         def one() -> None:
             b.chat("section", max_tokens=10)
             for _ in b.stream("section", max_tokens=10):
@@ -146,7 +146,7 @@ def test_job_calls_share_the_slots_with_api_requests(tmp_path: Path) -> None:
         return "ok", 2
 
     port = free_port()
-    app = create_app(ServeConfig(port=port, data_dir=tmp_path), backend=backend, job_runner=greedy_runner,
+    app = create_app(ServeConfig(port=port, data_dir=tmp_path), backend=backend, job_work=greedy_job,
                      resume_jobs=False)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

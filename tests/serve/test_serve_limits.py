@@ -194,13 +194,13 @@ def _wait_status(jobs: JobManager, job_id: str, want: str, timeout: float = 20) 
 def test_a_database_error_fails_the_job_and_the_worker_keeps_serving(tmp_path: Path) -> None:
     go = threading.Event()
 
-    def runner(backend, prompt, length, run_dir, on_event):
+    def work(backend, prompt, length, run_dir, on_event):
         if prompt == "wait":
             go.wait(20)
         on_event({"type": "progress", "done": 1, "total": 1})
         return f"text of {prompt}", 7
 
-    jobs = JobManager(ScriptedBackend(), tmp_path, runner=runner, max_jobs=1, db_timeout=0.2)
+    jobs = JobManager(ScriptedBackend(), tmp_path, work=work, max_jobs=1, db_timeout=0.2)
     first = jobs.submit("wait", None)
     _wait_status(jobs, first, "running")
     with closing(sqlite3.connect(tmp_path / "jobs.sqlite", isolation_level=None)) as lock:

@@ -16,7 +16,7 @@ from bimo.serve.jobs import JobManager
 
 
 def test_real_longform_job(tiny_backend, tmp_path) -> None:
-    jm = JobManager(tiny_backend, tmp_path)  # default runner: bimo.write.longform
+    jm = JobManager(tiny_backend, tmp_path)  # default work: bimo.write.longform
     job_id = jm.submit("Write a short essay about rivers.", 300)
     deadline = time.monotonic() + 600  # a busy 2-core machine needs about 4 minutes
     while (job := jm.store.get(job_id))["status"] not in ("done", "failed") and time.monotonic() < deadline:

@@ -22,7 +22,7 @@ from bimo.llm.base import Backend
 from bimo.serve import arena_api, errors, openai_api, writing
 from bimo.serve.arena import Arena, load_pairs, load_prompts
 from bimo.serve.config import ServeConfig
-from bimo.serve.jobs import JobManager, Runner
+from bimo.serve.jobs import JobManager, JobWork
 from bimo.serve.security import AuthMiddleware, BodyLimitMiddleware, SecurityHeadersMiddleware
 from bimo.serve.slots import SlotPool
 from bimo.serve.state import ServerState
@@ -59,7 +59,7 @@ def _arena(config: ServeConfig, backend: Backend, slots: SlotPool) -> Arena:
                  max_pending_per_client=config.arena_max_pending_per_client, max_pending=config.arena_max_pending)
 
 
-def create_app(config: ServeConfig, backend: Backend | None = None, *, job_runner: Runner | None = None,
+def create_app(config: ServeConfig, backend: Backend | None = None, *, job_work: JobWork | None = None,
                resume_jobs: bool = True) -> FastAPI:
     if backend is None:
         from bimo.llm import get_backend
@@ -67,7 +67,7 @@ def create_app(config: ServeConfig, backend: Backend | None = None, *, job_runne
         backend = get_backend(config.model)
     slots = SlotPool(backend)
     state = ServerState(config=config, backend=backend, slots=slots)
-    state.jobs = JobManager(backend, config.data_dir, runner=job_runner, max_jobs=config.max_jobs, slots=slots,
+    state.jobs = JobManager(backend, config.data_dir, work=job_work, max_jobs=config.max_jobs, slots=slots,
                             max_queued=config.max_queued)
     state.arena = _arena(config, backend, slots)
 

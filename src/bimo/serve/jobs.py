@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from bimo.serve.slots import SlotPool
 
 #: run(backend, prompt, length, run_dir, on_event) -> (text, length)
-Runner = Callable[[Backend, str, int | None, Path, Callable[[dict], None]], tuple[str, int]]
+JobWork = Callable[[Backend, str, int | None, Path, Callable[[dict], None]], tuple[str, int]]
 TERMINAL = ("done", "failed")
 #: when neither the request nor the prompt says how long
 DEFAULT_LENGTH = 2000
@@ -62,7 +62,7 @@ CREATE TABLE IF NOT EXISTS events (
 """
 
 
-def longform_runner(backend: Backend, prompt: str, length: int | None, run_dir: Path,
+def run_longform_job(backend: Backend, prompt: str, length: int | None, run_dir: Path,
                     on_event: Callable[[dict], None]) -> tuple[str, int]:
     """The real writer; calling it again with the same folder continues from the checkpoint."""
     from bimo.write.longform import LongformWriter
@@ -132,7 +132,7 @@ class JobManager:
     """A FIFO queue of jobs run by `max_jobs` worker threads; `resume()` picks up what a
     previous process left."""
 
-    def __init__(self, backend: Backend, data_dir: Path, runner: Runner | None = None,
+    def __init__(self, backend: Backend, data_dir: Path, work: JobWork | None = None,
                  max_jobs: int | None = None, slots: SlotPool | None = None, max_queued: int = MAX_QUEUED,
                  db_timeout: float = 30.0):
         if slots is not None:
@@ -142,7 +142,7 @@ class JobManager:
         self.backend = backend
         self.root = data_dir / "jobs"
         self.store = JobStore(data_dir / "jobs.sqlite", timeout=db_timeout)
-        self.runner = runner or longform_runner
+        self.work = work or run_longform_job
         self.max_jobs = max(1, max_jobs or default_max_jobs(backend))
         self.max_queued = max_queued
         self._cond = threading.Condition()
@@ -151,9 +151,9 @@ class JobManager:
         # Daemon threads: stopping the server must not wait for a long job; the job
         # stays 'running' in the database and resumes from its checkpoint next time.
         for i in range(self.max_jobs):
-            threading.Thread(target=self._work, daemon=True, name=f"bimo-job-{i}").start()
+            threading.Thread(target=self._worker_loop, daemon=True, name=f"bimo-job-{i}").start()
 
-    def _work(self) -> None:
+    def _worker_loop(self) -> None:
         while True:
             with self._cond:
                 while not self._waiting:
@@ -233,7 +233,7 @@ class JobManager:
             def on_event(event: dict) -> None:
                 self.store.add_event(job_id, event)
 
-            text, length = self.runner(self.backend, job["prompt"], job["length"], run_dir, on_event)
+            text, length = self.work(self.backend, job["prompt"], job["length"], run_dir, on_event)
             # The closing event goes in before the status flips, so whoever sees "done"
             # (an event stream, a poller) already finds every event stored.
             self.store.add_event(job_id, {"type": "status", "status": "done", "length": length,

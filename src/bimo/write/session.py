@@ -95,14 +95,14 @@ def single_pass_tokens(backend) -> int:
 
 
 def _longform_requested(req: WriteRequest, text: str):
-    """The long-form runner when the request asks for a length, else None."""
+    """The long-form entry point when the request asks for a length, else None."""
     if req.task != "write":
         if req.length or req.plan or req.resume:
             raise BimoError("--length, --plan and --resume apply to --task write only")
         return None
-    from bimo.write.longrun import runner_for
+    from bimo.write.longrun import longform_for
 
-    return runner_for(req, text)
+    return longform_for(req, text)
 
 
 def _answer(backend, messages: list[dict], params: GenParams, out: Path | None) -> str:
