@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 from bimo.llm.base import Backend
-from bimo.runner import Reject, RunConfig, Step, run_step
+from bimo.runner import GenerationStep, Reject, RunConfig, run_step
 
 
 class Instant(Backend):
@@ -42,7 +42,7 @@ class Instant(Backend):
         return {"choices": [{"message": {"content": '{"n": 2}'}, "finish_reason": "stop"}]}
 
 
-class Echo(Step):
+class Echo(GenerationStep):
     name = "bench"
     schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
 
@@ -55,7 +55,7 @@ class Echo(Step):
         return [{"messages": [{"role": "assistant", "content": json.dumps(output)}], "meta": {}}]
 
 
-class Sentence(Step):
+class Sentence(GenerationStep):
     """Free text up to `--tokens` (the tiny model nearly always writes that much): a workload
     where decoding, not prompt handling, dominates."""
 

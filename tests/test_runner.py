@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 
 from bimo.errors import BimoError
-from bimo.runner import Reject, RunConfig, Step, errors_path, run_step
+from bimo.runner import GenerationStep, Reject, RunConfig, errors_path, run_step
 from fakes import ScriptedBackend, last_user
 
 SCHEMA = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
 
 
-class Doubler(Step):
+class Doubler(GenerationStep):
     """Asks for 2*x; the answer must be even and non-negative; x=7 yields two results."""
 
     name = "double"
@@ -207,7 +207,7 @@ def test_map_step_in_memory():
     assert outcomes["r9"].ok and outcomes["r9"].attempts == 2 and outcomes["r9"].record["x"] == 9
 
 
-class OneLine(Step):
+class OneLine(GenerationStep):
     """Free text from the real model: one short line per record."""
 
     name = "oneline"

@@ -44,11 +44,11 @@ from bimo.errors import BackendError, BimoError, ContextOverflow
 from bimo.io import JsonlAppender, atomic_write_jsonl, errors_path, iter_jsonl, repair_jsonl
 from bimo.llm.base import Backend, GenParams, Message, parse_json
 
-__all__ = ["Reject", "Step", "RunConfig", "RunStats", "StepOutcome", "attempt_seed", "errors_path", "map_step",
+__all__ = ["Reject", "GenerationStep", "RunConfig", "RunStats", "StepOutcome", "attempt_seed", "errors_path", "map_step",
            "reason_class", "run_step"]
 
 
-#: Step config fields that change how a run goes, not what it writes (left out of the binding).
+#: GenerationStep config fields that change how a run goes, not what it writes (left out of the binding).
 _NOT_OUTPUT = {"concurrency", "retries", "workers", "progress", "limit"}
 
 
@@ -66,7 +66,7 @@ class Reject(Exception):
         self.detail = detail
 
 
-class Step:
+class GenerationStep:
     """One generation step. Override `prompt` and `parse` (and `schema`), or `process` for
     steps that make several calls per record (generate then score, several models...)."""
 
@@ -221,7 +221,7 @@ class StepOutcome:
         return self.results is not None
 
 
-def map_step(step: Step, records: Iterable[dict[str, Any]], *, concurrency: int | None = None,
+def map_step(step: GenerationStep, records: Iterable[dict[str, Any]], *, concurrency: int | None = None,
              retries: int = 1, progress: bool = False) -> Iterator[StepOutcome]:
     """Run `step` over `records` in memory; yields one outcome per record as it finishes.
 
@@ -242,7 +242,7 @@ def map_step(step: Step, records: Iterable[dict[str, Any]], *, concurrency: int 
         bar.close()
 
 
-def run_step(step: Step, records: Iterable[dict[str, Any]] | str | Path, out: str | Path,
+def run_step(step: GenerationStep, records: Iterable[dict[str, Any]] | str | Path, out: str | Path,
              config: RunConfig | None = None) -> RunStats:
     """Run `step` over `records` (an iterable, or a JSONL path) into `out` and its errors file."""
     config = config or RunConfig()
@@ -285,7 +285,7 @@ def run_step(step: Step, records: Iterable[dict[str, Any]] | str | Path, out: st
 
 # --- internals -------------------------------------------------------------------------
 
-def _execute(step: Step, items: Iterator[tuple[str, dict[str, Any]]], workers: int,
+def _execute(step: GenerationStep, items: Iterator[tuple[str, dict[str, Any]]], workers: int,
              retries: int) -> Iterator[tuple[str, dict[str, Any], _Outcome]]:
     """Run records on a thread pool, yielding (key, record, outcome) as each finishes.
 
@@ -321,7 +321,7 @@ class _Outcome:
     detail: Any = None
 
 
-def _attempt_all(step: Step, record: dict[str, Any], retries: int) -> _Outcome:
+def _attempt_all(step: GenerationStep, record: dict[str, Any], retries: int) -> _Outcome:
     """Run one record, retrying rejected answers; never raises (bugs become error rows)."""
     last: Reject | None = None
     for attempt in range(retries + 1):
@@ -345,7 +345,7 @@ def _attempt_all(step: Step, record: dict[str, Any], retries: int) -> _Outcome:
     return _Outcome(None, attempt + 1, last.reason, "reject", last.detail)
 
 
-def _settle(step: Step, key: str, record: dict[str, Any], outcome: _Outcome, sink: JsonlAppender,
+def _settle(step: GenerationStep, key: str, record: dict[str, Any], outcome: _Outcome, sink: JsonlAppender,
             errs: JsonlAppender, stats: RunStats) -> None:
     if outcome.attempts > 1:
         stats.retried += 1
@@ -395,7 +395,7 @@ def _with_bad_lines(source: Iterator[dict[str, Any]], bad: list[str], errs: Json
     _flush_bad(bad, errs, stats, name, done)
 
 
-def _record_duplicate(step: Step, key: str, record: dict[str, Any], row: int, first: int,
+def _record_duplicate(step: GenerationStep, key: str, record: dict[str, Any], row: int, first: int,
                       errs: JsonlAppender, stats: RunStats, done: set[str]) -> None:
     """A record whose key repeats an earlier row's: not run (its output would be ambiguous
     on resume), but listed in the errors file once, even across resumes."""
@@ -426,7 +426,7 @@ def _flush_bad(bad: list[str], errs: JsonlAppender, stats: RunStats, name: str, 
         errs.write({"id": key, "step": name, "kind": "input", "reason": msg, "attempts": 0})
 
 
-def _prepare_outputs(step: Step, out: Path, err_path: Path, config: RunConfig) -> set[str]:
+def _prepare_outputs(step: GenerationStep, out: Path, err_path: Path, config: RunConfig) -> set[str]:
     """Check/clean existing outputs and return the keys already complete."""
     if not config.resume:
         if (out.exists() and out.stat().st_size) or (err_path.exists() and err_path.stat().st_size):

@@ -80,7 +80,7 @@ class DocStepStats:
 
 class DocStep:
     """A curation operator over documents (datatrove's PipelineStep), not a model-call step
-    (`bimo.runner.Step`). Subclasses implement `process(doc) -> None | reason`."""
+    (`bimo.runner.GenerationStep`). Subclasses implement `process(doc) -> None | reason`."""
 
     name = "step"
 

@@ -5,7 +5,7 @@ resumable output, failures in the `.errors.jsonl` twin with their reasons, and a
 progress bar. What is particular to judging lives here:
 
 * `JudgeSettings`: judge URI, temperature, seed and retries, recorded with every verdict;
-* `JudgeStep`: calls the judge through `Step.generate` with a strict verdict parser as
+* `JudgeStep`: calls the judge through `GenerationStep.generate` with a strict verdict parser as
   its `parse`. A malformed answer is a `Reject`, so the runner retries the record with
   the next seed (the same seed would replay the cached answer), and after the last try
   records it as failed with the reason and the raw answer in `detail`. A verdict is
@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from bimo.llm.base import GenParams
-from bimo.runner import RunConfig, Step
+from bimo.runner import GenerationStep, RunConfig
 
 
 def default_judge() -> str:
@@ -46,7 +46,7 @@ def judge_run_config(settings: JudgeSettings, progress: bool = False) -> RunConf
     return RunConfig(resume=True, retry_failed=True, retries=settings.retries, progress=progress)
 
 
-class JudgeStep(Step):
+class JudgeStep(GenerationStep):
     """A runner step that calls the judge. Subclasses write `process(record, attempt)`
     with one or more `generate(..., parse=...)` calls; attempt n uses seed `settings.seed + n`."""
 

@@ -27,7 +27,7 @@ from rapidfuzz import fuzz
 from bimo.errors import BimoError
 from bimo.extras import require
 from bimo.io import iter_jsonl
-from bimo.runner import Reject, Step
+from bimo.runner import GenerationStep, Reject
 from bimo.synth.common import lang_of, prompts
 from bimo.synth.records import last_assistant, last_user
 from bimo.templates import load_package_yaml, render
@@ -91,7 +91,7 @@ class AugmentConfig(BaseModel):
                              "must reach (e5 scores are high across the board: an English request got an unrelated Chinese paragraph at 0.74)")
 
 
-class RagStep(Step):
+class RagStep(GenerationStep):
     """SFT records → the same records, a share of them with a retrieved reference."""
 
     name = "rag"
@@ -137,7 +137,7 @@ def tool_schemas() -> list[dict[str, Any]]:
     return load_package_yaml("bimo.synth.prompts", "tools.yaml")["tools"]
 
 
-class ToolsStep(Step):
+class ToolsStep(GenerationStep):
     """SFT records → tool-use conversations (search_references or count_length, real results)."""
 
     name = "tools"

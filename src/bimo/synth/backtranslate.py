@@ -38,7 +38,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from bimo.llm.base import Backend, GenParams, Message
-from bimo.runner import Reject, Step
+from bimo.runner import GenerationStep, Reject
 from bimo.synth.common import REASONING, SCORE_SCHEMA, STR, lang_of, object_schema, prompts
 from bimo.synth.records import sft, user_prompt
 from bimo.synth.verify import NearDuplicates, similarity, span_score
@@ -163,7 +163,7 @@ def choose_tasks(doc_id: str, form: str | None, length: int, config: Backtransla
     return ok[: config.tasks_per_doc]
 
 
-class DescribeStep(Step):
+class DescribeStep(GenerationStep):
     """Step 1 and 2, one record per document: check the document is usable, ask the model
     to describe the passage (a small JSON object), then choose the tasks that fit by code."""
 
@@ -345,7 +345,7 @@ def generation_schema(anchor: str, needs_input: bool) -> dict[str, Any]:
     return object_schema(reasoning=REASONING, instruction={"type": "string", "maxLength": 300}, **other)
 
 
-class BacktranslateStep(Step):
+class BacktranslateStep(GenerationStep):
     """Step 3, one record per (document, task): the instruction, written from the passage and
     its description; the anchored field is the passage itself; checks, then self-curation."""
 
@@ -502,7 +502,7 @@ def run_backtranslate(backend: Backend, docs: Iterable[dict[str, Any]] | str | P
     return described, pairs
 
 
-class BackwardStep(Step):
+class BackwardStep(GenerationStep):
     """Ziya's backward model data: response → instruction, as SFT (no model call)."""
 
     name = "backward"

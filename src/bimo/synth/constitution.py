@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from bimo.llm.base import Backend, GenParams, Message
-from bimo.runner import Reject, Step
+from bimo.runner import GenerationStep, Reject
 from bimo.synth.common import REASONING, STR, lang_of, object_schema, prompts
 from bimo.synth.library import Principle, candidates, load_principles
 from bimo.synth.records import last_assistant, preference
@@ -46,7 +46,7 @@ class ConstitutionConfig(BaseModel):
     seed: int = 0
 
 
-class ConstitutionStep(Step):
+class ConstitutionStep(GenerationStep):
     name = "constitution"
 
     def __init__(self, backend: Backend, config: ConstitutionConfig | None = None):

@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 
 from bimo.errors import BimoError
 from bimo.llm.base import Backend, GenParams, Message
-from bimo.runner import Reject, Step
+from bimo.runner import GenerationStep, Reject
 from bimo.synth.common import lang_of, object_schema, prompts
 from bimo.synth.lengthclause import with_length
 from bimo.synth.records import sft
@@ -149,7 +149,7 @@ def _copies(instruction: str, text: str, lang: str) -> bool:
     return any(" ".join(words[i:i + 8]) in body for i in range(0, max(0, len(words) - 7)))
 
 
-class LongDocStep(Step):
+class LongDocStep(GenerationStep):
     """Piece → SFT record: backtranslated instruction + code-written length clause → human text."""
 
     name = "longdoc"

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from bimo.evaluate.length import length_score
 from bimo.integrity import IntegrityThresholds, measure
 from bimo.llm.base import Backend
-from bimo.runner import Reject, Step
+from bimo.runner import GenerationStep, Reject
 from bimo.synth.common import lang_of
 from bimo.synth.records import instruction_pair, sft
 from bimo.write.lengthreq import required_length
@@ -32,7 +32,7 @@ class LongformSynthConfig(BaseModel):
     integrity: IntegrityThresholds = Field(default_factory=IntegrityThresholds)
 
 
-class LongformStep(Step):
+class LongformStep(GenerationStep):
     name = "longform"
 
     def __init__(self, backend: Backend, config: LongformSynthConfig | None = None):

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from bimo.llm.base import Backend, GenParams, Message
-from bimo.runner import Reject, Step
+from bimo.runner import GenerationStep, Reject
 from bimo.synth.common import STR, lang_of, object_schema, prompts
 from bimo.synth.records import instruction_pair, preference
 from bimo.templates import render
@@ -31,7 +31,7 @@ class RankConfig(BaseModel):
     seed: int = 0
 
 
-class RankStep(Step):
+class RankStep(GenerationStep):
     name = "rank"
 
     def __init__(self, models: list[Backend], judge: Backend, config: RankConfig | None = None):

@@ -26,7 +26,7 @@ from bimo.errors import BimoError
 from bimo.io import iter_jsonl
 from bimo.llm import GenParams, get_backend
 from bimo.llm.base import Backend
-from bimo.runner import Reject, RunConfig, Step, attempt_seed, run_step
+from bimo.runner import GenerationStep, Reject, RunConfig, attempt_seed, run_step
 from bimo.text import count_length
 from bimo.write.lengthreq import required_length
 from bimo.write.longform import LongformWriter
@@ -47,7 +47,7 @@ def bench_messages(rec: dict) -> list[dict]:
     return build_messages(template, text, lang=rec.get("lang") if rec.get("lang") in ("zh", "en") else None)
 
 
-class BenchStep(Step):
+class BenchStep(GenerationStep):
     """One prediction per prompt: the record, plus `response`, the required and produced
     lengths, the model, seconds and tokens."""
 
