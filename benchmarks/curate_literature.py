@@ -16,6 +16,7 @@ import itertools
 import json
 import random
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -47,6 +48,8 @@ def main() -> None:
         "四书, 论语, 古文观止": [d["text"] for d in C.classics(poetry)],
         "People's Daily 1998 (2000)": rng.sample([d["text"] for d in C.people_daily(snow)], 2000),
     }
+    summary: dict = {"benchmark": "curate_literature", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                     "kept": {}, "messy": {}}
     print("| texts | kept | share | rejected by |\n| --- | --- | --- | --- |")
     for name, texts in sets.items():
         steps = [LanguageTagger(), LengthFilter(min_len={"zh": 0, "en": 0}), SymbolFilter(), RepetitionFilter(),
@@ -55,6 +58,7 @@ def main() -> None:
         why = Counter({f"{s.name}:{k}": v for s in steps for k, v in s.stats.reasons.items()})
         print(f"| {name} | {len(kept)}/{len(texts)} | {len(kept) / len(texts):.3f} | "
               f"{', '.join(f'{k} {v}' for k, v in why.most_common()) or '–'} |")
+        summary["kept"][name] = [len(kept), len(texts)]
     sys.path.insert(0, str(ROOT / "tests/curate"))
     from messy import counts
     docs = [json.loads(ln) for ln in (ROOT / "tests/curate/data/messy_corpus.jsonl").open(encoding="utf-8")]
@@ -67,7 +71,9 @@ def main() -> None:
         fk = [x for x in c["false_keep"] if x.split(" ")[0] in mine]
         print(f"messy corpus {lang}: must keep {keep}, false rejects {len(fr)} {fr}; "
               f"must drop {drop}, false keeps {len(fk)} {fk}")
+        summary["messy"][lang] = {"must_keep": keep, "false_rejects": len(fr), "must_drop": drop, "false_keeps": len(fk)}
     print("kept with another coarse genre than labelled:", c["wrong_genre"])
+    print(json.dumps(summary, ensure_ascii=False))
 
 
 if __name__ == "__main__":
