@@ -24,7 +24,6 @@ data paths all reject the same things for the same reasons. No model is needed.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 
 from pydantic import BaseModel, Field
 
@@ -231,15 +230,6 @@ def dangling_ending(text: str) -> str | None:
 
 
 # --- for the writer: check a new piece against the text before it -------------------------
-
-
-def piece_repetition(piece: str, before: str | Iterable[str], n: int = NGRAM) -> float:
-    """Share of the piece's n-grams already present in `before` (or earlier in the piece)."""
-    seen: set[tuple[str, ...]] = set()
-    for b in [before] if isinstance(before, str) else before:
-        seen |= ngram_set(b, n)
-    rep = repeated_flags(units(piece), n, seen)
-    return sum(rep) / len(rep) if rep else 0.0
 
 
 def drop_repeats(piece: str, before: str = "", n: int = NGRAM, max_share: float = 0.5,
