@@ -137,8 +137,7 @@ def measure(text: str, prompt: str = "", lang: str | None = None, n: int = NGRAM
     longest = run = 0
     for i, r in enumerate(rep):
         if r:
-            for j in range(i, i + n):
-                covered[j] = True
+            covered[i:i + n] = [True] * n
             run += 1
             longest = max(longest, run + n - 1)
         else:
@@ -197,9 +196,7 @@ def language_leaks(text: str, prompt: str = "", lang: str | None = None) -> list
                 continue
             leaks.append(w)
     elif lang == "en":
-        for m in _CJK_RUN.finditer(open_text):
-            if m.group() not in prompt:
-                leaks.append(m.group())
+        leaks = [m.group() for m in _CJK_RUN.finditer(open_text) if m.group() not in prompt]
     return leaks
 
 
