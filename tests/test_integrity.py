@@ -9,7 +9,6 @@ from bimo.integrity import (
     language_leaks,
     measure,
     near_repeat_share,
-    piece_repetition,
     scaffolding_lines,
     trim_dangling,
     units,
@@ -112,10 +111,8 @@ def test_trim_dangling_cuts_back_to_a_finished_sentence():
 def test_piece_repetition_and_drop_repeats():
     before = "\n\n".join(ZH_PARAS)
     new = "外婆老了以后，菜园交给了舅舅。\n\n" + ZH_PARAS[2] + "\n\n舅舅种的辣椒没有外婆种的辣。"
-    assert 0.4 < piece_repetition(new, before) < 1.0
     kept = drop_repeats(new, before)
     assert kept == "外婆老了以后，菜园交给了舅舅。\n\n舅舅种的辣椒没有外婆种的辣。"
-    assert piece_repetition(kept, before) == 0.0
     # a repeated tail inside the piece itself goes too
     loop = EN_PARAS[0] + " " + EN_PARAS[1] + " " + EN_PARAS[1]
     assert drop_repeats(loop) == EN_PARAS[0] + " " + EN_PARAS[1]

@@ -39,12 +39,8 @@ def params_settings(params: GenParams) -> dict[str, Any]:
 
 def differences(recorded: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
     """'model local:tiny → local:small' for every setting that differs (recorded → wanted)."""
-    out = []
-    for key in sorted(set(recorded) | set(wanted)):
-        old, new = recorded.get(key), wanted.get(key)
-        if old != new:
-            out.append(f"{key} {_show(old)} → {_show(new)}")
-    return out
+    return [f"{key} {_show(recorded.get(key))} → {_show(wanted.get(key))}"
+            for key in sorted(set(recorded) | set(wanted)) if recorded.get(key) != wanted.get(key)]
 
 
 def _show(value: Any) -> str:

@@ -29,7 +29,6 @@ data paths all reject the same things for the same reasons. No model is needed.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 
 from pydantic import BaseModel, Field
 
@@ -152,8 +151,7 @@ def measure(text: str, prompt: str = "", lang: str | None = None, n: int = NGRAM
     longest = run = 0
     for i, r in enumerate(rep):
         if r:
-            for j in range(i, i + n):
-                covered[j] = True
+            covered[i:i + n] = [True] * n
             run += 1
             longest = max(longest, run + n - 1)
         else:
@@ -265,9 +263,7 @@ def language_leaks(text: str, prompt: str = "", lang: str | None = None) -> list
                 continue
             leaks.append(w)
     elif lang == "en":
-        for m in _CJK_RUN.finditer(open_text):
-            if m.group() not in prompt:
-                leaks.append(m.group())
+        leaks = [m.group() for m in _CJK_RUN.finditer(open_text) if m.group() not in prompt]
     return leaks
 
 
@@ -298,15 +294,6 @@ def dangling_ending(text: str) -> str | None:
 
 
 # --- for the writer: check a new piece against the text before it -------------------------
-
-
-def piece_repetition(piece: str, before: str | Iterable[str], n: int = NGRAM) -> float:
-    """Share of the piece's n-grams already present in `before` (or earlier in the piece)."""
-    seen: set[tuple[str, ...]] = set()
-    for b in [before] if isinstance(before, str) else before:
-        seen |= ngram_set(b, n)
-    rep = repeated_flags(units(piece), n, seen)
-    return sum(rep) / len(rep) if rep else 0.0
 
 
 def drop_repeats(piece: str, before: str = "", n: int = NGRAM, max_share: float = 0.5,

@@ -135,16 +135,20 @@ def iter_jsonl_numbered(path: str | Path, errors: list[str] | None = None) -> It
         raise BimoError(f"file not found: {path}")
     if path.is_dir():
         raise BimoError(f"expected a file, got a folder: {path}")
+
+    def bad(msg: str) -> None:
+        """A bad line: an error, or noted in `errors` and skipped."""
+        if errors is None:
+            raise BimoError(msg) from None
+        errors.append(msg)
+
     with _open_text(path) as fh:
         lineno = 0
         while True:
             try:
                 line = fh.readline()
             except UnicodeDecodeError:
-                msg = f"{path}:{lineno + 1}: not valid UTF-8"
-                if errors is None:
-                    raise BimoError(msg) from None
-                errors.append(msg)
+                bad(f"{path}:{lineno + 1}: not valid UTF-8")
                 return
             if not line:
                 return
@@ -154,16 +158,10 @@ def iter_jsonl_numbered(path: str | Path, errors: list[str] | None = None) -> It
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
-                msg = f"{path}:{lineno}: invalid JSON ({exc.msg})"
-                if errors is None:
-                    raise BimoError(msg) from None
-                errors.append(msg)
+                bad(f"{path}:{lineno}: invalid JSON ({exc.msg})")
                 continue
             if not isinstance(obj, dict):
-                msg = f"{path}:{lineno}: expected a JSON object"
-                if errors is None:
-                    raise BimoError(msg)
-                errors.append(msg)
+                bad(f"{path}:{lineno}: expected a JSON object")
                 continue
             yield lineno, obj
 

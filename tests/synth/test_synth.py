@@ -15,7 +15,7 @@ from bimo.synth.backtranslate import BacktranslateConfig, BacktranslateStep
 from bimo.synth.common import lang_of
 from bimo.synth.constitution import ConstitutionConfig, ConstitutionStep
 from bimo.synth.library import load_principles
-from bimo.synth.verify import is_minimal_edit, snap, span_score
+from bimo.synth.verify import is_minimal_edit, span_score
 from fakes import ScriptedBackend, last_user
 
 DATA = Path(__file__).parent / "data"
@@ -63,9 +63,7 @@ def test_span_and_minimality_checks():
     assert span_score("白日依山尽，黄河入海流。", src) < 60
     poem = "《感遇》\n兰叶春葳蕤，桂华秋皎洁。\n欣欣此生意，自尔为佳节。"
     copy = "兰叶春葳蕤桂华秋皎洁欣欣此生意自尔为佳节。"  # line breaks and commas dropped
-    assert span_score(copy, poem) == 100 and snap(copy, poem) == poem.split("\n", 1)[1]
-    assert snap("it was the age  of foolishness", "It was the age of wisdom, it was the age of foolishness.") \
-        == "it was the age of foolishness"  # the source's spacing; no punctuation the copy lacks
+    assert span_score(copy, poem) == 100
     good = "It was the best of times, it was the worst of times."
     assert is_minimal_edit(good, "It was the best of times, it was the saddest of times.") is None
     assert "identical" in is_minimal_edit(good, good)

@@ -231,9 +231,8 @@ def judge_pairs(pairs: list[dict[str, Any]], backend: Any, settings: JudgeSettin
     err = errors_path(path)
     failures = [{"pair": r.get("pair", r.get("id")), "reason": r.get("reason", "")}
                 for r in (iter_jsonl(err, []) if err.exists() else []) if r.get("pair", r.get("id")) in wanted]
-    res = {"judge": settings.judge, "settings": step.recorded, "mixed_settings": mixed, "verdicts": str(path),
-           "failed": len(failures), "failures": failures[:20], **summarize(rows)}
-    return res
+    return {"judge": settings.judge, "settings": step.recorded, "mixed_settings": mixed, "verdicts": str(path),
+            "failed": len(failures), "failures": failures[:20], **summarize(rows)}
 
 
 # --- figures ---------------------------------------------------------------------------

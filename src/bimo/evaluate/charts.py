@@ -69,8 +69,7 @@ def dimension_chart(rows: list[dict[str, Any]], rubric: str, path: Path) -> Path
     for k, row in enumerate(rows):
         ax.bar(x + k * width, [row["dimensions"].get(d, np.nan) for d in dims], width, label=row["model"])
     ax.set_xticks(x + 0.4 - width / 2, dims, rotation=20)
-    ax.set_ylabel("mean score")
-    ax.set_title(f"{rubric}: mean score per dimension")
+    ax.set(ylabel="mean score", title=f"{rubric}: mean score per dimension")
     ax.legend(fontsize=8)
     return _save(fig, path)
 
@@ -112,9 +111,7 @@ def length_chart(by_model: dict[str, dict[str, Any]], path: Path) -> Path:
         vals = [res["buckets"].get(b, {}).get("s_l", np.nan) for b in buckets]
         ax.bar(x + k * width, vals, width, label=f"{name} (S_l {res['s_l']:.1f})")
     ax.set_xticks(x + 0.4 - width / 2, buckets)
-    ax.set_ylim(0, 100)
-    ax.set_xlabel("required length")
-    ax.set_ylabel("S_l")
+    ax.set(ylim=(0, 100), xlabel="required length", ylabel="S_l")
     ax.legend(fontsize=8)
     return _save(fig, path)
 
@@ -134,8 +131,7 @@ def calibration_chart(summary: dict[str, Any], path: Path) -> Path:
             color=["#4c72b0"] * (len(rows) - len(summary.get("baselines", {}))) + ["#bbbbbb"] * len(summary.get("baselines", {})))
     ax.set_yticks(y, [n for n, _ in rows])
     ax.invert_yaxis()
-    ax.set_xlim(0, 1)
-    ax.set_xlabel("agreement with the label (both orders; 95% CI)")
+    ax.set(xlim=(0, 1), xlabel="agreement with the label (both orders; 95% CI)")
     return _save(fig, path)
 
 
@@ -151,9 +147,6 @@ def repetition_chart(by_model: dict[str, dict[str, Any]], path: Path) -> Path:
         if curve:
             ax.plot(np.arange(5, 100, 10), [100 * v for v in curve], marker="o",
                     label=f"{name} (mean {100 * res['repeated_share']:.1f}%)")
-    ax.set_xlim(0, 100)
-    ax.set_ylim(0, 100)
-    ax.set_xlabel("position in the text (%)")
-    ax.set_ylabel("repeated 8-grams (%)")
+    ax.set(xlim=(0, 100), ylim=(0, 100), xlabel="position in the text (%)", ylabel="repeated 8-grams (%)")
     ax.legend(fontsize=8)
     return _save(fig, path)

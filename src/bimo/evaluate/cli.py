@@ -282,8 +282,7 @@ def store_export(db: Annotated[Path, typer.Argument(help="SQLite battle store")]
     """Write every battle of a store, ids included, to a JSONL file."""
     from bimo.evaluate.store import BattleStore
 
-    if not db.exists():
-        raise BimoError(f"file not found: {db}")
+    _need_file(db)
     if db.is_dir():
         raise BimoError(f"expected a file, got a folder: {db}")
     n = BattleStore(db).export_jsonl(out)

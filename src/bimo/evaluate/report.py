@@ -66,10 +66,9 @@ def collect(run_dir: Path) -> dict[str, Any]:
                 found["battles"] += load_battles(path)
             except BimoError:
                 continue
-        elif path.name.startswith(("calibration", "probe")) and path.suffix == ".json":
-            found["calibration"].append(json.loads(path.read_text(encoding="utf-8")))
-        elif path.name.startswith("agreement") and path.suffix == ".json":
-            found["agreement"].append(json.loads(path.read_text(encoding="utf-8")))
+        elif path.suffix == ".json" and path.name.startswith(("calibration", "probe", "agreement")):
+            kind = "agreement" if path.name.startswith("agreement") else "calibration"
+            found[kind].append(json.loads(path.read_text(encoding="utf-8")))
     return found
 
 
@@ -280,11 +279,9 @@ def _agreement_html(results: list[dict[str, Any]]) -> str:
     def fmt(v: Any) -> str:
         return f"{v:.3f}" if isinstance(v, float) else html.escape(str(v))
 
-    parts = ["<h2>Judge self-consistency</h2>"]
-    for res in results:
-        rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{fmt(v)}</td></tr>" for k, v in res.items())
-        parts.append(f"<table>{rows}</table>")
-    return "".join(parts)
+    tables = ("<table>" + "".join(f"<tr><td>{html.escape(k)}</td><td>{fmt(v)}</td></tr>" for k, v in res.items())
+              + "</table>" for res in results)
+    return "<h2>Judge self-consistency</h2>" + "".join(tables)
 
 
 def _calibration_html(cal: dict[str, Any], images: dict[str, Path], key: str) -> str:
@@ -314,11 +311,8 @@ def _calibration_html(cal: dict[str, Any], images: dict[str, Path], key: str) ->
         rows.append(f"<tr><td><i>{html.escape(name.replace('_', ' '))}</i></td><td>{agree(b.get('agreement'))}</td>"
                     f"<td>{k}</td><td>{pct(b.get('position_flips'))}</td><td>{pct(b.get('first_position_wins'))}</td>"
                     f"<td>-</td><td>{pct(b.get('tie_rate'))}</td><td>-</td></tr>")
-    groups = []
-    for r in cal["judges"]:
-        for g, v in (r.get("by_category") or {}).items():
-            groups.append(f"<tr><td>{html.escape(r['judge'])}</td><td>{html.escape(g)}</td><td>{agree(v)}</td>"
-                          f"<td>{pct(v.get('flips'))}</td></tr>")
+    groups = [f"<tr><td>{html.escape(r['judge'])}</td><td>{html.escape(g)}</td><td>{agree(v)}</td>"
+              f"<td>{pct(v.get('flips'))}</td></tr>" for r in cal["judges"] for g, v in (r.get("by_category") or {}).items()]
     return (f"<h2>{title}</h2><p>{cal['pairs']} pairs from {html.escape(str(cal.get('source')))}, "
             f"{cal.get('skipped', 0)} skipped with reasons. Agreement: the verdict given in both orders (one that "
             "changes with the order counts as a tie) equals the label.</p>"

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from bimo.errors import BimoError
+from bimo.synth.common import object_schema
 from bimo.templates import fill, load_package_yaml
 from bimo.text import detect_lang
 
@@ -74,10 +75,8 @@ def messages(system: str, user: str) -> list[dict[str, str]]:
 
 def score_schema(rubric: Rubric) -> dict[str, Any]:
     lo, hi = rubric.scale
-    props: dict[str, Any] = {"reason": {"type": "string"}}
-    for d in rubric.dimensions:
-        props[d.key] = {"type": "integer", "minimum": lo, "maximum": hi}
-    return {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
+    return object_schema(**{"reason": {"type": "string"},
+                            **{d.key: {"type": "integer", "minimum": lo, "maximum": hi} for d in rubric.dimensions}})
 
 
 def score_messages(rubric: Rubric, record: dict[str, Any], response: str) -> list[dict[str, str]]:
@@ -144,10 +143,8 @@ def s_q(scores) -> float:
 # --- per-query criteria --------------------------------------------------------------
 
 def criteria_gen_schema(n: int) -> dict[str, Any]:
-    item = {"type": "object", "properties": {"name": {"type": "string"}, "description": {"type": "string"}},
-            "required": ["name", "description"], "additionalProperties": False}
-    return {"type": "object", "properties": {"criteria": {"type": "array", "items": item, "minItems": n, "maxItems": n}},
-            "required": ["criteria"], "additionalProperties": False}
+    item = object_schema(name={"type": "string"}, description={"type": "string"})
+    return object_schema(criteria={"type": "array", "items": item, "minItems": n, "maxItems": n})
 
 
 def criteria_gen_messages(rubric: Rubric, record: dict[str, Any]) -> list[dict[str, str]]:
@@ -177,11 +174,8 @@ def parse_criteria(rubric: Rubric, text: str) -> list[dict[str, str]]:
 
 def criteria_score_schema(rubric: Rubric, n: int) -> dict[str, Any]:
     lo, hi = rubric.scale
-    item = {"type": "object", "properties": {"reason": {"type": "string"},
-                                             "score": {"type": "integer", "minimum": lo, "maximum": hi}},
-            "required": ["reason", "score"], "additionalProperties": False}
-    return {"type": "object", "properties": {"scores": {"type": "array", "items": item, "minItems": n, "maxItems": n}},
-            "required": ["scores"], "additionalProperties": False}
+    item = object_schema(reason={"type": "string"}, score={"type": "integer", "minimum": lo, "maximum": hi})
+    return object_schema(scores={"type": "array", "items": item, "minItems": n, "maxItems": n})
 
 
 def criteria_score_messages(rubric: Rubric, record: dict[str, Any], response: str,
@@ -215,9 +209,7 @@ def parse_criteria_scores(rubric: Rubric, text: str, criteria: list[dict[str, st
 
 # --- pairwise --------------------------------------------------------------------------
 
-PAIR_SCHEMA = {"type": "object",
-               "properties": {"reason": {"type": "string"}, "winner": {"type": "string", "enum": ["A", "B", "tie"]}},
-               "required": ["reason", "winner"], "additionalProperties": False}
+PAIR_SCHEMA = object_schema(reason={"type": "string"}, winner={"type": "string", "enum": ["A", "B", "tie"]})
 
 
 def pair_messages(record: dict[str, Any], response_a: str, response_b: str) -> list[dict[str, str]]:

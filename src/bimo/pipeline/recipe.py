@@ -47,22 +47,16 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class BacktranslateSettings(BacktranslateConfig):
+class BacktranslateSettings(_Strict, BacktranslateConfig):
     """`bimo synth backtranslate` settings, with unknown keys rejected."""
 
-    model_config = ConfigDict(extra="forbid")
 
-
-class ConstitutionSettings(ConstitutionConfig):
+class ConstitutionSettings(_Strict, ConstitutionConfig):
     """`bimo synth constitution` settings, with unknown keys rejected."""
 
-    model_config = ConfigDict(extra="forbid")
 
-
-class LongDocSettings(LongDocConfig):
+class LongDocSettings(_Strict, LongDocConfig):
     """`bimo synth longdoc` settings, with unknown keys rejected."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 class SynthSection(_Strict):

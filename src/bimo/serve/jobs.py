@@ -266,7 +266,3 @@ class JobManager:
                     traceback.print_exc()
                     return
                 time.sleep(0.5 * (attempt + 1))
-
-    def busy(self) -> bool:
-        with self._cond:
-            return bool(self._running or self._waiting)

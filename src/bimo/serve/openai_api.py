@@ -108,8 +108,7 @@ async def chat_completions(body: ChatRequest, request: Request):
     check_request(state, body)
     req = {k: v for k, v in body.model_dump(exclude_none=True).items() if k not in _DROP}
     if "max_completion_tokens" in req:  # OpenAI's newer name; backends know max_tokens
-        req.setdefault("max_tokens", req["max_completion_tokens"])
-        del req["max_completion_tokens"]
+        req.setdefault("max_tokens", req.pop("max_completion_tokens"))
     for name, neutral in (("n", 1), ("logprobs", False), ("top_logprobs", 0)):
         if name in req and req[name] == neutral:  # the default said out loud: nothing to pass on
             del req[name]
@@ -128,18 +127,13 @@ async def chat_completions(body: ChatRequest, request: Request):
 
 
 def _response(raw: dict[str, Any], cid: str, created: int, model: str) -> dict[str, Any]:
-    out = dict(raw)
-    out.setdefault("id", cid)
-    out["object"] = "chat.completion"
-    out.setdefault("created", created)
-    out["model"] = model
-    choices = []
-    for choice in out.get("choices") or []:
+    def finished(choice: dict[str, Any]) -> dict[str, Any]:
         if (choice.get("message") or {}).get("tool_calls") and choice.get("finish_reason") in (None, "stop"):
-            choice = {**choice, "finish_reason": "tool_calls"}  # what the spec says a call ends with
-        choices.append(choice)
-    out["choices"] = choices
-    return out
+            return {**choice, "finish_reason": "tool_calls"}  # what the spec says a call ends with
+        return choice
+
+    return {"id": cid, "created": created, **raw, "object": "chat.completion", "model": model,
+            "choices": [finished(c) for c in raw.get("choices") or []]}
 
 
 def _chunk(cid: str, created: int, model: str, delta: dict, finish: str | None = None, **extra: Any) -> str:

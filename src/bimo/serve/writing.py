@@ -50,12 +50,8 @@ class JobRequest(BaseModel):
 
 @router.get("/tasks")
 def tasks() -> dict:
-    out = []
-    for name in task_names():
-        spec = load_task(name)
-        title = spec.get("title") or {}
-        out.append({"name": name, "title": {"zh": title.get("zh", name), "en": title.get("en", name)}})
-    return {"tasks": out}
+    titles = {name: load_task(name).get("title") or {} for name in task_names()}
+    return {"tasks": [{"name": n, "title": {"zh": t.get("zh", n), "en": t.get("en", n)}} for n, t in titles.items()]}
 
 
 @router.post("/write")

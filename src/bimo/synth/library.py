@@ -47,9 +47,7 @@ def load_principles(directory: str | Path | None = None) -> list[Principle]:
         if not d.is_dir():
             raise BimoError(f"principles folder not found: {d}")
         files = [(p.name, read_yaml(p)) for p in sorted(d.glob("*.yaml"))]
-    out: list[Principle] = []
-    for name, data in files:
-        out.extend(_parse(name, data))
+    out = [p for name, data in files for p in _parse(name, data)]
     if not out:
         raise BimoError(f"no principles found in {directory or PACKAGE}")
     ids = [p.id for p in out]

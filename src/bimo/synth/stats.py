@@ -116,8 +116,7 @@ def plot(s: dict[str, Any], png: Path) -> bool:
     ax.hist(s["lengths"], bins=30, alpha=0.7, label="chosen" if s["rejected_lengths"] else "answer")
     if s["rejected_lengths"]:
         ax.hist(s["rejected_lengths"], bins=30, alpha=0.5, label="rejected")
-    ax.set_xlabel("length (CJK characters + English words)")
-    ax.set_ylabel("records")
+    ax.set(xlabel="length (CJK characters + English words)", ylabel="records")
     ax.legend()
     fig.tight_layout()
     atomic_save_figure(fig, png, dpi=100)

@@ -22,18 +22,12 @@ def norm(text: str) -> str:
     return _SPACE.sub(" ", unicodedata.normalize("NFKC", text)).strip()
 
 
-def letters(text: str) -> tuple[str, list[int]]:
-    """`text` without whitespace and punctuation, after NFKC and lower-casing, and for each
-    character kept its index in `text`. Models copying a passage re-space it, drop line
-    breaks and change punctuation (Chinese especially); the words are what must match."""
-    out: list[str] = []
-    where: list[int] = []
-    for i, ch in enumerate(text):
-        for c in unicodedata.normalize("NFKC", ch).lower():
-            if not c.isspace() and not unicodedata.category(c).startswith("P"):
-                out.append(c)
-                where.append(i)
-    return "".join(out), where
+def letters(text: str) -> str:
+    """`text` without whitespace and punctuation, after NFKC and lower-casing. Models copying
+    a passage re-space it, drop line breaks and change punctuation (Chinese especially); the
+    words are what must match."""
+    return "".join(c for ch in text for c in unicodedata.normalize("NFKC", ch).lower()
+                   if not c.isspace() and not unicodedata.category(c).startswith("P"))
 
 
 def span_score(span: str, source: str) -> float:
@@ -43,7 +37,7 @@ def span_score(span: str, source: str) -> float:
     aligns the shorter string against the best window of the longer one, so a copy with a
     slip or two still scores high, while an invented text scores low.
     """
-    a, b = letters(span)[0], letters(source)[0]
+    a, b = letters(span), letters(source)
     if not a:
         return 0.0
     if a in b:
@@ -51,44 +45,6 @@ def span_score(span: str, source: str) -> float:
     if len(a) > len(b) * 1.05:
         return 0.0
     return float(fuzz.partial_ratio(a, b))
-
-
-_OPENING = "([{（《「『“‘"
-_CLOSING = "。！？.!?…)]}）》」』”’\"'，,；;：:"
-
-
-def snap(span: str, source: str) -> str:
-    """The source's own text for a span the model copied (its spacing, line breaks and
-    punctuation), found by aligning `letters` of both; `span` itself when nothing aligns."""
-    if span in source:
-        return span
-    a, _ = letters(span)
-    b, where = letters(source)
-    if not a or not b:
-        return span
-    al = fuzz.partial_ratio_alignment(a, b)
-    if al is None or al.dest_end <= al.dest_start:
-        return span
-    start, end = al.dest_start, al.dest_end
-    if a not in b:
-        # the aligned window has len(a) characters; a copy that lost or gained a few
-        # characters fits a slightly wider or narrower window better
-        slack = max(2, len(a) // 10)
-        best = fuzz.ratio(a, b[start:end])
-        for s in range(max(0, start - slack), start + slack + 1):
-            for e in range(max(s + 1, end - slack), min(len(b), end + slack) + 1):
-                r = fuzz.ratio(a, b[s:e])
-                if r > best:
-                    best, start, end = r, s, e
-    lo, hi = where[start], where[end - 1] + 1
-    # where the copy starts or ends with punctuation, so does the snapped span: an opening
-    # bracket or quote before it, a sentence end or closing bracket or quote after it
-    span = span.strip()
-    while span[:1] in _OPENING and lo > 0 and source[lo - 1] in _OPENING:
-        lo -= 1
-    while span[-1:] in _CLOSING and hi < len(source) and source[hi] in _CLOSING:
-        hi += 1
-    return source[lo:hi].strip() or span
 
 
 def similarity(a: str, b: str) -> float:

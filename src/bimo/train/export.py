@@ -120,10 +120,8 @@ def export_run(run_dir: Path, name: str, quant: str = "q8_0", register: bool = T
     gguf = to_gguf(checkpoint, Path(out_dir or run_dir / "export") / f"{name}.{quant}.gguf", quant)
     if not register:
         return gguf
-    try:
-        from bimo.llm.registry import register_local
-    except ImportError:
-        raise BimoError(f"wrote {gguf}, but the model registry is not available to register it") from None
+    from bimo.llm.registry import register_local
+
     # Moved, not copied: a second multi-GB file in the run folder helps nobody.
     return Path(register_local(
         name,

@@ -168,13 +168,7 @@ def build_trainer(cfg: TrainConfig):
             completion_only_loss=mode == "completion",
             **args,
         )
-        trainer = SFTTrainer(
-            model=model,
-            args=trl_cfg,
-            train_dataset=to_dataset(records),
-            processing_class=tokenizer,
-            peft_config=lora_cfg,
-        )
+        trainer_cls, extra = SFTTrainer, {}
     else:
         from trl import DPOConfig, DPOTrainer
 
@@ -184,14 +178,9 @@ def build_trainer(cfg: TrainConfig):
         ref = None if cfg.lora else AutoModelForCausalLM.from_pretrained(base_ckpt, dtype=dtype)
         losses = [cfg.loss_type] if isinstance(cfg.loss_type, str) else list(cfg.loss_type)
         trl_cfg = DPOConfig(beta=cfg.beta, loss_type=losses, loss_weights=cfg.loss_weights, **args)
-        trainer = DPOTrainer(
-            model=model,
-            ref_model=ref,
-            args=trl_cfg,
-            train_dataset=to_dataset(records),
-            processing_class=tokenizer,
-            peft_config=lora_cfg,
-        )
+        trainer_cls, extra = DPOTrainer, {"ref_model": ref}
+    trainer = trainer_cls(model=model, args=trl_cfg, train_dataset=to_dataset(records), processing_class=tokenizer,
+                          peft_config=lora_cfg, **extra)
     return trainer, tokenizer, base_ckpt, out, notes
 
 

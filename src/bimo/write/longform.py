@@ -120,10 +120,8 @@ def _clean_section(text: str, heading: str) -> str:
 
 
 def _join(a: str, b: str) -> str:
-    if not a:
-        return b
-    if not b:
-        return a
+    if not a or not b:
+        return a or b
     return a + ("\n\n" if a.rstrip()[-1:] in "。！？.!?”」』…\n" else "") + b.lstrip()
 
 
@@ -201,6 +199,10 @@ class LongformWriter:
 
     def _units_per_token(self, lang: str) -> float:
         return self.ratio or INITIAL_RATIO[lang]
+
+    def _section_tokens(self, units: int, lang: str) -> int:
+        """`max_tokens` for a piece of `units` length units, with room to end its sentence."""
+        return math.ceil(units / self._units_per_token(lang) * 1.3) + 32
 
     def _learn_ratio(self, units: int, tokens: int) -> None:
         if tokens < 20 or units <= 0:
@@ -353,8 +355,7 @@ class LongformWriter:
             if text:
                 ask = render(p["new_point"] if new_point else p["continue"], more=more)
                 follow = [*messages, {"role": "assistant", "content": text}, {"role": "user", "content": ask}]
-            r = self._units_per_token(lang)
-            comp = self._chat(follow, max_tokens=math.ceil(more / r * 1.3) + 32, seed=self.seeds.piece(index, k, redo),
+            comp = self._chat(follow, max_tokens=self._section_tokens(more, lang), seed=self.seeds.piece(index, k, redo),
                               anti=anti)
             self._learn_ratio(count_length(comp.text), comp.completion_tokens)
             piece = _clean_section(comp.text, heading)
@@ -402,13 +403,6 @@ class LongformWriter:
             out.append(sent)
         return "".join(out).strip()
 
-    def _check_reachable(self, instruction: str, plan: Plan, lang: str) -> None:
-        """Fail before writing (plan kept in the run folder) when the longest section cannot be
-        written in the model's context: the length is unreachable with this model."""
-        r = self._units_per_token(lang)
-        longest = max(s.length for s in plan.sections)
-        self._context_budget(instruction, plan, lang, math.ceil(longest / r * 1.3) + 32)
-
     def _context_budget(self, instruction: str, plan: Plan, lang: str, max_new: int) -> int:
         n_ctx = self.backend.n_ctx or 32768
         r = self._units_per_token(lang)
@@ -445,7 +439,9 @@ class LongformWriter:
             if run_dir is not None:
                 atomic_write_text(run_dir / "plan.json", state.plan.model_dump_json(indent=1))
         plan = state.plan
-        self._check_reachable(instruction, plan, lang)
+        # Fail before writing (the plan kept in the run folder) when the longest section cannot
+        # be written in the model's context: the length is unreachable with this model.
+        self._context_budget(instruction, plan, lang, self._section_tokens(max(s.length for s in plan.sections), lang))
         emit({"type": "plan", "plan": plan.model_dump()})
         bar = _Progress(self.config.length, len(plan.sections), progress)
         bar.update(state.written(), state.finished(), self.tokens)
@@ -494,8 +490,7 @@ class LongformWriter:
             if run.state.sections[idx] is not None:
                 continue
             target = self._remaining_target(run, idx)
-            r = self._units_per_token(run.lang)
-            budget = self._context_budget(run.instruction, run.plan, run.lang, math.ceil(target / r * 1.3) + 32)
+            budget = self._context_budget(run.instruction, run.plan, run.lang, self._section_tokens(target, run.lang))
             messages = self._section_messages(run, idx, target, self._sofar(run, idx, budget))
             write = partial(self.write_section, messages, target, run.lang, idx, sec.heading,
                             before=run.state.render(partial=True), instruction=run.instruction)
@@ -579,21 +574,17 @@ class _Progress:
     """Progress on stderr: sections, length so far / target, tokens/s, ETA."""
 
     def __init__(self, target: int, sections: int, enabled: bool):
-        self.enabled = enabled
+        from bimo.progress import progress_bar
+
         self.sections = sections
         self.t0 = time.perf_counter()
         self.tokens0: int | None = None
-        if enabled:
-            from bimo.progress import progress_bar
-
-            self.bar = progress_bar(total=target, unit="字", desc=f"0/{sections} sections",
-                                    bar_format="{desc} {bar} {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]")
+        self.bar = progress_bar(total=target, unit="字", desc=f"0/{sections} sections", disable=not enabled,
+                                bar_format="{desc} {bar} {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]")
 
     def update(self, length: int, done: int, tokens: int) -> None:
         if self.tokens0 is None:
             self.tokens0 = tokens
-        if not self.enabled:
-            return
         dt = max(1e-6, time.perf_counter() - self.t0)
         self.bar.set_description_str(f"{done}/{self.sections} sections")
         self.bar.set_postfix_str(f"{(tokens - self.tokens0) / dt:.1f} tok/s")
@@ -601,5 +592,4 @@ class _Progress:
         self.bar.refresh()
 
     def close(self) -> None:
-        if self.enabled:
-            self.bar.close()
+        self.bar.close()

@@ -20,11 +20,8 @@ from bimo.write.runstate import load_state
 
 def longform_for(req, text: str):
     """`run_longform` when the request asks for a length (or a plan / resume), else None."""
-    if req.resume is not None or req.plan is not None or req.length is not None:
-        return run_longform
-    if text.strip() and detect_length(text) is not None:
-        return run_longform
-    return None
+    asked = req.resume is not None or req.plan is not None or req.length is not None
+    return run_longform if asked or (text.strip() and detect_length(text) is not None) else None
 
 
 def new_run_dir() -> Path:

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from bimo.errors import BimoError
+from bimo.io import read_text
 from bimo.text import count_length
 
 
@@ -102,10 +103,9 @@ def check_plan(plan: Plan) -> Plan:
 
 def load_plan(path: Path) -> Plan:
     """A plan file given by the user (`bimo write --plan`), checked."""
+    text = read_text(path, "plan file")
     try:
-        plan = Plan(**json.loads(Path(path).read_text(encoding="utf-8")))
-    except FileNotFoundError:
-        raise BimoError(f"plan file not found: {path}") from None
+        plan = Plan(**json.loads(text))
     except (ValueError, ValidationError, TypeError) as exc:
         raise BimoError(f"{path} is not a valid plan (JSON with title and sections): {str(exc).splitlines()[0]}") from None
     return check_plan(plan)
