@@ -16,7 +16,7 @@ from typing import Any
 from bimo.evaluate import rubric as rb
 from bimo.evaluate.judge_step import JudgeSettings, JudgeStep
 from bimo.evaluate.predictions import item_key, keyed_predictions, load_predictions
-from bimo.runner import StepOutcome, map_step
+from bimo.runner import map_step
 
 REPEAT_OFFSET = 1000  # seeds of the repeat run, far from the first run's retry seeds
 
@@ -69,13 +69,8 @@ def pairwise_agreement(backend: Any, path_a: str | Path, path_b: str | Path, set
     jobs = [{"key": k, "a": pa[k], "b": pb[k]} for k in keys]
 
     swap = {"A": "B", "B": "A", "tie": "tie"}
-    rows, failures = [], []
-    for outcome in map_step(_PairTwiceAndSwapped(backend, settings), jobs, retries=settings.retries):
-        if outcome.results is None:
-            failures.append(_failure(outcome))
-            continue
-        r = outcome.results[0]
-        rows.append((r["ab"], r["ab2"], r["ba"]))
+    results, failures = _judge_all(_PairTwiceAndSwapped(backend, settings), jobs, settings)
+    rows = [(r["ab"], r["ab2"], r["ba"]) for r in results]
     n_ok = len(rows)
     shown = [v for ab, _, ba in rows for v in (ab, ba) if v != "tie"]
     return {
@@ -98,13 +93,8 @@ def pointwise_agreement(backend: Any, path: str | Path, rubric_name: str, settin
     rubric = rb.load_rubric("writebench" if rubric_name == "criteria" else rubric_name)
     recs = load_predictions(path)[:n]
 
-    pairs, failures = [], []
-    for outcome in map_step(_ScoreTwice(backend, settings, rubric), recs, retries=settings.retries):
-        if outcome.results is None:
-            failures.append(_failure(outcome))
-            continue
-        r = outcome.results[0]
-        pairs.append((r["first"], r["second"]))
+    results, failures = _judge_all(_ScoreTwice(backend, settings, rubric), recs, settings)
+    pairs = [(r["first"], r["second"]) for r in results]
     x = np.array([p[0]["overall"] for p in pairs], dtype=float)
     y = np.array([p[1]["overall"] for p in pairs], dtype=float)
     corr = float(np.corrcoef(x, y)[0, 1]) if len(x) > 2 and x.std() > 0 and y.std() > 0 else None
@@ -118,9 +108,16 @@ def pointwise_agreement(backend: Any, path: str | Path, rubric_name: str, settin
     }
 
 
-def _failure(outcome: StepOutcome) -> dict[str, Any]:
-    """A failed item as reported: which one, why, after how many tries."""
-    return {"key": outcome.key, "reason": outcome.reason, "kind": outcome.kind, "attempts": outcome.attempts}
+def _judge_all(step: Any, items: list[dict[str, Any]], settings: JudgeSettings) -> tuple[list[dict], list[dict]]:
+    """Each item's one result, in order, and the failed items (which one, why, after how many tries)."""
+    results, failures = [], []
+    for outcome in map_step(step, items, retries=settings.retries):
+        if outcome.results is None:
+            failures.append({"key": outcome.key, "reason": outcome.reason, "kind": outcome.kind,
+                             "attempts": outcome.attempts})
+        else:
+            results.append(outcome.results[0])
+    return results, failures
 
 
 def _rate(k: int, n: int) -> float | None:

@@ -91,10 +91,8 @@ class AugmentConfig(BaseModel):
                              "must reach (e5 scores are high across the board: an English request got an unrelated Chinese paragraph at 0.74)")
 
 
-class RagStep(GenerationStep):
-    """SFT records → the same records, a share of them with a retrieved reference."""
-
-    name = "rag"
+class _ReferenceStep(GenerationStep):
+    """Shared by the RAG and tool-use steps: SFT records in, the reference index, one worker."""
 
     def __init__(self, config: AugmentConfig):
         super().__init__(None)
@@ -105,10 +103,21 @@ class RagStep(GenerationStep):
     def parallel(self) -> int:
         return 1  # one embedder handle; embedding is fast next to I/O
 
-    def process(self, record: dict[str, Any], attempt: int) -> list[dict[str, Any]]:
+    @staticmethod
+    def sft_messages(record: dict[str, Any]) -> list[dict[str, Any]]:
         msgs = record.get("messages")
         if not isinstance(msgs, list) or not last_assistant(msgs) or not last_user(msgs):
             raise Reject("not an SFT record with a user and an assistant turn", retry=False)
+        return msgs
+
+
+class RagStep(_ReferenceStep):
+    """SFT records → the same records, a share of them with a retrieved reference."""
+
+    name = "rag"
+
+    def process(self, record: dict[str, Any], attempt: int) -> list[dict[str, Any]]:
+        msgs = self.sft_messages(record)
         meta = dict(record.get("meta") or {})
         if not chosen(self.key(record), self.config.share):
             if not self.config.keep_all:
@@ -137,24 +146,13 @@ def tool_schemas() -> list[dict[str, Any]]:
     return load_package_yaml("bimo.synth.prompts", "tools.yaml")["tools"]
 
 
-class ToolsStep(GenerationStep):
+class ToolsStep(_ReferenceStep):
     """SFT records → tool-use conversations (search_references or count_length, real results)."""
 
     name = "tools"
 
-    def __init__(self, config: AugmentConfig):
-        super().__init__(None)
-        self.config = config
-        self.index = RefIndex(config.refs)
-
-    @property
-    def parallel(self) -> int:
-        return 1
-
     def process(self, record: dict[str, Any], attempt: int) -> list[dict[str, Any]]:
-        msgs = record.get("messages")
-        if not isinstance(msgs, list) or not last_assistant(msgs) or not last_user(msgs):
-            raise Reject("not an SFT record with a user and an assistant turn", retry=False)
+        msgs = self.sft_messages(record)
         if not chosen(self.key(record), self.config.share, salt="tools"):
             raise Reject("not chosen for tool use (--share)", retry=False)
         prompt, answer = last_user(msgs), last_assistant(msgs)
