@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from bimo.evaluate import rubric as rb
+from bimo.evaluate.defaults import AGREEMENT_ITEMS
 from bimo.evaluate.judge_step import JudgeSettings, JudgeStep
 from bimo.evaluate.predictions import item_key, keyed_predictions, load_predictions
 from bimo.runner import map_step
 
 REPEAT_OFFSET = 1000  # seeds of the repeat run, far from the first run's retry seeds
+
 
 
 class _PairTwiceAndSwapped(JudgeStep):
@@ -61,7 +63,7 @@ class _ScoreTwice(JudgeStep):
 
 
 def pairwise_agreement(backend: Any, path_a: str | Path, path_b: str | Path, settings: JudgeSettings,
-                       n: int = 20) -> dict[str, Any]:
+                       n: int = AGREEMENT_ITEMS) -> dict[str, Any]:
     """Order consistency, repeat agreement and position bias of a pairwise judge on n shared prompts."""
     pa, dups_a = keyed_predictions(path_a)
     pb, dups_b = keyed_predictions(path_b)
@@ -86,7 +88,7 @@ def pairwise_agreement(backend: Any, path_a: str | Path, path_b: str | Path, set
 
 
 def pointwise_agreement(backend: Any, path: str | Path, rubric_name: str, settings: JudgeSettings,
-                        n: int = 20) -> dict[str, Any]:
+                        n: int = AGREEMENT_ITEMS) -> dict[str, Any]:
     """How far two judgments of the same items differ: mean absolute difference, exact agreement, correlation."""
     import numpy as np
 

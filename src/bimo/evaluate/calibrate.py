@@ -43,6 +43,7 @@ import numpy as np
 
 from bimo.errors import BimoError
 from bimo.evaluate import rubric as rb
+from bimo.evaluate.defaults import ROUNDS
 from bimo.evaluate.judge_step import JudgeSettings, JudgeStep, judge_run_config
 from bimo.io import errors_path, iter_jsonl, iter_jsonl_numbered
 from bimo.llm.base import GenParams
@@ -283,7 +284,7 @@ def _rate(values: np.ndarray, rounds: int, seed: int) -> dict[str, Any]:
     return {"n": int(len(values)), "rate": float(values.mean()), "ci": [lo, hi]}
 
 
-def summarize(rows: list[dict[str, Any]], rounds: int = 1000, seed: int = 0) -> dict[str, Any]:
+def summarize(rows: list[dict[str, Any]], rounds: int = ROUNDS, seed: int = 0) -> dict[str, Any]:
     """All figures for one judge (or baseline) from rows with human, sides, len_a, len_b, category, lang."""
     n = len(rows)
     if not n:
@@ -338,7 +339,7 @@ def _length_bias(rows: list[dict[str, Any]], agree: np.ndarray, rounds: int, see
             "fit_n": len(xs)}
 
 
-def baselines(rows: list[dict[str, Any]], seed: int = 0, rounds: int = 1000) -> dict[str, dict[str, Any]]:
+def baselines(rows: list[dict[str, Any]], seed: int = 0, rounds: int = ROUNDS) -> dict[str, dict[str, Any]]:
     """The same figures for judges that need no model: always longer, always first, a coin."""
     rng = random.Random(seed)
 

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from bimo.errors import BimoError
+from bimo.evaluate.defaults import AGREEMENT_ITEMS, ROUNDS
 
 app = typer.Typer(help="Evaluate writing: length score, LLM judges, win rates, ratings, reports.",
                   no_args_is_help=True)
@@ -137,7 +138,7 @@ def compare(preds: Annotated[list[Path], typer.Argument(help="two or more predic
             names: Annotated[str | None, typer.Option("--names", help="comma-separated model names (default: file names)")] = None,
             store: Annotated[Path | None, typer.Option("--store", help="also add the battles to this SQLite store (skipping those already there)")] = None,
             limit: Annotated[int | None, typer.Option("--limit", help="first N shared prompts per pair")] = None,
-            rounds: Annotated[int, typer.Option("--rounds", help="bootstrap rounds")] = 1000,
+            rounds: Annotated[int, typer.Option("--rounds", help="bootstrap rounds")] = ROUNDS,
             temperature: TempOpt = None, seed: SeedOpt = None, retries: RetriesOpt = None,
             max_tokens: MaxTokOpt = None, as_json: JsonOpt = False, quiet: QuietOpt = False,
             calibration: Annotated[Path | None, typer.Option("--calibration", help="the judge's calibration.json (bimo eval calibrate): its figures are printed beside the win rates")] = None) -> None:
@@ -230,7 +231,7 @@ def _pair_line(s: dict[str, Any]) -> str:
 @app.command()
 def ratings(source: Annotated[Path, typer.Argument(help="battles JSONL or SQLite store")],
             baseline: Annotated[str | None, typer.Option("--baseline", help="model anchored at 1000 (default: most battles)")] = None,
-            rounds: Annotated[int, typer.Option("--rounds", help="bootstrap rounds for the 95% intervals")] = 1000,
+            rounds: Annotated[int, typer.Option("--rounds", help="bootstrap rounds for the 95% intervals")] = ROUNDS,
             seed: Annotated[int, typer.Option("--seed", help="bootstrap seed")] = 0,
             as_json: JsonOpt = False) -> None:
     """Bradley-Terry ratings (Elo scale, baseline = 1000) with bootstrap 95% intervals."""
@@ -296,7 +297,7 @@ def store_export(db: Annotated[Path, typer.Argument(help="SQLite battle store")]
 def agreement(preds: Annotated[list[Path], typer.Argument(help="one predictions file (pointwise) or two (pairwise)")],
               judge_uri: JudgeOpt = None,
               rubric: Annotated[str, typer.Option("--rubric", "-r", help="rubric for the pointwise check")] = "writebench",
-              n: Annotated[int, typer.Option("-n", help="items to judge")] = 20,
+              n: Annotated[int, typer.Option("-n", help="items to judge")] = AGREEMENT_ITEMS,
               out: Annotated[Path | None, typer.Option("--out", "-o", help="write the result as JSON (e.g. RUN_DIR/agreement.json)")] = None,
               temperature: TempOpt = None, seed: SeedOpt = None, max_tokens: MaxTokOpt = None) -> None:
     """Judge self-consistency: same items judged twice, and pairs in both orders."""
@@ -432,7 +433,7 @@ def probe(texts: Annotated[Path, typer.Argument(help="good human texts JSONL: te
 def report(run_dir: Annotated[Path, typer.Argument(help="folder with battles, judgments, predictions, agreement.json")],
            out: Annotated[Path | None, typer.Option("--out", "-o", help="output folder (default: RUN_DIR/report)")] = None,
            baseline: Annotated[str | None, typer.Option("--baseline", help="ratings anchor")] = None,
-           rounds: Annotated[int, typer.Option("--rounds", help="bootstrap rounds")] = 1000) -> None:
+           rounds: Annotated[int, typer.Option("--rounds", help="bootstrap rounds")] = ROUNDS) -> None:
     """Self-contained HTML report with PNG charts (ratings, win rates, scores, S_l, examples)."""
     from bimo.evaluate.report import build_report
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from bimo.errors import BimoError
 from bimo.evaluate.battles import Battle
+from bimo.evaluate.defaults import ROUNDS
 
 SCALE = 400.0 / np.log(10.0)
 ANCHOR = 1000.0
@@ -105,7 +106,7 @@ def to_elo(t: np.ndarray, base: int) -> np.ndarray:
     return ANCHOR + SCALE * (t - t[..., base : base + 1] if t.ndim > 1 else t - t[base])
 
 
-def bootstrap_strengths(pc: PairCounts, rounds: int = 1000, seed: int = 0, init: np.ndarray | None = None) -> np.ndarray:
+def bootstrap_strengths(pc: PairCounts, rounds: int = ROUNDS, seed: int = 0, init: np.ndarray | None = None) -> np.ndarray:
     """rounds x M log-strengths, one fit per multinomial resample of the cells."""
     rng = np.random.default_rng(seed)
     flat = pc.counts.ravel()
@@ -126,7 +127,7 @@ def default_baseline(battles: Sequence[Battle]) -> str:
     return min(n, key=lambda m: (-n[m], m))
 
 
-def compute_ratings(battles: Sequence[Battle], baseline: str | None = None, rounds: int = 1000,
+def compute_ratings(battles: Sequence[Battle], baseline: str | None = None, rounds: int = ROUNDS,
                     seed: int = 0, level: float = 0.95) -> dict[str, Any]:
     """Ratings, 95% intervals, battle counts and raw win rates for every model, best first."""
     if not battles:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bimo.evaluate.battles import Battle
+from bimo.evaluate.defaults import ROUNDS
 from bimo.llm.uri import ModelURI
 
 _SIZE = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*([bm])\b", re.I)
@@ -72,7 +73,7 @@ def collect(run_dir: Path) -> dict[str, Any]:
     return found
 
 
-def build_report(run_dir: str | Path, out_dir: str | Path, baseline: str | None = None, rounds: int = 1000) -> Path:
+def build_report(run_dir: str | Path, out_dir: str | Path, baseline: str | None = None, rounds: int = ROUNDS) -> Path:
     """Write out_dir/index.html and the PNGs; returns the HTML path."""
     from bimo.errors import BimoError
     from bimo.extras import require

@@ -25,8 +25,10 @@ from typing import Any
 import numpy as np
 
 from bimo.evaluate.battles import Battle
+from bimo.evaluate.defaults import ROUNDS
 
 BETTER, WORSE = 0.55, 0.45
+
 
 
 def band(win_rate: float) -> str:
@@ -111,7 +113,7 @@ def win_rate(scores: np.ndarray) -> float:
     return float(np.mean(scores)) if len(scores) else float("nan")
 
 
-def bootstrap_ci(scores: np.ndarray, rounds: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+def bootstrap_ci(scores: np.ndarray, rounds: int = ROUNDS, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
     """Percentile bootstrap interval of the win rate.
 
     Resampling n battles with replacement only changes how many wins, ties and
@@ -145,7 +147,7 @@ def length_controlled_win_rate(scores: np.ndarray, len_diff: np.ndarray, ridge: 
     return float(_lc_fit(y[None, :], np.asarray(len_diff, dtype=float)[None, :], ridge)[0])
 
 
-def length_controlled_ci(scores: np.ndarray, len_diff: np.ndarray, rounds: int = 1000, seed: int = 0,
+def length_controlled_ci(scores: np.ndarray, len_diff: np.ndarray, rounds: int = ROUNDS, seed: int = 0,
                          level: float = 0.95, ridge: float = 1e-4) -> tuple[float, float]:
     """Percentile bootstrap interval of the length-controlled win rate.
 
@@ -207,7 +209,7 @@ def _lc_fit(y: np.ndarray, d: np.ndarray, ridge: float) -> np.ndarray:
     return out
 
 
-def pair_summary(battles: Sequence[Battle], a: str, b: str, rounds: int = 1000, seed: int = 0) -> dict[str, Any]:
+def pair_summary(battles: Sequence[Battle], a: str, b: str, rounds: int = ROUNDS, seed: int = 0) -> dict[str, Any]:
     """Everything about A vs B: counts, win rate with 95% interval, band, and the
     length-controlled rate with its 95% interval (None when lengths are unknown)."""
     s, d = scores_for(battles, a, b)

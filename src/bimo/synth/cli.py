@@ -163,19 +163,21 @@ def longform(instructions: Path = typer.Argument(..., help="JSONL with instructi
 @app.command()
 def longdoc(docs: Path = typer.Argument(..., help="long human documents JSONL: id, text, metadata (with license)"),
             output: Path = _OUT, model: str = _MODEL,
-            min_units: int = typer.Option(500, "--min-units", min=50, help="shortest piece kept"),
-            max_units: int = typer.Option(5000, "--max-units", min=100, help="longer documents are split"),
+            min_units: int = typer.Option(None, "--min-units", min=50, help="shortest piece kept"),
+            max_units: int = typer.Option(None, "--max-units", min=100,
+                                          help="longer documents are split"),
             no_license_check: bool = typer.Option(False, "--no-license-check",
                                                   help="accept documents without metadata.license"),
-            seed: int = typer.Option(0, "--seed", help="seed for the instruction and the length phrasing"),
+            seed: int = typer.Option(None, "--seed", help="seed for the instruction and the length phrasing"),
             limit: int = _LIMIT, resume: bool = _RESUME, overwrite: bool = _OVERWRITE,
             concurrency: int = _CONC, retries: int = _RETRIES, quiet: bool = _QUIET) -> None:
     """Long human texts → long-output SFT: backtranslated instruction + a length clause written by code."""
     from bimo.io import iter_jsonl
     from bimo.synth.longdoc import LongDocConfig, LongDocStep, check_licences, expand_docs
 
-    cfg = LongDocConfig(min_units=min_units, max_units=max(max_units, min_units), seed=seed,
+    cfg = LongDocConfig(**given(min_units=min_units, max_units=max_units, seed=seed),
                         require_license=not no_license_check)
+    cfg.max_units = max(cfg.max_units, cfg.min_units)
     rows = list(iter_jsonl(docs))
     if limit:
         rows = rows[:limit]
@@ -188,8 +190,9 @@ def longdoc(docs: Path = typer.Argument(..., help="long human documents JSONL: i
 @app.command()
 def rag(sft: Path = typer.Argument(..., help="SFT JSONL"), output: Path = _OUT,
         refs: Path = typer.Option(..., "--refs", help="reference documents JSONL (id, text)"),
-        share: float = typer.Option(0.1, "--share", min=0.0, max=1.0, help="share of records given a reference"),
-        min_score: float = typer.Option(0.75, "--min-score", min=0.0, max=1.0,
+        share: float = typer.Option(None, "--share", min=0.0, max=1.0,
+                                    help="share of records given a reference"),
+        min_score: float = typer.Option(None, "--min-score", min=0.0, max=1.0,
                                         help="relevance floor (e5 cosine); records without such a reference pass "
                                              "through unchanged with meta.rag_skipped"),
         limit: int = _LIMIT, resume: bool = _RESUME, overwrite: bool = _OVERWRITE, quiet: bool = _QUIET) -> None:
@@ -197,20 +200,21 @@ def rag(sft: Path = typer.Argument(..., help="SFT JSONL"), output: Path = _OUT,
     require("synth", "bimo synth rag")
     from bimo.synth.augment import AugmentConfig, RagStep
 
-    cfg = AugmentConfig(share=share, refs=refs, min_score=min_score)
+    cfg = AugmentConfig(refs=refs, **given(share=share, min_score=min_score))
     _fail_if_nothing(_run(RagStep(cfg), sft, output, resume, overwrite, limit, 1, quiet), output)
 
 
 @app.command()
 def tools(sft: Path = typer.Argument(..., help="SFT JSONL"), output: Path = _OUT,
           refs: Path = typer.Option(..., "--refs", help="reference documents JSONL for search_references"),
-          share: float = typer.Option(0.1, "--share", min=0.0, max=1.0, help="share of records turned into tool use"),
+          share: float = typer.Option(None, "--share", min=0.0, max=1.0,
+                                      help="share of records turned into tool use"),
           limit: int = _LIMIT, resume: bool = _RESUME, overwrite: bool = _OVERWRITE, quiet: bool = _QUIET) -> None:
     """Tool-use conversations (search_references, count_length) with JSON tool schemas."""
     require("synth", "bimo synth tools")
     from bimo.synth.augment import AugmentConfig, ToolsStep
 
-    _fail_if_nothing(_run(ToolsStep(AugmentConfig(share=share, refs=refs)), sft, output, resume, overwrite, limit,
+    _fail_if_nothing(_run(ToolsStep(AugmentConfig(refs=refs, **given(share=share))), sft, output, resume, overwrite, limit,
                           1, quiet), output)
 
 
