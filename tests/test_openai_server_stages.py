@@ -25,8 +25,10 @@ def test_synth_and_eval_against_a_server_on_loopback(tiny_backend, tmp_path, bim
     r = bimo_cli("synth", "longform", str(src), "-o", str(out), "--model", uri, "--retries", "0", "-q", env=env)
     assert r.returncode == 0, r.stderr.decode()[-800:]
     made, failed = _rows(out), _rows(errors_path(out))
-    assert len(made) + len(failed) == 1  # written by the server's model, or rejected for its length
-    assert all(e["kind"] == "reject" and e["reason"].startswith("length score") for e in failed), failed
+    # written by the server's model, or rejected for its length or its integrity (the unseeded tiny
+    # model sometimes loops): either way the server answered and the verdict is recorded
+    assert len(made) + len(failed) == 1
+    assert all(e["kind"] == "reject" and e["reason"].startswith(("length score", "integrity:")) for e in failed), failed
     for rec in made:
         assert rec["meta"]["length_score"] >= 80 and rec["messages"][-1]["content"].strip()
 
