@@ -201,7 +201,12 @@ def _bigrams(piece: str) -> set[tuple[str, str]]:
 def near_repeat_share(text: str, min_units: int = 8, containment: float = 0.6) -> float:
     """Share of sentences (of at least `min_units` units) whose unit bigrams lie, for at least
     `containment` of them, in one earlier sentence: the same sentence with a word or two
-    changed, or an exact repeat. Found through an index of bigrams, so long texts stay fast."""
+    changed, or an exact repeat. Found through an index of bigrams, so long texts stay fast.
+
+    Looser than the 4-gram rule `drop_repeats` uses to drop a sentence while writing (more
+    than 60 % of its 4-grams seen anywhere before): that rule misses a claim restated with a
+    few words moved ("当太阳和月亮在同一天升起时…" / "…在同一个时刻升起时…"), which this one
+    reports. The writer does not re-ask for those yet: each re-ask costs a regeneration."""
     index: dict[tuple[str, str], list[int]] = {}
     total = near = 0
     for sid, piece in enumerate(sentences(text)):
