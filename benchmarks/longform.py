@@ -93,6 +93,11 @@ def main() -> None:
     if run_dir is not None:
         ledger = JsonlAppender(run_dir / "rows.jsonl")  # repairs a torn last line first
         done = {x["id"]: x for x in read_jsonl(run_dir / "rows.jsonl")}
+        other = [x["id"] for x in done.values()
+                 if x.get("context", "points") != args.context or x.get("model") != args.model]
+        if other:  # finished rows are reused only for the same model and settings
+            ap.error(f"{run_dir} holds rows written with another model or --context ({', '.join(other[:3])}); "
+                     "use another --run-dir")
     for r in records:
         if r["id"] in done:
             row = done[r["id"]]
@@ -127,7 +132,7 @@ def main() -> None:
                      **integ.summary(), "flags": integ.flags(), "retries_for_repetition": w.repeats,
                      "stopped": bool(w.stops), "seconds": wall, "tokens": res.tokens, "sections": len(res.plan.sections),
                      "ideal_s": res.tokens / rate, "ideal_final_s": ftok / rate, "resumed": resumed,
-                     "context": args.context})
+                     "context": args.context, "model": args.model})
         if ledger is not None:
             ledger.write(rows[-1])
         t_all += wall
@@ -192,6 +197,8 @@ def main() -> None:
             print(f"parallel={k}: {times[k]:.0f} s, length {res.length} (S_l {length_score(r['length'], res.length):.1f})")
         print(f"parallel speed-up: {times[1] / times[4]:.2f}x")
         summary["parallel"] = {"id": r["id"], "sequential_s": round(times[1]), "parallel_4_s": round(times[4])}
+    if ledger is not None:
+        ledger.close()
     backend.close()
     print(json.dumps(summary))
 
