@@ -5,12 +5,12 @@ exactly with scripted verdicts; the same paths then run on the tiny model throug
 import json
 
 import pytest
-from scripted_judges import first_shown
 
 from bimo.errors import BimoError
 from bimo.evaluate.calibrate import calibrate, check_settings, normalize_pair, verdicts_path
 from bimo.evaluate.judge_step import JudgeSettings
 from bimo.evaluate.pairjudge import (
+    b_first,
     coin,
     judge_settings_record,
     pair_prompt,
@@ -23,6 +23,7 @@ from bimo.evaluate.pairjudge import (
 from bimo.evaluate.pairwise import compare_files
 from bimo.io import errors_path
 from fakes import ScriptedBackend
+from scripted_judges import first_shown
 
 PAIR = {"id": "p1", "prompt": "Write a line about rain.", "a": "Alpha line", "b": "Beta line", "winner": "a"}
 
@@ -80,12 +81,19 @@ def test_one_order_judges_once_with_a_coin_per_pair(tmp_path):
     s = calibrate("built", [(settings, be)], tmp_path, pairs=(pairs, []))
     rows = rows_of(tmp_path)
     assert len(be.requests) == 10 and all(len(r["sides"]) == 1 for r in rows)
-    assert {r["pair"]: r["first"] for r in rows} == {p["id"]: ["b" if coin(p["id"]) else "a"] for p in pairs}
+    assert {r["pair"]: r["first"] for r in rows} == {p["id"]: ["b" if b_first(p["id"]) else "a"] for p in pairs}
     assert {r["first"][0] for r in rows} == {"a", "b"}  # neither side is always shown first
     res = s["judges"][0]
     assert res["position_flips"] is None and res["first_position_wins"] == 1.0
     assert res["settings"]["both_orders"] is False
-    assert res["agreement"]["rate"] == pytest.approx(sum(r["first"] == ["a"] for r in rows) / 10)
+    assert res["agreement"]["rate"] == pytest.approx(sum(r["first"] == [r["human"]] for r in rows) / 10)
+
+
+def test_one_order_does_not_always_show_the_chosen_response_first():
+    """chosen/rejected pairs are placed by a coin on the id; the order coin must be another one."""
+    ids = [f"q{i}" for i in range(40)]
+    chosen_first = [("b" if coin(i) else "a") == ("b" if b_first(i) else "a") for i in ids]
+    assert 0 < sum(chosen_first) < len(ids)
 
 
 def test_writing_types_are_found_by_task_genre_category_or_domain():
@@ -209,3 +217,22 @@ def test_tiny_judge_with_every_option_on(tiny_backend, tmp_path, jsonl):
     for x in battles:
         assert len(x.meta["verdicts"]) == 1 and x.meta["rubric_type"] == "fiction"
         assert x.meta["judge_settings"]["both_orders"] is False and x.meta["consistent"] is True
+
+
+def test_compare_notes_a_calibration_made_with_other_settings(tmp_path, jsonl, monkeypatch):
+    from typer.testing import CliRunner
+
+    from bimo.evaluate import cli
+    from scripted_judges import pair_by_quality, scripted_calibration
+
+    monkeypatch.setattr(cli, "_backend", lambda uri: ScriptedBackend(pair_by_quality))
+    cal = scripted_calibration(tmp_path / "cal", pair_by_quality, judge="fake:fair")  # seed 0, 256 tokens
+    recs = lambda q: [{"id": k, "prompt": f"Write {k}", "response": f"{q} text {k}"} for k in range(3)]  # noqa: E731
+    a, b = jsonl(tmp_path / "alpha.jsonl", recs("good")), jsonl(tmp_path / "beta.jsonl", recs("meh"))
+    args = ["compare", str(a), str(b), "--judge", "fake:fair", "-q", "--rounds", "20", "--calibration", str(cal)]
+    res = CliRunner().invoke(cli.app, [*args, "-o", str(tmp_path / "x.jsonl")])
+    assert res.exit_code == 0, res.output
+    assert "judge calibration: fake:fair: agreement 100.0%" in res.stdout
+    assert "(calibrated with other settings: max_tokens 256 -> 768, seed 0 -> 1)" in res.stdout
+    res = CliRunner().invoke(cli.app, [*args, "-o", str(tmp_path / "y.jsonl"), "--seed", "0", "--max-tokens", "256"])
+    assert res.exit_code == 0 and "calibrated with other settings" not in res.stdout

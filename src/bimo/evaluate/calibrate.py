@@ -362,7 +362,8 @@ def calibration_figures(path: str | Path, judge: str | None = None, settings: di
 
     With `settings` (the verdict settings of the judge in use, as `judge_settings_record`
     writes them), a calibration made with other settings is refused with one line naming
-    the differences, unless `allow_other`; then the line says what differs."""
+    the differences, unless `allow_other`; then the line says what differs (compare and
+    the pipeline's eval stage allow it and print the note; synthesis asks for a flag)."""
     from bimo.io import read_text
 
     try:
@@ -375,7 +376,10 @@ def calibration_figures(path: str | Path, judge: str | None = None, settings: di
     judge = settings["judge"] if settings is not None else judge
     res = next((r for r in rows if r.get("judge") == judge), rows[0])
     note = "" if judge is None or res.get("judge") == judge else f" (calibrated judge {res.get('judge')}, not {judge})"
-    diff = settings_differences(res.get("settings") or {}, settings) if settings is not None else []
+    diff: list[str] = []
+    if settings is not None:
+        diff = (settings_differences(res["settings"], settings) if res.get("settings")
+                else ["no settings recorded in the calibration"])
     if diff and not allow_other:
         raise BimoError(f"{path}: the judge was calibrated with other settings than this judge's ({', '.join(diff)}); "
                         "calibrate it with these settings, or pass --calibration-any-settings to show its figures anyway")

@@ -181,8 +181,9 @@ def compare(preds: Annotated[list[Path], typer.Argument(help="two or more predic
     cal_line, cal_warn = None, None
     if calibration is not None:  # read first: a bad file fails before any judging
         from bimo.evaluate.calibrate import calibration_figures
+        from bimo.evaluate.pairjudge import judge_settings_record
 
-        cal = calibration_figures(calibration, settings.judge)
+        cal = calibration_figures(calibration, settings=judge_settings_record(settings, rubric), allow_other=True)
         cal_line, cal_warn = cal["line"], cal["warning"]
     st = None
     if store is not None:  # opened first: a bad store fails before any judging

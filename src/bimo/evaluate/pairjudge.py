@@ -118,9 +118,14 @@ def combined(sides: list[str]) -> str:
 
 
 def coin(key: str) -> bool:
-    """A stable coin per key (sha1): which side a one-order judge shows first, where a
-    chosen/rejected pair puts the chosen response."""
+    """A stable coin per key (sha1): where a chosen/rejected pair puts the chosen response."""
     return hashlib.sha1(key.encode("utf-8")).digest()[0] % 2 == 1
+
+
+def b_first(key: str) -> bool:
+    """Whether a one-order judge shows b first: a coin of its own, not the placement coin
+    (the same coin would always show a chosen response first)."""
+    return coin("order:" + key)
 
 
 def check_options(settings: JudgeSettings) -> None:
@@ -171,7 +176,7 @@ class PairJudge:
         rtype = (None if s.rubric_type is None else writing_type(record) if s.rubric_type == "auto"
                  else type_rubric(s.rubric_type)["name"])
         criteria = type_rubric(rtype)["criteria"][rb.pick_lang(record)] if rtype else None
-        orders = [("a", "b"), ("b", "a")] if s.both_orders else [("b", "a") if coin(key) else ("a", "b")]
+        orders = [("a", "b"), ("b", "a")] if s.both_orders else [("b", "a") if b_first(key) else ("a", "b")]
         text = {"a": a, "b": b}
         seeds = self.seeds(attempt)
         out: dict[str, Any] = {"sides": [], "first": [], "verdicts": [], "votes": []}
@@ -192,5 +197,5 @@ class PairJudge:
         return out
 
 
-__all__ = ["PAIR_RUBRICS", "PairJudge", "check_options", "check_rubric", "coin", "combined", "judge_settings_record",
+__all__ = ["PAIR_RUBRICS", "PairJudge", "b_first", "check_options", "check_rubric", "coin", "combined", "judge_settings_record",
            "pair_prompt", "settings_differences", "type_rubric", "vote", "writing_type", "writing_types"]
