@@ -6,10 +6,10 @@ Input is a JSONL file of labelled pairs: `prompt` and either `chosen`/`rejected`
 constitution`) is placed as a/b by a hash of the pair's id, so the human label is not
 always "a": otherwise Cohen's kappa has nothing to measure.
 
-Every pair is judged in both orders through the shared runner (resumable, failures in
-the errors file with their reasons). Pairs that cannot be judged (empty or identical
-responses, an unknown winner, no prompt, a broken line) are listed with a reason in the
-summary, never dropped silently.
+Every pair is judged in both orders (unless one order is asked for) through the shared
+runner (resumable, failures in the errors file with their reasons). Pairs that cannot be
+judged (empty or identical responses, an unknown winner, no prompt, a broken line) are
+listed with a reason in the summary, never dropped silently.
 
 What is reported, per judge, next to the same figures for trivial baselines on the
 same pairs (always the longer response, always the one shown first, a coin):
@@ -24,8 +24,9 @@ same pairs (always the longer response, always the one shown first, a coin):
 * tie rate and failures.
 
 Judge settings that change verdicts (judge, rubric, temperature, top_p, max tokens,
-seed) are stored with every verdict. A verdict file written with other settings is not
-mixed into a new run unless `allow_mixed` says so.
+seed, and the pairwise judge's options of `bimo.evaluate.pairjudge`: samples per order,
+both orders, a rubric per writing type) are stored with every verdict. A verdict file
+written with other settings is not mixed into a new run unless `allow_mixed` says so.
 """
 
 from __future__ import annotations

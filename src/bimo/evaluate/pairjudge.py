@@ -161,10 +161,10 @@ class PairJudge:
         self.params = GenParams(temperature=settings.temperature, max_tokens=settings.max_tokens, seed=settings.seed)
         self.recorded = judge_settings_record(settings, rubric)
 
-    def seeds(self, attempt: int) -> list[int | None]:
-        """The K sample seeds of try `attempt`: tries never share a seed (seed + attempt*K + k)."""
-        k = self.settings.samples
-        return [attempt_seed(self.settings.seed, attempt, attempt * (k - 1) + j) for j in range(k)]
+    def salt(self, attempt: int, sample: int) -> int:
+        """The runner's seed salt of one sample: try t of sample k runs at seed + t*K + k, so
+        tries never share a seed."""
+        return attempt * (self.settings.samples - 1) + sample
 
     def judge(self, step: GenerationStep, record: dict[str, Any], a: str, b: str, attempt: int,
               key: str) -> dict[str, Any]:
@@ -178,12 +178,12 @@ class PairJudge:
         criteria = type_rubric(rtype)["criteria"][rb.pick_lang(record)] if rtype else None
         orders = [("a", "b"), ("b", "a")] if s.both_orders else [("b", "a") if b_first(key) else ("a", "b")]
         text = {"a": a, "b": b}
-        seeds = self.seeds(attempt)
+        seeds = [attempt_seed(s.seed, attempt, self.salt(attempt, j)) for j in range(s.samples)]
         out: dict[str, Any] = {"sides": [], "first": [], "verdicts": [], "votes": []}
         for first, second in orders:
             msgs, schema = pair_prompt(self.rubric, record, text[first], text[second], criteria)
             got = [step.generate(msgs, attempt, schema=schema, parse=rb.parse_pair, params=self.params,
-                                 salt=attempt * (s.samples - 1) + j) for j in range(s.samples)]
+                                 salt=self.salt(attempt, j)) for j in range(s.samples)]
             v = vote(got)
             out["sides"].append({"A": first, "B": second, "tie": "tie"}[v])
             out["first"].append(first)
