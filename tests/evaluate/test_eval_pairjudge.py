@@ -177,7 +177,8 @@ def test_verdicts_from_before_the_options_count_as_their_defaults(tmp_path):
 def test_bad_judge_options_are_one_line_exit_2(tmp_path, jsonl, bimo_cli, args, message):
     pairs = jsonl(tmp_path / "p.jsonl", [PAIR])
     preds = [jsonl(tmp_path / f"{m}.jsonl", [{"id": 1, "prompt": "Say hi.", "response": m}]) for m in ("x", "y")]
-    for cmd in (["calibrate", str(pairs)], ["compare", *map(str, preds)]):
+    texts = jsonl(tmp_path / "t.jsonl", [{"text": "One. Two here. Three there. Four now."}])
+    for cmd in (["calibrate", str(pairs)], ["compare", *map(str, preds)], ["probe", str(texts)]):
         proc = bimo_cli("eval", *cmd, "-j", "local:tiny", *args, "-o", str(tmp_path / "o"), timeout=120)
         err = proc.stderr.decode()
         assert proc.returncode == 2 and err.count("\n") == 1 and message in err, (cmd, err)

@@ -355,21 +355,23 @@ JudgeSeedOpt = Annotated[int | None, typer.Option("--judge-seed", help="judge se
 MixedOpt = Annotated[bool, typer.Option("--allow-mixed-settings", help="resume into verdicts made with other judge settings")]
 
 
-def _calibrate_run(pairs_path: Path, judge_uris: list[str] | None, out: Path, rubric: str, options: dict[str, Any],
-                   allow_mixed: bool, quiet: bool, pairs: tuple | None = None, sample: int | None = None,
-                   seed: int = 0, kind: str = "calibration") -> dict[str, Any]:
-    """Shared by calibrate and probe: load every judge, judge, close; returns the summary.
-    `options`: the judge options as given (temperature, judge_seed, retries, max_tokens,
-    samples, one_order, rubric_type)."""
-    from bimo.evaluate.calibrate import calibrate
-
+def _judges(judge_uris: list[str] | None, rubric: str, options: dict[str, Any]) -> list[Any]:
+    """Every judge's settings from the options as given (temperature, judge_seed, retries,
+    max_tokens, samples, one_order, rubric_type), checked before anything is built or loaded."""
     uris = judge_uris or [None]
     if len(set(uris)) != len(uris):
         raise BimoError("each --judge may be given once")
     o = dict(options)
-    settings = [_pair_settings(u, rubric, o["samples"], o["one_order"], o["rubric_type"],
-                               temperature=o["temperature"], seed=o["judge_seed"], retries=o["retries"],
-                               max_tokens=o["max_tokens"]) for u in uris]
+    return [_pair_settings(u, rubric, o["samples"], o["one_order"], o["rubric_type"], temperature=o["temperature"],
+                           seed=o["judge_seed"], retries=o["retries"], max_tokens=o["max_tokens"]) for u in uris]
+
+
+def _calibrate_run(pairs_path: Path, settings: list[Any], out: Path, rubric: str, allow_mixed: bool, quiet: bool,
+                   pairs: tuple | None = None, sample: int | None = None, seed: int = 0,
+                   kind: str = "calibration") -> dict[str, Any]:
+    """Shared by calibrate and probe: load every judge, judge, close; returns the summary."""
+    from bimo.evaluate.calibrate import calibrate
+
     backends: list[Any] = []
     try:
         for s in settings:
@@ -420,7 +422,8 @@ def calibrate(pairs: Annotated[Path, typer.Argument(help="labelled pairs JSONL: 
     """How far a pairwise judge agrees with human labels, its position and length bias, next to trivial baselines."""
     options = dict(temperature=temperature, judge_seed=judge_seed, retries=retries, max_tokens=max_tokens,
                    samples=samples, one_order=one_order, rubric_type=rubric_type)
-    summary = _calibrate_run(pairs, judge_uri, out, rubric, options, allow_mixed, quiet, sample=sample, seed=seed)
+    summary = _calibrate_run(pairs, _judges(judge_uri, rubric, options), out, rubric, allow_mixed, quiet,
+                             sample=sample, seed=seed)
     _calibrate_print(summary, out, as_json)
 
 
@@ -444,15 +447,16 @@ def probe(texts: Annotated[Path, typer.Argument(help="good human texts JSONL: te
     _need_file(texts)
     if negatives is not None:
         _need_file(negatives)
+    settings = _judges(judge_uri, rubric, dict(temperature=temperature, judge_seed=judge_seed, retries=retries,
+                                               max_tokens=max_tokens, samples=samples, one_order=one_order,
+                                               rubric_type=rubric_type))
     names = tuple(p.strip() for p in probes.split(",") if p.strip())
     raw, skipped = build_pairs(texts, names, seed=seed, negatives=negatives)
     pairs = normalize_probe_pairs(raw, skipped)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_jsonl(out / "probe_pairs.jsonl", raw)
-    options = dict(temperature=temperature, judge_seed=judge_seed, retries=retries, max_tokens=max_tokens,
-                   samples=samples, one_order=one_order, rubric_type=rubric_type)
-    summary = _calibrate_run(out / "probe_pairs.jsonl", judge_uri, out, rubric, options, allow_mixed, quiet,
-                             pairs=pairs, seed=seed, kind="probe")
+    summary = _calibrate_run(out / "probe_pairs.jsonl", settings, out, rubric, allow_mixed, quiet, pairs=pairs,
+                             seed=seed, kind="probe")
     if not as_json:
         for res in summary["judges"]:
             typer.echo(probe_line(res))
