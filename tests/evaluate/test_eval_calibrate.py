@@ -144,7 +144,7 @@ def test_tiny_judge_calibrate_resume_and_settings(tiny_path, tmp_path, jsonl, bi
     assert res["pairs"] == len(rows) and res["failed"] == len(errs)
     for r in rows:
         assert r["settings"] == {"judge": "local:tiny", "rubric": "pairwise", "temperature": 0.0, "top_p": 0.95,
-                                 "max_tokens": 100, "seed": 1}
+                                 "max_tokens": 100, "seed": 1, "samples": 1, "both_orders": True, "rubric_type": None}
         assert len(r["verdicts"]) == 2 and set(r["sides"]) <= {"a", "b", "tie"}
     assert set(s["baselines"]) == {"always_longer", "always_first", "random"}
     assert json.loads((out / "calibration.json").read_text())["pairs"] == 3
@@ -218,7 +218,7 @@ def test_sample_is_seeded(tmp_path, jsonl):
 
 
 def test_pair_rubrics_ask_for_what_they_say():
-    from bimo.evaluate.calibrate import pair_prompt
+    from bimo.evaluate.pairjudge import pair_prompt
 
     rec = {"prompt": "Say hi.", "lang": "en"}
     _, plain = pair_prompt("pairwise", rec, "Hello", "Hi")

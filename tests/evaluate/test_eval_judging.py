@@ -6,7 +6,8 @@ from scripted_judges import first_shown, pair_always_first, pair_by_quality
 from bimo.evaluate.agreement import pairwise_agreement, pointwise_agreement
 from bimo.evaluate.judge import judge_file
 from bimo.evaluate.judge_step import JudgeSettings
-from bimo.evaluate.pairwise import combine, compare_files
+from bimo.evaluate.pairjudge import combined
+from bimo.evaluate.pairwise import compare_files
 from bimo.evaluate.winrate import pair_summary
 from bimo.io import errors_path
 from fakes import ScriptedBackend
@@ -21,11 +22,12 @@ def preds(tmp_path, jsonl, name, quality):
 
 
 def test_combine_both_orders():
-    assert combine("A", "B") == ("model_a", True)    # a first wins; b first, a (now B) wins
-    assert combine("B", "A") == ("model_b", True)
-    assert combine("tie", "tie") == ("tie", True)
-    assert combine("A", "A") == ("tie", False)       # always the first shown: position bias -> tie
-    assert combine("A", "tie") == ("tie", False)
+    assert combined(["a", "a"]) == "a"      # a first wins; b first, a (now B) wins
+    assert combined(["b", "b"]) == "b"
+    assert combined(["tie", "tie"]) == "tie"
+    assert combined(["a", "b"]) == "tie"    # always the first shown: position bias -> tie
+    assert combined(["a", "tie"]) == "tie"
+    assert combined(["b"]) == "b"           # one order judged
 
 
 def test_judge_records_failures_never_defaults(tmp_path, jsonl):

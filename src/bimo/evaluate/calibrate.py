@@ -6,10 +6,10 @@ Input is a JSONL file of labelled pairs: `prompt` and either `chosen`/`rejected`
 constitution`) is placed as a/b by a hash of the pair's id, so the human label is not
 always "a": otherwise Cohen's kappa has nothing to measure.
 
-Every pair is judged in both orders through the shared runner (resumable, failures in
-the errors file with their reasons). Pairs that cannot be judged (empty or identical
-responses, an unknown winner, no prompt, a broken line) are listed with a reason in the
-summary, never dropped silently.
+Every pair is judged in both orders (unless one order is asked for) through the shared
+runner (resumable, failures in the errors file with their reasons). Pairs that cannot be
+judged (empty or identical responses, an unknown winner, no prompt, a broken line) are
+listed with a reason in the summary, never dropped silently.
 
 What is reported, per judge, next to the same figures for trivial baselines on the
 same pairs (always the longer response, always the one shown first, a coin):
@@ -24,13 +24,13 @@ same pairs (always the longer response, always the one shown first, a coin):
 * tie rate and failures.
 
 Judge settings that change verdicts (judge, rubric, temperature, top_p, max tokens,
-seed) are stored with every verdict. A verdict file written with other settings is not
-mixed into a new run unless `allow_mixed` says so.
+seed, and the pairwise judge's options of `bimo.evaluate.pairjudge`: samples per order,
+both orders, a rubric per writing type) are stored with every verdict. A verdict file
+written with other settings is not mixed into a new run unless `allow_mixed` says so.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import random
@@ -42,28 +42,15 @@ from typing import Any
 import numpy as np
 
 from bimo.errors import BimoError
-from bimo.evaluate import rubric as rb
 from bimo.evaluate.defaults import ROUNDS
 from bimo.evaluate.judge_step import JudgeSettings, JudgeStep, judge_run_config
+from bimo.evaluate.pairjudge import PairJudge, coin, combined, settings_differences
 from bimo.io import errors_path, iter_jsonl, iter_jsonl_numbered
-from bimo.llm.base import GenParams
-from bimo.runner import attempt_seed, run_step
-from bimo.templates import fill, load_package_yaml
+from bimo.runner import run_step
 
-PAIR_RUBRICS = ("pairwise", "pairwise-criteria", "pairwise-forced")
 #: Above this share of order-dependent verdicts a judge's win rates are mostly position.
 FLIP_WARN = 0.20
 WINNERS = ("a", "b", "tie")
-
-_CRITERIA_SCHEMA = {"type": "object",
-                    "properties": {"criteria": {"type": "string"}, "reason": {"type": "string"},
-                                   "winner": {"type": "string", "enum": ["A", "B", "tie"]}},
-                    "required": ["criteria", "reason", "winner"], "additionalProperties": False}
-#: `pairwise-forced`: the pairwise prompt, but the answer grammar allows only A or B. Small
-#: judges call most pairs a tie; forced to choose, the both-order verdict still turns an
-#: order-dependent choice into a tie, so position-following is not rewarded.
-_FORCED_SCHEMA = {**rb.PAIR_SCHEMA, "properties": {**rb.PAIR_SCHEMA["properties"],
-                                                  "winner": {"type": "string", "enum": ["A", "B"]}}}
 
 
 # --- input ---------------------------------------------------------------------------
@@ -79,11 +66,6 @@ def _text(value: Any, role: str = "assistant") -> str | None:
     return None
 
 
-def _flip(pair_id: str) -> bool:
-    """Whether the chosen response is shown as b: a stable coin per pair id."""
-    return hashlib.sha1(pair_id.encode("utf-8")).digest()[0] % 2 == 1
-
-
 def normalize_pair(rec: dict[str, Any], line: int) -> dict[str, Any]:
     """One input record as {id, prompt, a, b, human, category, lang, gap}; ValueError with the reason."""
     pid = str(rec["id"]) if rec.get("id") is not None else f"line{line}"
@@ -94,7 +76,7 @@ def normalize_pair(rec: dict[str, Any], line: int) -> dict[str, Any]:
         chosen, rejected = _text(rec.get("chosen")), _text(rec.get("rejected"))
         if chosen is None or rejected is None:
             raise ValueError("needs both chosen and rejected as text")
-        a, b, human = (rejected, chosen, "b") if _flip(pid) else (chosen, rejected, "a")
+        a, b, human = (rejected, chosen, "b") if coin(pid) else (chosen, rejected, "a")
     elif "a" in rec or "b" in rec:
         a, b = _text(rec.get("a")), _text(rec.get("b"))
         if a is None or b is None:
@@ -115,6 +97,9 @@ def normalize_pair(rec: dict[str, Any], line: int) -> dict[str, Any]:
     out = {"id": pid, "prompt": prompt, "a": a, "b": b, "human": human, "lang": str(lang),
            "category": str(rec.get("category") or meta.get("category") or "all"),
            "len_a": count_length(a), "len_b": count_length(b)}
+    for field in ("task", "genre", "domain"):  # may name a writing type (per-type rubrics)
+        if isinstance(rec.get(field), str) and rec[field].strip():
+            out[field] = rec[field]
     if rec.get("input"):
         out["input"] = rec["input"]
     if rec.get("gap") is not None:
@@ -154,34 +139,15 @@ def _line_of(msg: str) -> int | None:
 
 # --- judging ---------------------------------------------------------------------------
 
-def pair_prompt(rubric: str, record: dict[str, Any], first: str, second: str) -> tuple[list[dict[str, str]], dict[str, Any]]:
-    """Messages and schema for one order of one pair under a pairwise rubric."""
-    if rubric in ("pairwise", "pairwise-forced"):
-        return rb.pair_messages(record, first, second), (rb.PAIR_SCHEMA if rubric == "pairwise" else _FORCED_SCHEMA)
-    if rubric not in PAIR_RUBRICS:
-        raise BimoError(f"unknown pairwise rubric {rubric!r}; choose one of: {', '.join(PAIR_RUBRICS)}")
-    lang = rb.pick_lang(record)
-    tpl = load_package_yaml(rb.RUBRICS, f"{rubric}.yaml")["prompts"][lang]
-    values = {"instruction": record.get("prompt", ""), "input_block": rb.input_block(record, lang),
-              "response_a": first, "response_b": second}
-    return rb.messages(fill(tpl["system"], values), fill(tpl["user"], values)), _CRITERIA_SCHEMA
-
-
-def judge_settings_record(settings: JudgeSettings, rubric: str) -> dict[str, Any]:
-    """The settings that change verdicts, stored with every verdict."""
-    return {"judge": settings.judge, "rubric": rubric, "temperature": settings.temperature,
-            "top_p": GenParams().top_p, "max_tokens": settings.max_tokens, "seed": settings.seed}
-
-
 class CalibrateStep(JudgeStep):
-    """One labelled pair judged with a shown first, then with b shown first."""
+    """One labelled pair judged as `PairJudge` says (both orders unless switched off)."""
 
     name = "calibrate"
 
     def __init__(self, backend: Any, settings: JudgeSettings, rubric: str = "pairwise"):
         super().__init__(backend, settings)
-        self.rubric = rubric
-        self.recorded = judge_settings_record(settings, rubric)
+        self.pair_judge = PairJudge(settings, rubric)
+        self.recorded = self.pair_judge.recorded
 
     def key(self, pair: dict[str, Any]) -> str:
         return pair["id"]
@@ -190,15 +156,10 @@ class CalibrateStep(JudgeStep):
         return {"pair": pair["id"], "settings": self.recorded}
 
     def process(self, pair: dict[str, Any], attempt: int) -> list[dict[str, Any]]:
-        m1, schema = pair_prompt(self.rubric, pair, pair["a"], pair["b"])
-        v1 = self.generate(m1, attempt, schema=schema, parse=rb.parse_pair)
-        m2, _ = pair_prompt(self.rubric, pair, pair["b"], pair["a"])
-        v2 = self.generate(m2, attempt, schema=schema, parse=rb.parse_pair)
-        seed = attempt_seed(self.settings.seed, attempt)
-        sides = [{"A": "a", "B": "b", "tie": "tie"}[v1], {"A": "b", "B": "a", "tie": "tie"}[v2]]
+        got = self.pair_judge.judge(self, pair, pair["a"], pair["b"], attempt, pair["id"])
         keep = ("human", "category", "lang", "gap", "len_a", "len_b")
-        return [{"pair": pair["id"], **{k: pair[k] for k in keep if k in pair}, "verdicts": [v1, v2],
-                 "sides": sides, "seeds": [seed, seed], "attempts": attempt + 1, "settings": self.recorded}]
+        return [{"pair": pair["id"], **{k: pair[k] for k in keep if k in pair}, **got, "attempts": attempt + 1,
+                 "settings": self.recorded}]
 
 
 def verdicts_path(out_dir: Path, judge: str) -> Path:
@@ -210,12 +171,12 @@ def check_settings(path: Path, recorded: dict[str, Any], allow_mixed: bool) -> b
     """True when `path` holds verdicts made with other settings (allowed); BimoError when not allowed."""
     if not path.exists():
         return False
-    other = next((r["settings"] for r in iter_jsonl(path, []) if r.get("settings") and r["settings"] != recorded), None)
-    if other is None:
+    diff = next((d for r in iter_jsonl(path, []) if r.get("settings")
+                 for d in [settings_differences(r["settings"], recorded)] if d), None)
+    if diff is None:
         return False
     if not allow_mixed:
-        diff = ", ".join(f"{k} {other.get(k)!r} -> {recorded.get(k)!r}" for k in recorded if other.get(k) != recorded.get(k))
-        raise BimoError(f"{path} holds verdicts made with other judge settings ({diff}); "
+        raise BimoError(f"{path} holds verdicts made with other judge settings ({', '.join(diff)}); "
                         "use another --out, or --allow-mixed-settings to mix them")
     return True
 
@@ -238,9 +199,11 @@ def judge_pairs(pairs: list[dict[str, Any]], backend: Any, settings: JudgeSettin
 
 # --- figures ---------------------------------------------------------------------------
 
-def combined(s1: str, s2: str) -> str:
-    """The both-order verdict: the side picked in both orders, else a tie."""
-    return s1 if s1 == s2 else "tie"
+def _flips(rows: list[dict[str, Any]]) -> float | None:
+    """Share of pairs judged in both orders whose verdict changed with the order; None when
+    no pair was (a one-order judge cannot show it)."""
+    both = [r["sides"][0] != r["sides"][1] for r in rows if len(r["sides"]) == 2]
+    return float(np.mean(both)) if both else None
 
 
 def cohen_kappa(x: Sequence[str], y: Sequence[str], labels: Sequence[str] = WINNERS) -> float | None:
@@ -290,18 +253,19 @@ def summarize(rows: list[dict[str, Any]], rounds: int = ROUNDS, seed: int = 0) -
     if not n:
         return {"pairs": 0}
     human = [r["human"] for r in rows]
-    comb = [combined(*r["sides"]) for r in rows]
+    comb = [combined(r["sides"]) for r in rows]
     agree = np.array([c == h for c, h in zip(comb, human, strict=True)], float)
-    single = np.array([((r["sides"][0] == r["human"]) + (r["sides"][1] == r["human"])) / 2 for r in rows], float)
-    shown = [v for r in rows for v, first in zip(r["sides"], ("a", "b"), strict=True) if v != "tie"]
-    firsts = [v == first for r in rows for v, first in zip(r["sides"], ("a", "b"), strict=True) if v != "tie"]
+    single = np.array([sum(v == r["human"] for v in r["sides"]) / len(r["sides"]) for r in rows], float)
+    # the side shown first in each order judged (a one-order judge records which)
+    decisive = [(v, first) for r in rows for v, first in zip(r["sides"], r.get("first", ("a", "b")), strict=False)
+                if v != "tie"]
     out: dict[str, Any] = {
         "pairs": n,
         "agreement": _rate(agree, rounds, seed),
         "agreement_single": _rate(single, rounds, seed),
         "kappa": cohen_kappa(human, comb),
-        "position_flips": float(np.mean([r["sides"][0] != r["sides"][1] for r in rows])),
-        "first_position_wins": (sum(firsts) / len(shown)) if shown else None,
+        "position_flips": _flips(rows),
+        "first_position_wins": (sum(v == first for v, first in decisive) / len(decisive)) if decisive else None,
         "tie_rate": float(np.mean([c == "tie" for c in comb])),
         "tie_rate_single": float(np.mean([v == "tie" for r in rows for v in r["sides"]])),
         "length": _length_bias(rows, agree, rounds, seed),
@@ -312,7 +276,7 @@ def summarize(rows: list[dict[str, Any]], rounds: int = ROUNDS, seed: int = 0) -
             groups.setdefault(str(r.get(field, "all")), []).append(i)
         if len(groups) > 1 or field == "category":
             out[f"by_{field}"] = {g: {**_rate(agree[idx], rounds, seed), "single": _rate(single[idx], rounds, seed)["rate"],
-                                      "flips": float(np.mean([rows[i]["sides"][0] != rows[i]["sides"][1] for i in idx]))}
+                                      "flips": _flips([rows[i] for i in idx])}
                                   for g, idx in sorted(groups.items())}
     return out
 
@@ -391,9 +355,16 @@ def judge_line(res: dict[str, Any], base: dict[str, dict[str, Any]] | None = Non
     return line
 
 
-def calibration_figures(path: str | Path, judge: str | None = None) -> dict[str, Any]:
-    """A judge's calibration read back for the places that print win rates: {'line', 'warning'
-    (position flips over the threshold, else None), 'agreement', 'position_flips', 'judge'}."""
+def calibration_figures(path: str | Path, judge: str | None = None, settings: dict[str, Any] | None = None,
+                        allow_other: bool = False) -> dict[str, Any]:
+    """A judge's calibration read back for the places that print win rates or keep data by a
+    judge's verdicts: {'line', 'warning' (position flips over the threshold, else None),
+    'agreement', 'position_flips', 'judge', 'settings' (the calibrated ones), 'differences'}.
+
+    With `settings` (the verdict settings of the judge in use, as `judge_settings_record`
+    writes them), a calibration made with other settings is refused with one line naming
+    the differences, unless `allow_other`; then the line says what differs (compare and
+    the pipeline's eval stage allow it and print the note; synthesis asks for a flag)."""
     from bimo.io import read_text
 
     try:
@@ -403,12 +374,23 @@ def calibration_figures(path: str | Path, judge: str | None = None) -> dict[str,
         raise BimoError(f"{path}: not a calibration summary (bimo eval calibrate writes calibration.json)") from None
     if not rows:
         raise BimoError(f"{path}: holds no judge")
+    judge = settings["judge"] if settings is not None else judge
     res = next((r for r in rows if r.get("judge") == judge), rows[0])
     note = "" if judge is None or res.get("judge") == judge else f" (calibrated judge {res.get('judge')}, not {judge})"
+    diff: list[str] = []
+    if settings is not None:
+        diff = (settings_differences(res["settings"], settings) if res.get("settings")
+                else ["no settings recorded in the calibration"])
+    if diff and not allow_other:
+        raise BimoError(f"{path}: the judge was calibrated with other settings than this judge's ({', '.join(diff)}); "
+                        "calibrate it with these settings, or pass --calibration-any-settings to show its figures anyway")
+    if diff:
+        note = f" (calibrated with other settings: {', '.join(diff)})"
     flips, limit = res.get("position_flips"), data.get("flip_warn", FLIP_WARN)
     warn = None
     if flips is not None and flips > limit:
         warn = (f"judge {res['judge']} changes its verdict when the order is swapped in {flips:.0%} of calibration"
                 f" pairs (over {limit:.0%}): its win rates mostly measure position")
     return {"judge": res.get("judge"), "line": "judge calibration: " + judge_line(res) + note, "warning": warn,
-            "agreement": (res.get("agreement") or {}).get("rate"), "position_flips": flips}
+            "agreement": (res.get("agreement") or {}).get("rate"), "position_flips": flips,
+            "settings": res.get("settings"), "differences": diff, "source": str(path)}

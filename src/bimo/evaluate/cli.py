@@ -28,11 +28,30 @@ MaxTokOpt = Annotated[int | None, typer.Option("--max-tokens", min=16, help="lon
 RetriesOpt = Annotated[int | None, typer.Option("--retries", help="extra tries after malformed output")]
 
 
+SamplesOpt = Annotated[int | None, typer.Option("--samples", help="verdicts per order by majority vote (a split vote is a tie); needs --temperature above 0")]
+OneOrderOpt = Annotated[bool, typer.Option("--one-order", help="judge each pair in one order only (a coin per pair picks which) instead of both")]
+RubricTypeOpt = Annotated[str | None, typer.Option("--rubric-type", help="auto: the pair's task/genre/category/domain picks a writing type's rubric when one exists; or a type for every pair")]
+
+
 def _settings(judge: str | None, **options: Any):
     from bimo.cliutil import given
     from bimo.evaluate.judge_step import JudgeSettings, default_judge
 
     return JudgeSettings(judge=judge or default_judge(), **given(**options))
+
+
+def _pair_settings(judge: str | None, rubric: str, samples: int | None, one_order: bool, rubric_type: str | None,
+                   **options: Any):
+    """Settings of a pairwise judge with its options, checked before any model is loaded."""
+    from bimo.evaluate.pairjudge import check_options, check_rubric
+
+    check_rubric(rubric)
+    if samples is not None and samples < 1:
+        raise BimoError(f"--samples must be 1 or more, got {samples}")
+    settings = _settings(judge, samples=samples, rubric_type=rubric_type, **options)
+    settings.both_orders = not one_order
+    check_options(settings)
+    return settings
 
 
 def _backend(uri: str):
@@ -141,7 +160,9 @@ def compare(preds: Annotated[list[Path], typer.Argument(help="two or more predic
             rounds: Annotated[int, typer.Option("--rounds", help="bootstrap rounds")] = ROUNDS,
             temperature: TempOpt = None, seed: SeedOpt = None, retries: RetriesOpt = None,
             max_tokens: MaxTokOpt = None, as_json: JsonOpt = False, quiet: QuietOpt = False,
-            calibration: Annotated[Path | None, typer.Option("--calibration", help="the judge's calibration.json (bimo eval calibrate): its figures are printed beside the win rates")] = None) -> None:
+            calibration: Annotated[Path | None, typer.Option("--calibration", help="the judge's calibration.json (bimo eval calibrate): its figures are printed beside the win rates")] = None,
+            rubric: Annotated[str, typer.Option("--rubric", help="pairwise rubric: pairwise | pairwise-criteria (criteria first) | pairwise-forced (no ties)")] = "pairwise",
+            samples: SamplesOpt = None, one_order: OneOrderOpt = False, rubric_type: RubricTypeOpt = None) -> None:
     """Side-by-side judging in both orders; prints win rates with 95% intervals, and the
     length-controlled win rate with its 95% interval. "better"/"worse" only when the
     interval clears the 45-55% band."""
@@ -155,12 +176,14 @@ def compare(preds: Annotated[list[Path], typer.Argument(help="two or more predic
     for p in preds:
         load_predictions(p)
     name_list = [n.strip() for n in names.split(",")] if names else None
-    settings = _settings(judge_uri, temperature=temperature, seed=seed, retries=retries, max_tokens=max_tokens)
+    settings = _pair_settings(judge_uri, rubric, samples, one_order, rubric_type, temperature=temperature, seed=seed,
+                              retries=retries, max_tokens=max_tokens)
     cal_line, cal_warn = None, None
     if calibration is not None:  # read first: a bad file fails before any judging
         from bimo.evaluate.calibrate import calibration_figures
+        from bimo.evaluate.pairjudge import judge_settings_record
 
-        cal = calibration_figures(calibration, settings.judge)
+        cal = calibration_figures(calibration, settings=judge_settings_record(settings, rubric), allow_other=True)
         cal_line, cal_warn = cal["line"], cal["warning"]
     st = None
     if store is not None:  # opened first: a bad store fails before any judging
@@ -169,7 +192,8 @@ def compare(preds: Annotated[list[Path], typer.Argument(help="two or more predic
         st = BattleStore(store)
     be = _backend(settings.judge)
     try:
-        battles = compare_files(preds, be, out, settings, names=name_list, limit=limit, progress=not quiet)
+        battles = compare_files(preds, be, out, settings, names=name_list, limit=limit, progress=not quiet,
+                                rubric=rubric)
     finally:
         be.close()
     added = st.import_battles(battles)[0] if st is not None else None
@@ -331,20 +355,23 @@ JudgeSeedOpt = Annotated[int | None, typer.Option("--judge-seed", help="judge se
 MixedOpt = Annotated[bool, typer.Option("--allow-mixed-settings", help="resume into verdicts made with other judge settings")]
 
 
-def _calibrate_run(pairs_path: Path, judge_uris: list[str] | None, out: Path, rubric: str, temperature: float | None,
-                   judge_seed: int | None, retries: int | None, max_tokens: int | None, allow_mixed: bool, quiet: bool,
-                   pairs: tuple | None = None, sample: int | None = None, seed: int = 0,
-                   kind: str = "calibration") -> dict[str, Any]:
-    """Shared by calibrate and probe: load every judge, judge, close; returns the summary."""
-    from bimo.evaluate.calibrate import PAIR_RUBRICS, calibrate
-
-    if rubric not in PAIR_RUBRICS:
-        raise BimoError(f"unknown pairwise rubric {rubric!r}; choose one of: {', '.join(PAIR_RUBRICS)}")
+def _judges(judge_uris: list[str] | None, rubric: str, options: dict[str, Any]) -> list[Any]:
+    """Every judge's settings from the options as given (temperature, judge_seed, retries,
+    max_tokens, samples, one_order, rubric_type), checked before anything is built or loaded."""
     uris = judge_uris or [None]
     if len(set(uris)) != len(uris):
         raise BimoError("each --judge may be given once")
-    settings = [_settings(u, temperature=temperature, seed=judge_seed, retries=retries, max_tokens=max_tokens)
-                for u in uris]
+    o = dict(options)
+    return [_pair_settings(u, rubric, o["samples"], o["one_order"], o["rubric_type"], temperature=o["temperature"],
+                           seed=o["judge_seed"], retries=o["retries"], max_tokens=o["max_tokens"]) for u in uris]
+
+
+def _calibrate_run(pairs_path: Path, settings: list[Any], out: Path, rubric: str, allow_mixed: bool, quiet: bool,
+                   pairs: tuple | None = None, sample: int | None = None, seed: int = 0,
+                   kind: str = "calibration") -> dict[str, Any]:
+    """Shared by calibrate and probe: load every judge, judge, close; returns the summary."""
+    from bimo.evaluate.calibrate import calibrate
+
     backends: list[Any] = []
     try:
         for s in settings:
@@ -389,11 +416,14 @@ def calibrate(pairs: Annotated[Path, typer.Argument(help="labelled pairs JSONL: 
               sample: Annotated[int | None, typer.Option("--sample", min=1, help="judge a random sample of N pairs")] = None,
               seed: Annotated[int, typer.Option("--seed", help="seed of the sample, the bootstrap and the coin baseline")] = 0,
               judge_seed: JudgeSeedOpt = None, temperature: TempOpt = None, retries: RetriesOpt = None,
-              max_tokens: MaxTokOpt = None, allow_mixed: MixedOpt = False, as_json: JsonOpt = False,
+              max_tokens: MaxTokOpt = None, samples: SamplesOpt = None, one_order: OneOrderOpt = False,
+              rubric_type: RubricTypeOpt = None, allow_mixed: MixedOpt = False, as_json: JsonOpt = False,
               quiet: QuietOpt = False) -> None:
     """How far a pairwise judge agrees with human labels, its position and length bias, next to trivial baselines."""
-    summary = _calibrate_run(pairs, judge_uri, out, rubric, temperature, judge_seed, retries, max_tokens,
-                             allow_mixed, quiet, sample=sample, seed=seed)
+    options = dict(temperature=temperature, judge_seed=judge_seed, retries=retries, max_tokens=max_tokens,
+                   samples=samples, one_order=one_order, rubric_type=rubric_type)
+    summary = _calibrate_run(pairs, _judges(judge_uri, rubric, options), out, rubric, allow_mixed, quiet,
+                             sample=sample, seed=seed)
     _calibrate_print(summary, out, as_json)
 
 
@@ -406,7 +436,8 @@ def probe(texts: Annotated[Path, typer.Argument(help="good human texts JSONL: te
           rubric: PairRubricOpt = "pairwise",
           seed: Annotated[int, typer.Option("--seed", help="seed of the perturbations and the bootstrap")] = 0,
           judge_seed: JudgeSeedOpt = None, temperature: TempOpt = None, retries: RetriesOpt = None,
-          max_tokens: MaxTokOpt = None, allow_mixed: MixedOpt = False, as_json: JsonOpt = False,
+          max_tokens: MaxTokOpt = None, samples: SamplesOpt = None, one_order: OneOrderOpt = False,
+          rubric_type: RubricTypeOpt = None, allow_mixed: MixedOpt = False, as_json: JsonOpt = False,
           quiet: QuietOpt = False) -> None:
     """Judge accuracy on pairs with a known better side: each text vs a padded, shuffled,
     repeated or cliche-laden copy of itself (and constitutional negatives), in both orders."""
@@ -416,13 +447,16 @@ def probe(texts: Annotated[Path, typer.Argument(help="good human texts JSONL: te
     _need_file(texts)
     if negatives is not None:
         _need_file(negatives)
+    settings = _judges(judge_uri, rubric, dict(temperature=temperature, judge_seed=judge_seed, retries=retries,
+                                               max_tokens=max_tokens, samples=samples, one_order=one_order,
+                                               rubric_type=rubric_type))
     names = tuple(p.strip() for p in probes.split(",") if p.strip())
     raw, skipped = build_pairs(texts, names, seed=seed, negatives=negatives)
     pairs = normalize_probe_pairs(raw, skipped)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_jsonl(out / "probe_pairs.jsonl", raw)
-    summary = _calibrate_run(out / "probe_pairs.jsonl", judge_uri, out, rubric, temperature, judge_seed, retries,
-                             max_tokens, allow_mixed, quiet, pairs=pairs, seed=seed, kind="probe")
+    summary = _calibrate_run(out / "probe_pairs.jsonl", settings, out, rubric, allow_mixed, quiet, pairs=pairs,
+                             seed=seed, kind="probe")
     if not as_json:
         for res in summary["judges"]:
             typer.echo(probe_line(res))

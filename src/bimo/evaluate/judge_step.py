@@ -4,7 +4,8 @@ Judge runs use `bimo.runner` like every synthesis stage: bounded concurrency,
 resumable output, failures in the `.errors.jsonl` twin with their reasons, and a
 progress bar. What is particular to judging lives here:
 
-* `JudgeSettings`: judge URI, temperature, seed and retries, recorded with every verdict;
+* `JudgeSettings`: judge URI, temperature, seed and retries, and the pairwise judge's
+  options (samples per order, both orders, a rubric per writing type), recorded with every verdict;
 * `JudgeStep`: calls the judge through `GenerationStep.generate` with a strict verdict parser as
   its `parse`. A malformed answer is a `Reject`, so the runner retries the record with
   the next seed (the same seed would replay the cached answer), and after the last try
@@ -39,6 +40,11 @@ class JudgeSettings(BaseModel):
     seed: int = 1
     retries: int = Field(2, ge=0, description="extra tries after a malformed answer")
     max_tokens: int = Field(768, ge=16)
+    # Ways to make a weak pairwise judge steadier, each switched on by itself (see pairjudge.py).
+    samples: int = Field(1, ge=1, description="verdicts per order, by majority vote (a split vote is a tie)")
+    both_orders: bool = Field(True, description="judge each pair in both orders; an order-dependent verdict is a tie")
+    rubric_type: str | None = Field(None, description="None: the general criteria; 'auto': the pair's writing type "
+                                                     "picks its rubric when one exists; a type: its rubric for every pair")
 
 
 def judge_run_config(settings: JudgeSettings, progress: bool = False) -> RunConfig:

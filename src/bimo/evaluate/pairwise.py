@@ -3,7 +3,8 @@
 Each pair of models is judged on every shared prompt twice: once with model a's
 answer shown first, once with model b's first. If the two verdicts disagree once
 mapped back to the models, the judge was swayed by position and the battle counts
-as a tie. A battle is only written when both orders gave a valid verdict; a
+as a tie. The judge's options (one order, samples per order, a rubric per writing
+type, criteria first) are `bimo.evaluate.pairjudge`'s and are recorded per battle. A battle is only written when both orders gave a valid verdict; a
 failure goes to the errors file with its reason.
 """
 
@@ -15,34 +16,27 @@ from pathlib import Path
 from typing import Any
 
 from bimo.errors import BimoError
-from bimo.evaluate import rubric as rb
 from bimo.evaluate.battles import Battle, battle_id
 from bimo.evaluate.judge_step import JudgeSettings, JudgeStep, judge_run_config
+from bimo.evaluate.pairjudge import PairJudge, combined
 from bimo.evaluate.predictions import keyed_predictions, model_name, record_duplicates
 from bimo.io import errors_path
-from bimo.runner import attempt_seed, run_step
-
-
-def combine(first: str, second: str) -> tuple[str, bool]:
-    """Winner from the verdict with a shown first (`first`) and with b shown first (`second`).
-
-    Returns (winner, consistent); an inconsistent pair is a tie.
-    """
-    swap = {"A": "B", "B": "A", "tie": "tie"}
-    second_unswapped = swap[second]
-    if first != second_unswapped:
-        return "tie", False
-    return {"A": "model_a", "B": "model_b", "tie": "tie"}[first], True
+from bimo.runner import run_step
 
 
 class PairStep(JudgeStep):
-    """One battle: a prompt judged with a's answer first, then with b's first.
+    """One battle: a prompt judged as `PairJudge` says (a's answer first, then b's, unless
+    one order was asked for), with the rubric and the judge's options recorded.
 
-    A job is {"key", "model_a", "model_b", "a": record, "b": record}; both orders
-    run at the attempt's seed, and a malformed verdict in either retries the pair.
+    A job is {"key", "model_a", "model_b", "a": record, "b": record}; every call of a try
+    runs at that try's seeds, and a malformed verdict in any retries the pair.
     """
 
     name = "compare"
+
+    def __init__(self, backend: Any, settings: JudgeSettings, rubric: str = "pairwise"):
+        super().__init__(backend, settings)
+        self.pair_judge = PairJudge(settings, rubric)
 
     def key(self, job: dict[str, Any]) -> str:
         return json.dumps([job["key"], job["model_a"], job["model_b"]], ensure_ascii=False)
@@ -55,15 +49,15 @@ class PairStep(JudgeStep):
         from bimo.text import count_length
 
         ra, rb_ = job["a"], job["b"]
-        a_first = rb.pair_messages(ra, ra["response"], rb_["response"])
-        b_first = rb.pair_messages(ra, rb_["response"], ra["response"])
-        v1, v2 = (self.generate(m, attempt, schema=rb.PAIR_SCHEMA, parse=rb.parse_pair) for m in (a_first, b_first))
-        winner, consistent = combine(v1, v2)
-        seed = attempt_seed(self.settings.seed, attempt)
+        got = self.pair_judge.judge(self, ra, ra["response"], rb_["response"], attempt, self.key(job))
+        sides = got["sides"]
+        winner = {"a": "model_a", "b": "model_b", "tie": "tie"}[combined(sides)]
         battle = Battle(prompt=ra["prompt"], model_a=job["model_a"], model_b=job["model_b"], winner=winner,
                         response_a=ra["response"], response_b=rb_["response"], judge=self.settings.judge,
-                        meta={"key": job["key"], "verdicts": [v1, v2], "consistent": consistent,
-                              "judge_temperature": self.settings.temperature, "judge_seeds": [seed, seed],
+                        meta={"key": job["key"], "verdicts": got["verdicts"], "consistent": len(set(sides)) == 1,
+                              "judge_temperature": self.settings.temperature, "judge_seeds": got["seeds"],
+                              "judge_settings": self.pair_judge.recorded,
+                              **{k: got[k] for k in ("first", "votes", "rubric_type") if k in got},
                               "attempts": attempt + 1,
                               "len_a": count_length(ra["response"]), "len_b": count_length(rb_["response"]),
                               **{f: ra[f] for f in ("domain", "task", "lang") if f in ra}})
@@ -73,7 +67,7 @@ class PairStep(JudgeStep):
 
 def compare_files(paths: list[str | Path], backend: Any, out: str | Path, settings: JudgeSettings,
                   names: list[str] | None = None, limit: int | None = None,
-                  progress: bool = False) -> list[Battle]:
+                  progress: bool = False, rubric: str = "pairwise") -> list[Battle]:
     """Judge every pair of prediction files; returns all battles in OUT (old and new)."""
     from bimo.evaluate.battles import load_battles
 
@@ -97,8 +91,8 @@ def compare_files(paths: list[str | Path], backend: Any, out: str | Path, settin
         jobs += [{"key": k, "model_a": a, "model_b": b, "a": preds[i][k], "b": preds[j][k]}
                  for k in shared[: limit or None]]
 
-    run_step(PairStep(backend, settings), jobs, out, judge_run_config(settings, progress))
+    run_step(PairStep(backend, settings, rubric), jobs, out, judge_run_config(settings, progress))
     return load_battles(out)
 
 
-__all__ = ["PairStep", "combine", "compare_files", "errors_path"]
+__all__ = ["PairStep", "compare_files", "errors_path"]

@@ -156,6 +156,8 @@ def build_pairs(texts: str | Path, probes: tuple[str, ...] = PROBES, seed: int =
             continue
         lang = rec.get("lang") or ("zh" if detect_lang(text) == "zh" else "en")
         lang = lang if lang in FILLER else "en"
+        # the text's writing type, for a judge that weighs a type's own criteria
+        kind = {f: rec[f] for f in ("task", "genre", "domain") if isinstance(rec.get(f), str) and rec[f].strip()}
         prompt = rec.get("prompt") if isinstance(rec.get("prompt"), str) and rec["prompt"].strip() else DEFAULT_PROMPT[lang]
         for probe in probes:
             rng = random.Random(f"{seed}:{tid}:{probe}")
@@ -165,7 +167,7 @@ def build_pairs(texts: str | Path, probes: tuple[str, ...] = PROBES, seed: int =
                 skipped.append({"line": line, "id": f"{tid}:{probe}", "reason": str(exc)})
                 continue
             pairs.append({"id": f"{tid}:{probe}", "prompt": prompt, "chosen": text.strip(), "rejected": worse,
-                          "category": probe, "lang": lang})
+                          "category": probe, "lang": lang, **kind})
     if negatives is not None:
         for line, rec in iter_jsonl_numbered(negatives, bad):
             if "chosen" not in rec or "rejected" not in rec:
@@ -198,5 +200,6 @@ def probe_line(res: dict[str, Any]) -> str:
         return f"{res['judge']}: no verdicts ({res.get('failed', 0)} failed)"
     parts = [f"{name} {g['rate']:.0%} [{g['ci'][0]:.0%}, {g['ci'][1]:.0%}]" for name, g in res["by_category"].items()
              if g["rate"] is not None]
-    return (f"{res['judge']}: " + ", ".join(parts) + f"; position flips {res['position_flips']:.0%}, ties "
+    flips = "-" if res["position_flips"] is None else f"{res['position_flips']:.0%}"
+    return (f"{res['judge']}: " + ", ".join(parts) + f"; position flips {flips}, ties "
             f"{res['tie_rate']:.0%}, failed {res['failed']} ({res['pairs']} pairs)")

@@ -212,11 +212,15 @@ def parse_criteria_scores(rubric: Rubric, text: str, criteria: list[dict[str, st
 PAIR_SCHEMA = object_schema(reason={"type": "string"}, winner={"type": "string", "enum": ["A", "B", "tie"]})
 
 
-def pair_messages(record: dict[str, Any], response_a: str, response_b: str) -> list[dict[str, str]]:
+def pair_messages(record: dict[str, Any], response_a: str, response_b: str, rubric: str = "pairwise",
+                  criteria: str | None = None) -> list[dict[str, str]]:
+    """A side-by-side prompt from `rubrics/RUBRIC.yaml`; `criteria` (a writing type's, in the
+    record's language) replaces the rubric's own list of what to weigh."""
     lang = pick_lang(record)
-    tpl = load_package_yaml(RUBRICS, "pairwise.yaml")["prompts"][lang]
+    data = load_package_yaml(RUBRICS, f"{rubric}.yaml")
+    tpl = data["prompts"][lang]
     values = {"instruction": record.get("prompt", ""), "input_block": input_block(record, lang),
-              "response_a": response_a, "response_b": response_b}
+              "response_a": response_a, "response_b": response_b, "criteria": criteria or data["criteria"][lang]}
     return messages(fill(tpl["system"], values), fill(tpl["user"], values))
 
 

@@ -14,6 +14,7 @@ import hashlib
 import heapq
 import json
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,15 @@ def run_synth(ctx: StageContext) -> StageResult:
         from bimo.synth.longdoc import check_licences
 
         check_licences(list(iter_jsonl(docs_file)))
+    cal = None
+    if cfg.calibration is not None:  # read before any work: a bad or mismatched file fails early
+        from bimo.synth.calibration import scorer_calibration
+
+        if cfg.method != "backtranslate":
+            raise BimoError("synth.calibration describes backtranslate's self-curation scorer; synth.method is "
+                            f"{cfg.method}")
+        cal = scorer_calibration(cfg.calibration, cfg.model or default_uri(), cfg.backtranslate,
+                                 cfg.calibration_any_settings)
     backend = get_backend(cfg.model or default_uri())
     try:
         if cfg.method == "longdoc":
@@ -129,6 +139,12 @@ def run_synth(ctx: StageContext) -> StageResult:
     outputs = {"docs": ctx.rel(docs_file), "sft": ctx.rel(train_sft)}
     if train_pairs is not None:
         outputs["pairs"] = ctx.rel(train_pairs)
+    if cal is not None:  # the scorer's figures beside the synthesis figures, and beside sft.jsonl
+        from bimo.synth.calibration import keep_calibration
+
+        for text in keep_calibration(sft_file, *cal):
+            print(text, file=sys.stderr)
+        figures.update(judge_agreement=cal[0]["agreement"], judge_position_flips=cal[0]["position_flips"])
     extra = f" (+{n_sft - made_sft} mixed in)" if n_sft > made_sft else ""
     line = f"{n_docs} docs -> {made_sft} SFT pairs{extra}"
     if with_pairs:

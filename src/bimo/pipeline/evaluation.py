@@ -73,12 +73,14 @@ def run_eval(ctx: StageContext) -> StageResult:
             raise BimoError(f"{uris[model]} answered none of the eval prompts; reasons in {out.parent}")
 
     judge = ctx.recipe.judge_uri
+    settings = JudgeSettings(judge=judge, seed=cfg.seed, retries=cfg.judge_retries, max_tokens=cfg.judge_max_tokens)
     cal: dict[str, Any] = {}
     if cfg.calibration is not None:  # read before judging: a bad file fails early
         from bimo.evaluate.calibrate import calibration_figures
+        from bimo.evaluate.pairjudge import judge_settings_record
 
-        cal = calibration_figures(cfg.calibration, judge)
-    settings = JudgeSettings(judge=judge, seed=cfg.seed, retries=cfg.judge_retries, max_tokens=cfg.judge_max_tokens)
+        cal = calibration_figures(cfg.calibration, settings=judge_settings_record(settings, "pairwise"),
+                                  allow_other=True)
     backend = get_backend(judge)
     try:
         battles = compare_files([files[name], files[BASELINE_NAME]], backend, ctx.dir / "battles.jsonl", settings,

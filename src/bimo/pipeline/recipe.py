@@ -77,6 +77,10 @@ class SynthSection(_Strict):
     extra_pairs: list[Path] = Field(default_factory=list, description="existing preference files mixed into DPO")
     min_sft: int = Field(1, ge=1, description="fewer SFT records than this stops the run")
     min_pairs: int = Field(1, ge=1, description="fewer preference pairs than this stops the run (with dpo)")
+    calibration: Path | None = Field(None, description="the self-curation scorer's calibration.json (bimo eval "
+                                                       "calibrate), reported with the synthesis figures")
+    calibration_any_settings: bool = Field(False, description="use a calibration made with other judge settings "
+                                                              "(a pairwise one always differs from the scorer's rubric)")
 
 
 class LaunchSection(_Strict):
@@ -272,6 +276,7 @@ def _resolve_paths(recipe: PipelineRecipe, base: Path) -> None:
     s = recipe.synth
     s.extra_sft = [rel(p) for p in s.extra_sft]
     s.extra_pairs = [rel(p) for p in s.extra_pairs]
+    s.calibration = rel(s.calibration) if s.calibration is not None else None
     if s.constitution.principles_dir is not None:
         s.constitution.principles_dir = rel(s.constitution.principles_dir)
     s.model = _resolve(base, s.model) if s.model else None

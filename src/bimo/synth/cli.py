@@ -22,6 +22,19 @@ _CONC = typer.Option(None, "--concurrency", "-j", min=1, help="parallel requests
 _MAXTOK = typer.Option(None, "--max-tokens", min=16, help="generation limit per call")
 _QUIET = typer.Option(False, "--quiet", "-q", help="no progress bar")
 _RETRIES = typer.Option(1, "--retries", min=0, help="extra attempts (new seed) for rejected or unparseable answers")
+_CALIBRATION = typer.Option(None, "--calibration", help="the judge's calibration.json (bimo eval calibrate): its "
+                            "figures are printed with the run's statistics and kept in OUT.judge.json")
+_ANY_SETTINGS = typer.Option(False, "--calibration-any-settings",
+                             help="use a calibration made with other judge settings (the differences are named)")
+
+
+def _say_calibration(cal: tuple[dict, dict] | None, output: Path) -> None:
+    """The judge's figures beside the run's statistics, kept in OUT.judge.json for `synth stats`."""
+    if cal is not None:
+        from bimo.synth.calibration import keep_calibration
+
+        for line in keep_calibration(output, *cal):
+            typer.echo(line, err=True)
 
 
 def _run(step, records, out: Path, resume: bool, overwrite: bool, limit, conc, quiet: bool,
@@ -59,19 +72,23 @@ def backtranslate(docs: Path = typer.Argument(..., help="documents JSONL: id, te
                   examples: int = typer.Option(None, "--examples", min=0, max=8,
                                                help="annotated examples per prompt (fewer: shorter prompts)"),
                   max_tokens: int = _MAXTOK, concurrency: int = _CONC, retries: int = _RETRIES,
+                  calibration: Path = _CALIBRATION, any_settings: bool = _ANY_SETTINGS,
                   quiet: bool = _QUIET) -> None:
     """Human documents → instruction/response SFT pairs (instruction backtranslation).
 
     Each document is described first (OUT.plan.jsonl), then one instruction is written and
     checked per (document, fitting task). Exits 1, with the top reasons, when nothing is kept."""
     from bimo.io import iter_jsonl
+    from bimo.llm import default_uri
     from bimo.runner import RunConfig, errors_path
     from bimo.synth.backtranslate import BacktranslateConfig, plan_path, run_backtranslate
+    from bimo.synth.calibration import scorer_calibration
 
     picked = [t.strip() for t in tasks.split(",") if t.strip()] if tasks else None
     cfg = BacktranslateConfig(score=not no_score, **given(tasks_per_doc=tasks_per_doc, threshold=threshold,
                                                           examples=examples, tasks=picked,
                                                           max_tokens=max_tokens))
+    cal = None if calibration is None else scorer_calibration(calibration, model or default_uri(), cfg, any_settings)
     run_cfg = RunConfig(resume=resume, overwrite=overwrite, limit=limit, concurrency=concurrency,
                         progress=not quiet, retries=retries)
     described, pairs = run_backtranslate(_backend(model), iter_jsonl(docs), output, cfg, run_cfg)
@@ -79,6 +96,7 @@ def backtranslate(docs: Path = typer.Argument(..., help="documents JSONL: id, te
     typer.echo(f"{plans}: {described.summary()}; errors: {errors_path(plans)}", err=True)
     typer.echo(f"{output}: {pairs.summary()} in {described.seconds + pairs.seconds:.1f} s; "
                f"errors: {errors_path(output)}", err=True)
+    _say_calibration(cal, output)
     _exit_if_nothing_kept(output, [errors_path(plans), errors_path(output)])
 
 
@@ -133,15 +151,22 @@ def rank(instructions: Path = typer.Argument(..., help="JSONL with instruction /
          limit: int = _LIMIT, resume: bool = _RESUME, overwrite: bool = _OVERWRITE,
          max_tokens: int = _MAXTOK, judge_tokens: int = typer.Option(None, "--judge-tokens", min=16,
                                                                      help="generation limit per verdict"),
-         concurrency: int = _CONC, retries: int = _RETRIES, quiet: bool = _QUIET) -> None:
+         concurrency: int = _CONC, retries: int = _RETRIES, calibration: Path = _CALIBRATION,
+         any_settings: bool = _ANY_SETTINGS, quiet: bool = _QUIET) -> None:
     """Several models answer, a pairwise judge ranks them both ways, pairs come from the ranking."""
-    from bimo.synth.rank import RankConfig, RankStep
+    from bimo.evaluate.pairjudge import judge_settings_record
+    from bimo.llm import default_uri
+    from bimo.synth.calibration import read_calibration
+    from bimo.synth.rank import RankConfig, RankStep, rank_judge
 
     uris = [u.strip() for u in models.split(",") if u.strip()]
-    backends = [_backend(u) for u in uris]
     cfg = RankConfig(**given(judge_tokens=judge_tokens, max_tokens=max_tokens))
+    settings = judge_settings_record(rank_judge(judge or default_uri(), cfg), "pairwise")
+    cal = None if calibration is None else (read_calibration(calibration, settings, any_settings), settings)
+    backends = [_backend(u) for u in uris]
     step = RankStep(backends, _backend(judge), cfg)
     _run(step, instructions, output, resume, overwrite, limit, concurrency, quiet, retries)
+    _say_calibration(cal, output)
 
 
 @app.command()

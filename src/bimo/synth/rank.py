@@ -1,8 +1,12 @@
 """Ranked preferences (Ziya): several models answer, a judge ranks, pairs come from the ranking.
 
-Every pair of answers is judged twice, in both orders, to cancel position bias: a win
-in one order scores 1, a tie 0.5. Answers are ranked by total score, and each pair whose
-scores differ by at least `margin` becomes a (chosen, rejected) preference record.
+Every pair of answers is judged by the same pairwise judge as `bimo eval compare` and
+`bimo eval calibrate` (`bimo.evaluate.pairjudge`, rubric `pairwise`), in both orders to
+cancel position bias: each order's win scores 1, a tie 0.5. So a calibration of that judge
+made with the same settings (`bimo eval calibrate -j URI --max-tokens JUDGE_TOKENS
+--judge-seed SEED`) describes the verdicts made here. Answers are ranked by total score,
+and each pair whose scores differ by at least `margin` becomes a (chosen, rejected)
+preference record.
 """
 
 from __future__ import annotations
@@ -14,11 +18,8 @@ from pydantic import BaseModel, Field
 
 from bimo.llm.base import Backend, GenParams, Message
 from bimo.runner import GenerationStep, Reject
-from bimo.synth.common import STR, lang_of, object_schema, prompts
+from bimo.synth.common import lang_of
 from bimo.synth.records import instruction_pair, preference
-from bimo.templates import render
-
-JUDGE_SCHEMA = object_schema(reason=STR, winner={"type": "string", "enum": ["A", "B", "tie"]})
 
 
 class RankConfig(BaseModel):
@@ -29,6 +30,13 @@ class RankConfig(BaseModel):
     judge_tokens: int = Field(256, ge=16)
     temperature: float = Field(0.7, ge=0, le=2)
     seed: int = 0
+
+
+def rank_judge(uri: str, config: RankConfig) -> Any:
+    """The ranking judge's settings (a `JudgeSettings`): greedy, `judge_tokens` long, the run's seed."""
+    from bimo.evaluate.judge_step import JudgeSettings
+
+    return JudgeSettings(judge=uri, temperature=0.0, seed=config.seed, max_tokens=config.judge_tokens)
 
 
 class RankStep(GenerationStep):
@@ -43,7 +51,9 @@ class RankStep(GenerationStep):
         super().__init__(judge, GenParams(temperature=self.config.temperature,
                                           max_tokens=self.config.max_tokens, seed=self.config.seed))
         self.models = models
-        self.judge_params = GenParams(temperature=0.0, max_tokens=self.config.judge_tokens, seed=self.config.seed)
+        from bimo.evaluate.pairjudge import PairJudge
+
+        self.pair_judge = PairJudge(rank_judge(judge.uri, self.config))
 
     def binding(self) -> dict[str, Any]:
         """The judge's binding plus every model whose answers are ranked."""
@@ -60,17 +70,18 @@ class RankStep(GenerationStep):
         lang = lang_of(instruction)
         scores = [0.0] * len(answers)
         verdicts = []
+        pair = {"prompt": instruction, "lang": lang}
         for i, j in combinations(range(len(answers)), 2):
-            for first, second in ((i, j), (j, i)):
-                w = self.judge(instruction, answers[first], answers[second], lang, attempt)
-                verdicts.append([first, second, w])
-                if w == "A":
-                    scores[first] += 1
-                elif w == "B":
-                    scores[second] += 1
+            got = self.pair_judge.judge(self, pair, answers[i], answers[j], attempt, f"{i}:{j}")
+            verdicts.append([i, j, got["sides"]])
+            for side in got["sides"]:
+                if side == "a":
+                    scores[i] += 1
+                elif side == "b":
+                    scores[j] += 1
                 else:
-                    scores[first] += 0.5
-                    scores[second] += 0.5
+                    scores[i] += 0.5
+                    scores[j] += 0.5
         order = sorted(range(len(answers)), key=lambda k: -scores[k])
         uris = [m.uri for m in self.models]
         out = []
@@ -78,21 +89,12 @@ class RankStep(GenerationStep):
             if scores[a] - scores[b] >= self.config.margin and answers[a] != answers[b]:
                 meta = {"lang": lang, "chosen_model": uris[a], "rejected_model": uris[b],
                         "chosen_score": scores[a], "rejected_score": scores[b],
-                        "ranking": [uris[k] for k in order], "judge": self.backend.uri}
+                        "ranking": [uris[k] for k in order], "judge": self.backend.uri,
+                        "judge_settings": self.pair_judge.recorded}
                 out.append(preference(prompt_msgs, answers[a], answers[b], meta))
         if not out:
             raise Reject(f"no clear preference (scores {scores})", retry=False, detail={"verdicts": verdicts})
         return out
-
-    def judge(self, instruction: str, a: str, b: str, lang: str, attempt: int) -> str:
-        p = prompts("judge", lang)
-        msgs: list[Message] = [{"role": "system", "content": p["system"].strip()},
-                               {"role": "user", "content": render(p["user"], instruction=instruction, a=a, b=b)}]
-        out = self.generate(msgs, attempt, schema=JUDGE_SCHEMA, params=self.judge_params)
-        winner = out.get("winner") if isinstance(out, dict) else None
-        if winner not in ("A", "B", "tie"):
-            raise Reject(f"judge gave no verdict: {str(out)[:80]}")
-        return winner
 
 
 def _prompt_messages(record: dict[str, Any]) -> list[Message]:

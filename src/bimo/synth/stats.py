@@ -1,5 +1,7 @@
 """Dataset statistics: counts per task/domain/language/principle, length histograms,
-rejection reasons (from the errors file next to the data), as Markdown plus a PNG."""
+rejection reasons (from the errors file next to the data), and the calibration of the
+judge that scored or ranked the data when the run kept one (`OUT.judge.json`), as
+Markdown plus a PNG."""
 
 from __future__ import annotations
 
@@ -56,7 +58,9 @@ def collect(path: str | Path) -> dict[str, Any]:
                     rejected[f][str(value)] += 1
             if isinstance(detail, dict) and detail.get("score"):
                 scores["rejected"][int(detail["score"])] += 1
-    return {"path": str(path), "records": n, "kinds": kinds, "counts": counts, "lengths": lengths,
+    from bimo.synth.calibration import recorded_calibration
+
+    return {"path": str(path), "records": n, "calibration": recorded_calibration(path), "kinds": kinds, "counts": counts, "lengths": lengths,
             "rejected_lengths": rejected_lengths, "reasons": reasons, "bad_lines": len(bad),
             "rejected": rejected, "scores": scores}
 
@@ -94,6 +98,13 @@ def markdown(s: dict[str, Any], png_name: str | None) -> str:
     if s["scores"]["kept"] or s["scores"]["rejected"]:
         lines += ["", "## Self-curation scores", "", "| score | kept | rejected |", "|---:|---:|---:|"]
         lines += [f"| {n} | {s['scores']['kept'][n]} | {s['scores']['rejected'][n]} |" for n in range(1, 6)]
+    cal = s.get("calibration")
+    if cal:  # the judge that scored or ranked this data, as `bimo eval calibrate` measured it
+        lines += ["", "## Judge calibration", "", f"- {cal['line'].removeprefix('judge calibration: ')}"]
+        if cal.get("source"):
+            lines.append(f"- calibration file: `{cal['source']}`")
+        if cal.get("warning"):
+            lines.append(f"- warning: {cal['warning']}")
     if s["reasons"]:
         lines += ["", "## Rejection reasons", "", "| reason | count |", "|---|---:|"]
         lines += [f"| {k.replace('|', '/')} | {v} |" for k, v in s["reasons"].most_common()]

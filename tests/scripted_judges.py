@@ -33,3 +33,20 @@ def pair_by_quality(messages, seed) -> str:
 def pair_always_first(messages, seed) -> str:
     """A position-biased judge: always prefers whatever is shown first."""
     return json.dumps({"reason": "first looks better", "winner": "A"})
+
+
+CALIBRATION_PAIRS = [{"id": f"p{k}", "prompt": f"Write line {k}.", "chosen": f"good line {k}",
+                      "rejected": f"poor line {k}"} for k in range(6)]
+
+
+def scripted_calibration(out, answer, judge: str = "j:fair", **settings):
+    """A real `calibrate` run of a scripted judge on six built pairs; returns OUT/calibration.json.
+    Settings default to those of `bimo synth rank`'s judge (greedy, seed 0, 256 tokens)."""
+    from bimo.evaluate.calibrate import calibrate, normalize_pair
+    from bimo.evaluate.judge_step import JudgeSettings
+    from fakes import ScriptedBackend
+
+    s = JudgeSettings(judge=judge, **{"temperature": 0.0, "seed": 0, "max_tokens": 256, **settings})
+    pairs = [normalize_pair(p, i) for i, p in enumerate(CALIBRATION_PAIRS, 1)]
+    calibrate("built", [(s, ScriptedBackend(answer, uri=judge))], out, pairs=(pairs, []))
+    return out / "calibration.json"
