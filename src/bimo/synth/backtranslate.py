@@ -97,12 +97,14 @@ def check_generator(value: str, what: str = "generator") -> str:
     return value
 
 
-def check_prompted_only(generator: str, given: Iterable[str], flags: bool = False) -> None:
+def check_prompted_only(generator: str, given: Iterable[str], flags: bool = False, prefix: str = "") -> None:
     """Settings only the prompted generator uses, set with a backward model: a one-line BimoError
     naming the first (as a command-line flag with `flags`)."""
     used = [k for k in PROMPTED_ONLY if k in set(given)]
     if generator != PROMPTED and used:
         name = "--" + used[0].replace("_", "-") if flags else used[0]
+        if prefix:
+            name = f"{prefix}.{name}"
         raise BimoError(f"{name}: only the prompted generator chooses tasks and shows examples; "
                         f"a backward model ({generator}) writes one request per document")
 
