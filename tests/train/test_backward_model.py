@@ -49,7 +49,7 @@ def test_trained_backward_model_as_generator(bimo_cli, tiny_base, toy_data, run_
     plans, plan_errs = rows(plan_path(out)), rows(errors_path(plan_path(out)))
     assert {p["doc_id"] for p in plans} | {e["id"] for e in plan_errs} == {"doc-0", "doc-1", "empty"}
     assert {e["id"]: e["reason"] for e in plan_errs}.get("empty") == "no text"
-    assert all(p["tasks"] == [BACKWARD] for p in plans)
+    assert plans and all(p["tasks"] == [BACKWARD] for p in plans)  # so the backward model was called
     kept, errs = rows(out), rows(errors_path(out))
     assert sorted([k["meta"]["source_id"] for k in kept] + [e["id"] for e in errs]) == \
         sorted(f"{p['doc_id']}#backward" for p in plans)  # one request per described document, each accounted for
