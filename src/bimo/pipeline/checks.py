@@ -22,7 +22,7 @@ def check_ready(recipe: PipelineRecipe) -> None:
 
         cur = recipe.curate_recipe(Path("/nonexistent"))
         expand_inputs(cur.inputs, cur.text_split)
-    if any(s in stages for s in (*TRAIN_STAGES, "export")):
+    if any(s in stages for s in (*TRAIN_STAGES, "export", "backward")):
         from bimo.extras import require
 
         require("train", "the training and export stages")
@@ -36,10 +36,14 @@ def check_ready(recipe: PipelineRecipe) -> None:
         from bimo.llm import default_uri
 
         check_uri(recipe.synth.model or default_uri(), "synth.model")
+        if recipe.synth.backtranslate.backward:
+            check_uri(recipe.synth.backtranslate.generator, "synth.backtranslate.generator")
         for p in [*recipe.synth.extra_sft, *recipe.synth.extra_pairs]:
             _need_file(p, "synth extra data")
         if recipe.synth.constitution.principles_dir is not None and not recipe.synth.constitution.principles_dir.is_dir():
             raise BimoError(f"principles folder not found: {recipe.synth.constitution.principles_dir}")
+    if "backward" in stages:
+        check_base(recipe.backward.base)
     if "eval" in stages:
         from bimo.pipeline.evaluation import select_prompts
 

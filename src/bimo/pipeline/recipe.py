@@ -6,6 +6,7 @@ base: small                    # training base: registry name, .gguf, HF folder 
 stages: [curate, synth, sft, dpo, export, eval]   # the default; `pretrain` can be added after synth
 curate: {inputs: [...], steps: [...], dedup: {...}, mix: {...}}   # a `bimo curate` recipe without `output`
 synth: {model: local:small, docs: 12, backtranslate: {...}, constitution: {...}}
+backward: {base: small, docs: 12, train: {lora: true, sft: {max_steps: 20}}}   # with the `backward` stage
 train: {lora: true, sft: {max_steps: 4}, dpo: {max_steps: 2}}      # exactly `bimo train --config`
 export: {quant: q8_0}
 eval: {prompts: ../benchmarks/prompts/bimo_bench.jsonl, limit: 8, judge: local:default}
@@ -32,13 +33,14 @@ from bimo.synth.backtranslate import BacktranslateConfig
 from bimo.synth.constitution import ConstitutionConfig
 from bimo.synth.longdoc import LongDocConfig
 
-StageName = Literal["curate", "synth", "pretrain", "sft", "dpo", "export", "eval"]
+StageName = Literal["curate", "synth", "backward", "pretrain", "sft", "dpo", "export", "eval"]
 #: Every stage, in the only order they can run.
-STAGES: tuple[str, ...] = ("curate", "synth", "pretrain", "sft", "dpo", "export", "eval")
+STAGES: tuple[str, ...] = ("curate", "synth", "backward", "pretrain", "sft", "dpo", "export", "eval")
 DEFAULT_STAGES = ["curate", "synth", "sft", "dpo", "export", "eval"]
 TRAIN_STAGES = ("pretrain", "sft", "dpo")
 #: A stage needs at least one of these earlier in the list.
-NEEDS: dict[str, tuple[str, ...]] = {"synth": ("curate",), "pretrain": ("curate",), "sft": ("synth",),
+NEEDS: dict[str, tuple[str, ...]] = {"synth": ("curate",), "backward": ("synth",), "pretrain": ("curate",),
+                                     "sft": ("synth",),
                                      "dpo": ("synth",), "export": TRAIN_STAGES, "eval": ("export",)}
 BASELINE_NAME = "base"
 
@@ -81,6 +83,23 @@ class SynthSection(_Strict):
                                                        "calibrate), reported with the synthesis figures")
     calibration_any_settings: bool = Field(False, description="use a calibration made with other judge settings "
                                                               "(a pairwise one always differs from the scorer's rubric)")
+
+
+class BackwardSection(_Strict):
+    """Ziya's backward model (the `backward` stage): trained on the synth stage's accepted pairs
+    reversed, then the instruction generator of backtranslation on documents synth did not use;
+    the pairs it gives are added to the SFT data."""
+
+    base: str = Field("small", min_length=1, description="base of the backward model (registry name, .gguf, HF folder)")
+    train: dict[str, Any] = Field(default_factory=lambda: {"lora": True},
+                                  description="its `bimo train sft` config (as `train:`; data, base, output are filled in)")
+    quant: Literal["f32", "f16", "bf16", "q8_0", "auto"] = "q8_0"
+    docs: int | None = Field(None, ge=1, description="new documents backtranslated with it (default: all unused ones)")
+    seed: int = Field(0, description="which new documents are sampled")
+    backtranslate: BacktranslateSettings = Field(default_factory=BacktranslateSettings,
+                                                 description="checks and self-curation (the generator is the trained model)")
+    min_pairs: int = Field(1, ge=1, description="fewer reversed pairs than this stops the run")
+    min_sft: int = Field(1, ge=0, description="fewer pairs kept from its requests than this stops the run")
 
 
 class LaunchSection(_Strict):
@@ -129,6 +148,7 @@ class PipelineRecipe(_Strict):
     stages: list[StageName] = Field(default_factory=lambda: list(DEFAULT_STAGES))
     curate: dict[str, Any] | None = None
     synth: SynthSection = Field(default_factory=SynthSection)
+    backward: BackwardSection = Field(default_factory=BackwardSection)
     train: dict[str, Any] = Field(default_factory=dict)
     launch: LaunchSection | None = None
     export: ExportSection = Field(default_factory=ExportSection)
@@ -176,10 +196,20 @@ class PipelineRecipe(_Strict):
         except BimoError as exc:
             raise BimoError(f"{self.source}: train ({stage}): {exc}") from None
 
+    def backward_train_config(self, **values: Any):
+        """The backward model's `bimo train sft` config: the `backward.train` section, its base."""
+        from bimo.train.config import build_config
+
+        try:
+            return build_config("sft", {"train": self.backward.train}, {"base": self.backward.base, **values})
+        except BimoError as exc:
+            raise BimoError(f"{self.source}: backward.train: {exc}") from None
+
     def fingerprint(self, stage: str) -> str:
         """A hash of the settings one stage's output depends on (its own section)."""
         part: Any = {
             "curate": self.curate, "synth": self.synth.model_dump(mode="json"),
+            "backward": [self.backward.model_dump(mode="json"), self.backward_train_config().model_dump(mode="json")],
             "export": [self.export.model_dump(mode="json"), self.export_name],
             "eval": self.eval.model_dump(mode="json"),
         }.get(stage)
@@ -196,7 +226,7 @@ class PipelineRecipe(_Strict):
         the train base), resolved now: changing one of them changes the stage's output."""
         from bimo.llm import default_uri
 
-        if stage == "synth" and not self.synth.model:
+        if stage in ("synth", "backward") and not self.synth.model:
             return {"model": default_uri()}
         if stage == "eval":
             out = {"judge": self.judge_uri} if not self.eval.judge else {}
@@ -223,6 +253,8 @@ def load_pipeline_recipe(path: str | Path) -> PipelineRecipe:
     for stage in TRAIN_STAGES:
         if stage in recipe.stages:
             recipe.train_config(stage)
+    if "backward" in recipe.stages:
+        _check_backward(recipe)
     if "synth" in recipe.stages:
         from bimo.synth.backtranslate import task_table
 
@@ -239,6 +271,23 @@ def load_pipeline_recipe(path: str | Path) -> PipelineRecipe:
     if recipe.export_name == BASELINE_NAME:
         raise BimoError(f"{path}: export.name: {BASELINE_NAME!r} is the baseline's name in the comparison; pick another")
     return recipe
+
+
+def _check_backward(recipe: PipelineRecipe) -> None:
+    where = f"{recipe.source}: backward"
+    if recipe.synth.method != "backtranslate":
+        raise BimoError(f"{where}: the backward stage learns from backtranslated pairs; synth.method is "
+                        f"{recipe.synth.method!r}")
+    from bimo.synth.backtranslate import check_prompted_only
+
+    if recipe.backward.backtranslate.generator != "prompted":
+        raise BimoError(f"{where}.backtranslate.generator: the stage's generator is the model it trains; leave it out")
+    check_prompted_only("the trained backward model", recipe.backward.backtranslate.model_fields_set,
+                        prefix=f"{where}.backtranslate")
+    if recipe.synth.backtranslate.generator != "prompted":
+        raise BimoError(f"{recipe.source}: synth.backtranslate.generator: the backward stage learns from the "
+                        "prompted generator's pairs; leave it out")
+    recipe.backward_train_config()
 
 
 def _check_stages(recipe: PipelineRecipe) -> None:
@@ -280,6 +329,9 @@ def _resolve_paths(recipe: PipelineRecipe, base: Path) -> None:
     if s.constitution.principles_dir is not None:
         s.constitution.principles_dir = rel(s.constitution.principles_dir)
     s.model = _resolve(base, s.model) if s.model else None
+    if s.backtranslate.generator != "prompted":
+        s.backtranslate.generator = _resolve(base, s.backtranslate.generator)
+    recipe.backward.base = _resolve(base, recipe.backward.base)
     if recipe.launch is not None and is_path_spec(recipe.launch.config):
         recipe.launch.config = _resolve(base, recipe.launch.config)
     e = recipe.eval

@@ -25,11 +25,12 @@ from bimo.pipeline.state import RunState
 
 
 def _stage_functions() -> dict[str, Callable[[StageContext], StageResult]]:
+    from bimo.pipeline.backward import run_backward
     from bimo.pipeline.data import run_curate, run_synth
     from bimo.pipeline.evaluation import run_eval
     from bimo.pipeline.train_export import run_export, run_train
 
-    return {"curate": run_curate, "synth": run_synth, "pretrain": run_train, "sft": run_train,
+    return {"curate": run_curate, "synth": run_synth, "backward": run_backward, "pretrain": run_train, "sft": run_train,
             "dpo": run_train, "export": run_export, "eval": run_eval}
 
 

@@ -29,6 +29,8 @@ def _data(ctx: StageContext) -> Path:
         from bimo.pipeline.data import pretrain_text
 
         return pretrain_text(ctx)
+    if ctx.name == "sft" and ctx.earlier("backward"):  # the synth pairs and those from the backward model
+        return ctx.path(ctx.output("backward", "sft"))
     return ctx.path(ctx.output("synth", "sft" if ctx.name == "sft" else "pairs"))
 
 

@@ -22,6 +22,14 @@ draft is not the answer itself. Then the pair is scored 1-5 (Humpback) and kept 
 above a threshold; near-identical instructions are dropped.
 
 One runner record = one (document, task), keyed `DOC_ID#TASK`, so resume is per pair.
+
+Generators (`generator`): `prompted` (the default) is step 3 above. A model URI instead names
+a trained backward model (Ziya's answer-to-instruction model: `bimo synth backward-model` ->
+`bimo train sft` -> `bimo train export`): it is shown the passage exactly as its training
+records showed it (`backward_messages`, shared with `BackwardStep`) and writes the whole
+request in one call, no task drawn (task `backward`, one record per document, keyed
+`DOC_ID#backward`); the description, the checks, the measured length clause and the
+self-curation are the same code as for the prompted generator, and use `--model`.
 """
 
 from __future__ import annotations
@@ -35,17 +43,25 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator, model_validator
 
+from bimo.errors import BimoError
 from bimo.llm.base import Backend, GenParams, Message
+from bimo.llm.uri import ModelURI
 from bimo.runner import GenerationStep, Reject
 from bimo.synth.common import REASONING, SCORE_SCHEMA, STR, lang_of, object_schema, prompts
-from bimo.synth.records import sft, user_prompt
+from bimo.synth.records import sft, split_request, user_prompt
 from bimo.synth.verify import NearDuplicates, similarity, span_score
 from bimo.templates import load_package_yaml, render
 from bimo.text import count_length, detect_lang, sentence_spans
 
 TASK_ORDER = ("write", "outline", "expand", "condense", "polish", "style", "review", "brainstorm", "title", "chat")
+#: the default generator: the instruction is written by the prompted model in three steps
+PROMPTED = "prompted"
+#: the task of a pair whose request a backward model wrote (it is told no task)
+BACKWARD = "backward"
+#: settings that steer the prompted generator only (a backward model is told no task and shown no examples)
+PROMPTED_ONLY = ("tasks", "tasks_per_doc", "examples")
 
 
 @cache
@@ -55,6 +71,42 @@ def task_table() -> dict[str, Any]:
 
 def domains() -> list[str]:
     return list(task_table()["domains"])
+
+
+def task_spec(task: str) -> dict[str, Any]:
+    """A task's entry in tasks.yaml; for `backward`, the passage is the answer (anchor output),
+    material is optional, and the examples a copy is checked against are those of every task
+    whose answer is the passage (what the backward model's training requests were made from)."""
+    tasks = task_table()["tasks"]
+    if task != BACKWARD:
+        return tasks[task]
+    answers = [t for t in tasks.values() if t["anchor"] == "output"]
+    return {"anchor": "output", "input": "optional", "name": {"en": BACKWARD, "zh": BACKWARD},
+            "examples": {lang: [ex for t in answers for ex in t["examples"][lang]] for lang in ("zh", "en")}}
+
+
+def check_generator(value: str, what: str = "generator") -> str:
+    """`prompted`, or a model URI (the trained backward model); a one-line BimoError otherwise."""
+    value = value.strip()
+    if value == PROMPTED:
+        return value
+    if ":" not in value:
+        raise BimoError(f"{what}: {value!r} is neither {PROMPTED!r} nor a model URI of a trained backward model "
+                        "(gguf:PATH, local:NAME, openai:URL#MODEL, hf:PATH)")
+    ModelURI.parse(value, what)
+    return value
+
+
+def check_prompted_only(generator: str, given: Iterable[str], flags: bool = False, prefix: str = "") -> None:
+    """Settings only the prompted generator uses, set with a backward model: a one-line BimoError
+    naming the first (as a command-line flag with `flags`)."""
+    used = [k for k in PROMPTED_ONLY if k in set(given)]
+    if generator != PROMPTED and used:
+        name = "--" + used[0].replace("_", "-") if flags else used[0]
+        if prefix:
+            name = f"{prefix}.{name}"
+        raise BimoError(f"{name}: only the prompted generator chooses tasks and shows examples; "
+                        f"a backward model ({generator}) writes one request per document")
 
 
 class BacktranslateConfig(BaseModel):
@@ -72,6 +124,28 @@ class BacktranslateConfig(BaseModel):
     max_tokens: int = Field(1024, ge=16)
     temperature: float = Field(0.7, ge=0, le=2)
     seed: int = 0
+    generator: str = Field(PROMPTED, description="who writes the instruction: 'prompted' (three prompted steps) "
+                                                 "or the model URI of a trained backward model (one call)")
+
+    @field_validator("generator")
+    @classmethod
+    def _generator(cls, value: str) -> str:
+        try:
+            return check_generator(value)
+        except BimoError as exc:
+            raise ValueError(str(exc).removeprefix("generator: ")) from None
+
+    @model_validator(mode="after")
+    def _prompted_only(self) -> BacktranslateConfig:
+        try:
+            check_prompted_only(self.generator, self.model_fields_set)
+        except BimoError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+    @property
+    def backward(self) -> bool:
+        return self.generator != PROMPTED
 
 
 def passage(text: str, max_chars: int) -> str:
@@ -190,7 +264,8 @@ class DescribeStep(GenerationStep):
         if not isinstance(out, dict) or out.get("form") not in FORM_TASKS:
             raise Reject("description is not a JSON object with a known form")
         desc = {k: str(out.get(k) or "").strip() for k in DESCRIBE_SCHEMA["properties"]} | facts
-        tasks = choose_tasks(doc_key(record), desc["form"], facts["length"], self.config)
+        tasks = [BACKWARD] if self.config.backward else choose_tasks(doc_key(record), desc["form"], facts["length"],
+                                                                    self.config)
         if not tasks:
             raise Reject(f"no task fits a {desc['form']} passage of {facts['length']} length units", retry=False)
         return [{"doc_id": doc_key(record), "source": src, "description": desc, "tasks": tasks,
@@ -247,7 +322,7 @@ def example_json(example: dict[str, Any], anchor: str) -> str:
 
 def copies_example(text: str, task: str, lang: str) -> bool:
     """True when `text` is taken from one of the task's annotated examples (a small-model habit)."""
-    exs = task_table()["tasks"][task]["examples"][lang]
+    exs = task_spec(task)["examples"][lang]
     return any(span_score(text, t) >= 90 or span_score(t, text) >= 90
                for ex in exs for t in (ex["source"], ex["json"]["instruction"]) if count_length(text) >= 4)
 
@@ -262,8 +337,19 @@ def length_clause(desc: dict[str, Any], lang: str) -> str:
     return f"About {approx} words" + (f", in {paras} paragraphs" if paras > 1 else "") + "."
 
 
+#: a length clause as `length_clause` writes it, at the end of a request: a backward model
+#: learnt it from its training pairs, with numbers true of *their* passages, so it is replaced
+_CLAUSE_END = {"zh": re.compile(r"\s*篇幅约\d+字(?:，分\d+段)?。\s*$"),
+               "en": re.compile(r"\s*About \d+ words(?:, in \d+ paragraphs)?\.\s*$")}
+
+
+def strip_length_clause(instruction: str, lang: str) -> str:
+    """The request without a trailing length clause of `length_clause`'s shape."""
+    return _CLAUSE_END[lang].sub("", instruction).strip()
+
+
 #: tasks whose answer is the passage, so its measured length is part of the request
-LENGTH_TASKS = ("write", "expand", "condense", "chat")
+LENGTH_TASKS = ("write", "expand", "condense", "chat", BACKWARD)
 _FORMS = {
     "en": {"sentence": r"\b(?:one|a|single|opening|first|closing) sentence\b", "poem": r"\b(?:poem|verse|haiku|sonnet)\b",
            "paragraph": r"\b(?:a|one|single) paragraph\b", "title": r"^(?:write|give|suggest) (?:a|one) title\b"},
@@ -347,15 +433,20 @@ def generation_schema(anchor: str, needs_input: bool) -> dict[str, Any]:
 
 class BacktranslateStep(GenerationStep):
     """Step 3, one record per (document, task): the instruction, written from the passage and
-    its description; the anchored field is the passage itself; checks, then self-curation."""
+    its description (or, with a backward model as `writer`, from the passage alone in one call);
+    the anchored field is the passage itself; the same checks, then self-curation by `backend`."""
 
     name = "backtranslate"
 
-    def __init__(self, backend: Backend | None, config: BacktranslateConfig | None = None):
+    def __init__(self, backend: Backend | None, config: BacktranslateConfig | None = None,
+                 writer: Backend | None = None):
         self.config = config or BacktranslateConfig()
         super().__init__(backend, GenParams(temperature=self.config.temperature,
                                             max_tokens=self.config.max_tokens, seed=self.config.seed))
         self.dups = NearDuplicates(self.config.dedup)
+        if self.config.backward and writer is None:
+            raise BimoError(f"the backward generator {self.config.generator} needs its backend")
+        self.writer = writer
 
     def describe(self, record: dict[str, Any]) -> dict[str, Any]:
         return {"task": record.get("task"), "doc_id": record.get("doc_id"), "domain": self.domain(record),
@@ -394,13 +485,25 @@ class BacktranslateStep(GenerationStep):
         msgs.append({"role": "user", "content": about + render(p["user"], source=record["source"])})
         return msgs
 
-    def process(self, record: dict[str, Any], attempt: int) -> list[dict[str, Any]]:
+    def write(self, record: dict[str, Any], attempt: int) -> Any:
+        """The model's answer: the prompted JSON object, or the backward model's request (free
+        text, as it learnt to write it: the instruction, then any material after a blank line)."""
+        if record["task"] == BACKWARD:
+            if self.writer is None:
+                raise BimoError("a backward record needs the backward model (generator) as writer")
+            text = self.generate(backward_messages(record["source"]), attempt, backend=self.writer)
+            instruction, material = split_request(text)
+            return {"reasoning": "", "instruction": instruction, "input": material}
         task = task_table()["tasks"][record["task"]]
-        schema = generation_schema(task["anchor"], task.get("input") == "required")
-        out = self.generate(self.prompt(record), attempt, schema=schema)
-        pair = self.verify(record, out)
+        return self.generate(self.prompt(record), attempt,
+                             schema=generation_schema(task["anchor"], task.get("input") == "required"))
+
+    def process(self, record: dict[str, Any], attempt: int) -> list[dict[str, Any]]:
+        task = task_spec(record["task"])
+        pair = self.verify(record, self.write(record, attempt))
         lang = lang_of(record["source"])
         meta = {"task": record["task"], "domain": pair["domain"], "lang": lang, "form": pair["form"],
+                "generator": self.config.generator,
                 "doc_id": record["doc_id"], "anchor": task["anchor"], "span_match": 100.0,
                 "instruction": pair["instruction"], "input": pair["input"], "reasoning": pair["reasoning"],
                 "grounding": pair["grounding"], "score": 0, "score_reason": ""}
@@ -418,10 +521,12 @@ class BacktranslateStep(GenerationStep):
         """Check the model's answer against the passage; raise Reject with the reason."""
         if not isinstance(out, dict):
             raise Reject("output is not a JSON object")
-        task = task_table()["tasks"][record["task"]]
+        task = task_spec(record["task"])
         src, lang = record["source"], lang_of(record["source"])
         desc = {**measure(src), **(record.get("description") or {})}
         pair = {k: str(out.get(k) or "").strip() for k in ("reasoning", "instruction", "input", "output")}
+        if record["task"] == BACKWARD:  # its own length clause states its training passages' lengths
+            pair["instruction"] = strip_length_clause(pair["instruction"], lang)
         if count_length(pair["instruction"]) < 3:
             raise Reject("instruction missing or too short", detail=pair)
         if copies_example(pair["instruction"], record["task"], lang):
@@ -449,7 +554,9 @@ class BacktranslateStep(GenerationStep):
             needs_input = task.get("input") == "required"
             if needs_input and count_length(pair["input"]) < 2:
                 raise Reject("input is empty (the task needs the draft, notes or plain version)", detail=pair)
-            if pair["input"] and similarity(pair["input"], src) > (0.9 if needs_input else 0.98):
+            # material a backward model supplies is a draft or notes, held to the same bar
+            strict = needs_input or record["task"] == BACKWARD
+            if pair["input"] and similarity(pair["input"], src) > (0.9 if strict else 0.98):
                 raise Reject("input is a copy of the output", detail=pair)
             if record["task"] in LENGTH_TASKS:
                 sep = "" if lang == "zh" else " "
@@ -488,18 +595,36 @@ def plan_path(out: str | Path) -> Path:
 
 
 def run_backtranslate(backend: Backend, docs: Iterable[dict[str, Any]] | str | Path, out: str | Path,
-                      config: BacktranslateConfig, run_config: Any) -> tuple[Any, Any]:
+                      config: BacktranslateConfig, run_config: Any, writer: Backend | None = None) -> tuple[Any, Any]:
     """Describe every document (OUT.plan.jsonl; unusable ones land in its errors file with the
-    reason), then write and check one instruction per (document, chosen task) into OUT."""
+    reason), then write and check one instruction per (document, chosen task) into OUT.
+
+    With a backward generator, its model (`writer`, else opened from `config.generator` and
+    closed at the end) writes the requests; `backend` describes and scores."""
     from bimo.io import iter_jsonl
+    from bimo.llm import get_backend
     from bimo.runner import run_step
 
     plans = plan_path(out)
-    described = run_step(DescribeStep(backend, config), docs, plans, run_config)
-    work = expand_plan(iter_jsonl(plans)) if plans.exists() else iter([])
-    # `limit` counts documents: every chosen task of a described document is done
-    pairs = run_step(BacktranslateStep(backend, config), work, out, run_config.model_copy(update={"limit": None}))
+    own = writer is None and config.backward
+    if own:
+        writer = get_backend(config.generator)
+    try:
+        described = run_step(DescribeStep(backend, config), docs, plans, run_config)
+        work = expand_plan(iter_jsonl(plans)) if plans.exists() else iter([])
+        # `limit` counts documents: every chosen task of a described document is done
+        pairs = run_step(BacktranslateStep(backend, config, writer), work, out,
+                         run_config.model_copy(update={"limit": None}))
+    finally:
+        if own and writer is not None:
+            writer.close()
     return described, pairs
+
+
+def backward_messages(response: str) -> list[Message]:
+    """The backward model's prompt for a response: its training records (`BackwardStep`) and
+    its use as a generator (`BacktranslateStep.write`) both build it here, so they cannot drift."""
+    return [{"role": "user", "content": render(prompts("backward", lang_of(response))["user"], response=response)}]
 
 
 class BackwardStep(GenerationStep):
@@ -513,9 +638,7 @@ class BackwardStep(GenerationStep):
         prompt_text, response = instruction_pair(record)
         if not prompt_text.strip() or not response.strip():
             raise Reject("record has no instruction/response pair", retry=False)
-        lang = lang_of(response)
-        user = render(prompts("backward", lang)["user"], response=response)
         meta = {**{k: v for k, v in (record.get("meta") or {}).items()
                    if k in ("task", "domain", "lang", "doc_id")}, "direction": "backward"}
-        meta.setdefault("lang", lang)
-        return [sft(user, prompt_text, meta)]
+        meta.setdefault("lang", lang_of(response))
+        return [sft(backward_messages(response), prompt_text, meta)]

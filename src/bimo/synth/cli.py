@@ -71,27 +71,43 @@ def backtranslate(docs: Path = typer.Argument(..., help="documents JSONL: id, te
                   no_score: bool = typer.Option(False, "--no-score", help="skip the 1-5 self-curation"),
                   examples: int = typer.Option(None, "--examples", min=0, max=8,
                                                help="annotated examples per prompt (fewer: shorter prompts)"),
+                  generator: str = typer.Option(None, "--generator",
+                                                help="who writes the instructions: 'prompted' (default; --model, "
+                                                     "three steps) or the URI of a trained backward model, e.g. "
+                                                     "gguf:back.gguf (one call per document; --model still "
+                                                     "describes and scores)"),
                   max_tokens: int = _MAXTOK, concurrency: int = _CONC, retries: int = _RETRIES,
                   calibration: Path = _CALIBRATION, any_settings: bool = _ANY_SETTINGS,
                   quiet: bool = _QUIET) -> None:
     """Human documents → instruction/response SFT pairs (instruction backtranslation).
 
     Each document is described first (OUT.plan.jsonl), then one instruction is written and
-    checked per (document, fitting task). Exits 1, with the top reasons, when nothing is kept."""
+    checked per (document, fitting task), or, with a backward model as --generator, one per
+    document. Exits 1, with the top reasons, when nothing is kept."""
     from bimo.io import iter_jsonl
     from bimo.llm import default_uri
     from bimo.runner import RunConfig, errors_path
-    from bimo.synth.backtranslate import BacktranslateConfig, plan_path, run_backtranslate
+    from bimo.synth.backtranslate import (
+        BacktranslateConfig,
+        check_generator,
+        check_prompted_only,
+        plan_path,
+        run_backtranslate,
+    )
     from bimo.synth.calibration import scorer_calibration
 
     picked = [t.strip() for t in tasks.split(",") if t.strip()] if tasks else None
-    cfg = BacktranslateConfig(score=not no_score, **given(tasks_per_doc=tasks_per_doc, threshold=threshold,
-                                                          examples=examples, tasks=picked,
-                                                          max_tokens=max_tokens))
+    options = given(tasks_per_doc=tasks_per_doc, threshold=threshold, examples=examples, tasks=picked,
+                    max_tokens=max_tokens)
+    if generator is not None:
+        options["generator"] = check_generator(generator, "--generator")
+        check_prompted_only(options["generator"], options, flags=True)
+    cfg = BacktranslateConfig(score=not no_score, **options)
     cal = None if calibration is None else scorer_calibration(calibration, model or default_uri(), cfg, any_settings)
     run_cfg = RunConfig(resume=resume, overwrite=overwrite, limit=limit, concurrency=concurrency,
                         progress=not quiet, retries=retries)
-    described, pairs = run_backtranslate(_backend(model), iter_jsonl(docs), output, cfg, run_cfg)
+    writer = _backend(cfg.generator) if cfg.backward else None  # opened first: a bad path fails at once
+    described, pairs = run_backtranslate(_backend(model), iter_jsonl(docs), output, cfg, run_cfg, writer)
     plans = plan_path(output)
     typer.echo(f"{plans}: {described.summary()}; errors: {errors_path(plans)}", err=True)
     typer.echo(f"{output}: {pairs.summary()} in {described.seconds + pairs.seconds:.1f} s; "

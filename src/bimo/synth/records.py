@@ -17,6 +17,12 @@ def user_prompt(instruction: str, input_text: str = "") -> str:
     return instruction.strip() + (f"\n\n{input_text.strip()}" if input_text and input_text.strip() else "")
 
 
+def split_request(text: str) -> tuple[str, str]:
+    """A user prompt back into (instruction, material): the inverse of `user_prompt`."""
+    instruction, _, material = text.strip().partition("\n\n")
+    return instruction.strip(), material.strip()
+
+
 def sft(prompt: str | list[dict], answer: str, meta: dict[str, Any], system: str | None = None) -> dict[str, Any]:
     messages = [{"role": "system", "content": system}] if system else []
     messages += [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
