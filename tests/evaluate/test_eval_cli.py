@@ -3,12 +3,12 @@ import subprocess
 import sys
 
 import pytest
-from scripted_judges import pair_by_quality
 from typer.testing import CliRunner
 
 from bimo.errors import BimoError
 from bimo.evaluate import cli
 from fakes import ScriptedBackend
+from scripted_judges import pair_by_quality
 
 runner = CliRunner()
 

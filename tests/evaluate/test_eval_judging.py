@@ -1,7 +1,6 @@
 import json
 
 import pytest
-from scripted_judges import first_shown, pair_always_first, pair_by_quality
 
 from bimo.evaluate.agreement import pairwise_agreement, pointwise_agreement
 from bimo.evaluate.judge import judge_file
@@ -11,6 +10,7 @@ from bimo.evaluate.pairwise import compare_files
 from bimo.evaluate.winrate import pair_summary
 from bimo.io import errors_path
 from fakes import ScriptedBackend
+from scripted_judges import first_shown, pair_always_first, pair_by_quality
 
 GOOD = {"reason": "fine", "style": 7, "relevance": 8, "creativity": 6, "fluency": 9, "overall": 7}
 

@@ -5,7 +5,6 @@ import json
 
 import numpy as np
 import pytest
-from scripted_judges import pair_by_quality
 from typer.testing import CliRunner
 
 from bimo.evaluate import cli
@@ -14,6 +13,7 @@ from bimo.evaluate.calibrate import summarize
 from bimo.evaluate.winrate import battles_needed, pair_summary, verdict, verdict_text
 from bimo.pipeline.evaluation import win_line
 from fakes import ScriptedBackend
+from scripted_judges import pair_by_quality
 
 
 def _battles(wins, ties, losses):
