@@ -33,10 +33,13 @@ def tag(tagger, text):
 
 def test_marketing_is_a_genre_in_both_languages(oos, genre):
     """A `marketing` class, folded into non-fiction, that the tagger can drop; human stories, news and
-    poems of the out-of-source set are not taken for ads. (Its recall on human ad copy is low and is
-    reported, not asserted: docs/curate.md.)"""
+    poems of the out-of-source set are not taken for ads. Trained on human software-centre copy, it
+    finds most of the hand-written English ads (0 of 6 when its only text was model-written; Chinese
+    consumer ads are still missed: docs/curate.md)."""
     assert "marketing" in genre.classes and COARSE["marketing"] == "nonfiction"
     assert sum(r["genre"] == "marketing" for r in oos) == 12
+    en_ads = [r["text"] for r in oos if r["genre"] == "marketing" and r["lang"] == "en"]
+    assert sum(genre.predict(t)[0] == "marketing" for t in en_ads) >= 3
     others = [r["text"] for r in oos if r["genre"] in ("fiction", "news", "poetry")]
     assert sum(genre.predict(t)[0] == "marketing" for t in others) <= 1
     ads = [t for texts in B.generated_marketing().values() for t in texts]
@@ -187,3 +190,16 @@ def test_appstream_catalogue_is_pinned(tmp_path):
     _dep11(lists, [{"Type": "desktop-application", "ID": "x", "Summary": {"C": "x"}}])
     with pytest.raises(BimoError, match=f"pinned {corpora.DEP11['sha256']}: the catalogue changed"):
         corpora.appstream_catalogue(tmp_path)
+
+
+def test_genre_model_is_the_mean_of_several_shuffles():
+    """Runs that differ only in shuffle order disagree; the shipped model is their mean (weights and bias),
+    which for a linear model is the mean of their logits."""
+    import numpy as np
+    texts = [f"今天的新闻报道了第{i}次会议" for i in range(300)] + [f"我想起故乡的月光和第{i}个夏天" for i in range(300)]
+    labels = ["news"] * 300 + ["fiction"] * 300  # more than one batch of 256: order matters
+    runs = [TextClassifier.train(texts, labels, epochs=2, seed=s) for s in range(3)]
+    assert not np.allclose(runs[0].W, runs[1].W)
+    avg = B.averaged(texts, labels, epochs=2, runs=3)
+    assert np.allclose(avg.W, np.mean([m.W for m in runs], 0)) and np.allclose(avg.b, np.mean([m.b for m in runs], 0))
+    assert avg.info["runs"] == 3 and avg.predict("我想起故乡的月光")[0] == "fiction"
