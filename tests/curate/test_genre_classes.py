@@ -33,10 +33,13 @@ def tag(tagger, text):
 
 def test_marketing_is_a_genre_in_both_languages(oos, genre):
     """A `marketing` class, folded into non-fiction, that the tagger can drop; human stories, news and
-    poems of the out-of-source set are not taken for ads. (Its recall on human ad copy is low and is
-    reported, not asserted: docs/curate.md.)"""
+    poems of the out-of-source set are not taken for ads. Trained on human software-centre copy, it
+    finds most of the hand-written English ads (0 of 6 when its only text was model-written; Chinese
+    consumer ads are still missed: docs/curate.md)."""
     assert "marketing" in genre.classes and COARSE["marketing"] == "nonfiction"
     assert sum(r["genre"] == "marketing" for r in oos) == 12
+    en_ads = [r["text"] for r in oos if r["genre"] == "marketing" and r["lang"] == "en"]
+    assert sum(genre.predict(t)[0] == "marketing" for t in en_ads) >= 3
     others = [r["text"] for r in oos if r["genre"] in ("fiction", "news", "poetry")]
     assert sum(genre.predict(t)[0] == "marketing" for t in others) <= 1
     ads = [t for texts in B.generated_marketing().values() for t in texts]
@@ -129,3 +132,74 @@ def test_frozen_heldout_gets_rows_for_new_classes_only(tmp_path):
     assert read_jsonl(tmp_path / "heldout_zh.jsonl") == out["zh"]
     again = B.freeze_heldout(human, tmp_path)
     assert again == out
+
+
+def _dep11(tmp_path, components):
+    import gzip
+
+    import yaml
+    path = tmp_path / "deb.debian.org_debian_dists_bookworm_main_dep11_Components-amd64.yml.gz"
+    head = {"File": "DEP-11", "Version": "0.16", "Origin": "debian-bookworm-main"}
+    with gzip.open(path, "wt", encoding="utf-8") as f:
+        yaml.safe_dump_all([head, *components], f, allow_unicode=True)
+    return path
+
+
+def test_appstream_descriptions_are_read_per_language(tmp_path):
+    """Summary + description of each component, markup made plain; zh_TW only where zh_CN is missing (and
+    converted); half-translated Chinese, short texts and repeats left out."""
+    blurb = ("<p>Draw freely with pressure-sensitive brushes, layers and a canvas that never runs out.</p>"
+             "<p>Features:</p><ul><li>Hundreds of brushes &amp; textures</li><li>Export to PNG or PDF</li></ul>"
+             "<p>Whether you sketch on the train or paint for a living, everything you need is one click away.</p>")
+    zh = "<p>随心所欲地绘画：压感画笔、无限画布、数百种笔刷和纹理，一键导出为图片或文档。无论是在地铁上随手速写，还是专业创作，你需要的一切都触手可及。</p>"
+    comps = [
+        {"Type": "desktop-application", "ID": "org.example.Paint", "Package": "paint",
+         "DeveloperName": {"C": "Example"}, "Summary": {"C": "Paint anything", "zh_CN": "画你想画的"},
+         "Description": {"C": blurb, "zh_CN": zh}},
+        {"Type": "desktop-application", "ID": "org.example.Tw", "Package": "tw", "Summary": {"zh_TW": "記帳軟體"},
+         "Description": {"zh_TW": "<p>輕鬆記錄每一筆收入與支出，自動產生圖表，讓你一眼看清錢都花到哪裡去了。支援多個帳戶與預算提醒，"
+                                  "還能匯出報表，月底對帳再也不用熬夜。</p>"}},
+        {"Type": "desktop-application", "ID": "org.example.Half", "Package": "half", "Summary": {"C": "Half"},
+         "Description": {"zh_CN": "<p>特性：</p><ul><li>MPRIS2 D-Bus interface for remote control of the player "
+                                  "and many other English words left untranslated here</li></ul>"}},
+        {"Type": "desktop-application", "ID": "org.example.Short", "Package": "short", "Summary": {"C": "Tiny"},
+         "Description": {"C": "<p>A tool.</p>"}},
+        {"Type": "desktop-application", "ID": "org.example.Copy", "Package": "copy",
+         "Summary": {"C": "Paint anything", "zh_CN": "画你想画的"}, "Description": {"C": blurb, "zh_CN": zh}},
+        {"Type": "font", "ID": "org.example.Font", "Package": "font", "Summary": {"C": "A font"}},
+    ]
+    docs = list(corpora.appstream_descriptions(_dep11(tmp_path, comps)))
+    assert [(d["title"], d["lang"]) for d in docs] == [("org.example.Paint", "en"), ("org.example.Paint", "zh"),
+                                                       ("org.example.Tw", "zh")]
+    en = docs[0]["text"]
+    assert en.startswith("Paint anything\nDraw freely") and "• Hundreds of brushes & textures\n" in en
+    assert "<" not in en and docs[0]["author"] == "Example" and "CC0-1.0" in docs[0]["license"]
+    assert docs[1]["text"].startswith("画你想画的\n随心所欲")
+    tw = docs[2]["text"]
+    try:
+        import opencc  # noqa: F401
+        assert tw.startswith("记帐软件\n轻松记录") and "支持多个帐户" in tw
+    except ImportError:
+        assert "記帳軟體" in tw
+
+
+def test_appstream_catalogue_is_pinned(tmp_path):
+    """A catalogue already in the cache that is not the pinned one is refused, naming both digests."""
+    lists = tmp_path / "dep11" / "lists"
+    lists.mkdir(parents=True)
+    _dep11(lists, [{"Type": "desktop-application", "ID": "x", "Summary": {"C": "x"}}])
+    with pytest.raises(BimoError, match=f"pinned {corpora.DEP11['sha256']}: the catalogue changed"):
+        corpora.appstream_catalogue(tmp_path)
+
+
+def test_genre_model_is_the_mean_of_several_shuffles():
+    """Runs that differ only in shuffle order disagree; the shipped model is their mean (weights and bias),
+    which for a linear model is the mean of their logits."""
+    import numpy as np
+    texts = [f"今天的新闻报道了第{i}次会议" for i in range(300)] + [f"我想起故乡的月光和第{i}个夏天" for i in range(300)]
+    labels = ["news"] * 300 + ["fiction"] * 300  # more than one batch of 256: order matters
+    runs = [TextClassifier.train(texts, labels, epochs=2, seed=s) for s in range(3)]
+    assert not np.allclose(runs[0].W, runs[1].W)
+    avg = B.averaged(texts, labels, epochs=2, runs=3)
+    assert np.allclose(avg.W, np.mean([m.W for m in runs], 0)) and np.allclose(avg.b, np.mean([m.b for m in runs], 0))
+    assert avg.info["runs"] == 3 and avg.predict("我想起故乡的月光")[0] == "fiction"

@@ -9,6 +9,10 @@ build test samples and run the benchmark.
 - Debian `fortunes` (BSD): `songs-poems`, English poems and song lyrics (`english_poems`).
 - Debian `bible-kjv-text` (King James Version, 1611: public domain; package GPL-2+), read with the
   `bible` program of Debian `bible-kjv` (`kjv_passages`): early modern English prose.
+- Debian's AppStream (DEP-11) catalogue of bookworm/main (`appstream_descriptions`): the summaries
+  and descriptions with which applications present themselves in software centres, in English and in
+  the Chinese of their translators; every description comes from a MetaInfo file whose metadata
+  licence is in AppStream's permissive set (CC0-1.0, FSFAP, MIT …), which Debian's generator checks.
 - Noise for the quality model's negative class: Debian's own files — gettext UI
   strings of zh_CN translations and /usr/share/doc copyright and changelog text.
 
@@ -367,12 +371,14 @@ LONG_SOURCES: dict[str, dict[str, str]] = {
 }
 
 
-def _t2s():
+def _t2s(config: str = "t2s"):
+    """Traditional → simplified with OpenCC (`tw2sp` also turns Taiwan words into mainland ones: 軟體 → 软件);
+    the identity where OpenCC is not installed."""
     try:
         import opencc
     except ImportError:
         return lambda s: s
-    cc = opencc.OpenCC("t2s")
+    cc = opencc.OpenCC(config)
     return cc.convert
 
 
@@ -472,3 +478,85 @@ def kjv_chapters(listing: str) -> dict[str, list[str]]:
         if m := re.fullmatch(r"(\w*?\D)(\d+):\d+", ref):
             chapters.setdefault(f"{m.group(1)}{m.group(2)}", []).append(verse.strip())
     return chapters
+
+
+# -- software-centre copy: Debian's AppStream (DEP-11) catalogue ---------------------------------
+#: The bookworm/main catalogue as published at the release (`Time: 20230609T082314`), pinned so a
+#: rebuild trains on the same text.
+DEP11 = {"suite": "bookworm", "component": "main",
+         "sha256": "dfaa966b65461cd7f5af43c182fd32ed58deb07cfcdb3f5f23f41a962b2a8c79"}
+DEP11_LICENSE = ("metadata licence of each component's MetaInfo file, one of AppStream's permissive set "
+                 "(CC0-1.0, FSFAP, MIT, CC-BY(-SA) …); Debian's appstream-generator drops any other")
+
+
+def appstream_catalogue(cache: Path) -> Path:
+    """Debian's DEP-11 `Components-<arch>.yml.gz` of bookworm/main, fetched once with `apt-get update`
+    from the machine's configured Debian mirror into an apt state folder of its own under `cache`
+    (only the DEP-11 index; the machine's apt lists are left alone), then checked against the pin."""
+    import hashlib
+
+    lists = cache / "dep11" / "lists"
+    pattern = f"*_{DEP11['suite']}_{DEP11['component']}_dep11_Components-*.yml.gz"
+    if not sorted(lists.glob(pattern)):
+        (lists / "partial").mkdir(parents=True, exist_ok=True)
+        (cache / "dep11" / "cache").mkdir(parents=True, exist_ok=True)
+        opts = [f"Dir::State::Lists={lists}", f"Dir::Cache={cache / 'dep11' / 'cache'}",
+                "Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=true",
+                "Acquire::IndexTargets::deb::Packages::DefaultEnabled=false",
+                "Acquire::IndexTargets::deb::Translations::DefaultEnabled=false", "Acquire::Languages=none",
+                "APT::Update::Post-Invoke-Success::="]
+        try:
+            subprocess.run(["apt-get", *[a for o in opts for a in ("-o", o)], "update"], check=True,
+                           capture_output=True)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            raise BimoError(f"could not fetch Debian's AppStream catalogue: {exc}") from None
+    found = sorted(lists.glob(pattern))
+    if not found:
+        raise BimoError(f"no {DEP11['suite']}/{DEP11['component']} DEP-11 catalogue in {lists}: is a Debian "
+                        f"{DEP11['suite']} mirror configured for apt?")
+    digest = hashlib.sha256(found[0].read_bytes()).hexdigest()
+    if digest != DEP11["sha256"]:
+        raise BimoError(f"{found[0].name} has sha256 {digest}, pinned {DEP11['sha256']}: the catalogue changed")
+    return found[0]
+
+
+def _appstream_plain(markup: str) -> str:
+    """AppStream description markup (`<p>`, `<ul><li>`) as plain paragraphs, list items as `• ` lines."""
+    import html
+
+    text = re.sub(r"<li>\s*", "• ", markup)
+    text = html.unescape(re.sub(r"<[^>]+>", "", re.sub(r"</p>|</li>", "\n", text)))
+    return "\n".join(" ".join(ln.split()) for ln in text.split("\n") if ln.strip())
+
+
+def appstream_descriptions(path: Path, min_chars: int = 200, min_han: int = 60) -> Iterator[dict]:
+    """Each component's summary and description from a DEP-11 catalogue: copy written to present an
+    application to the people who might install it (an app-store blurb), in English (`C`) and Chinese
+    (`zh_CN`, else `zh_TW` converted to mainland simplified). Chinese text that is mostly untranslated English or
+    shorter than `min_han` Han characters, English under `min_chars`, and repeats are left out."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    t2s = _t2s("tw2sp")
+    seen: set[str] = set()
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        for cpt in yaml.load_all(f, Loader=loader):
+            desc, summary = (cpt or {}).get("Description") or {}, (cpt or {}).get("Summary") or {}
+            for lang, key in (("en", "C"), ("zh", "zh_CN" if "zh_CN" in desc else "zh_TW")):
+                if key not in desc:
+                    continue
+                body = _appstream_plain(desc[key])
+                head = " ".join(str(summary.get(key, "")).split())
+                text = f"{head}\n{body}" if head and head not in body else body
+                if lang == "zh":
+                    text = t2s(text) if key == "zh_TW" else text
+                    han = len(re.findall(r"[\u4e00-\u9fff]", text))
+                    if han < min_han or len(re.findall(r"[A-Za-z]", text)) > han:
+                        continue
+                elif len(text) < min_chars:
+                    continue
+                if text in seen:
+                    continue
+                seen.add(text)
+                yield {"title": cpt["ID"], "author": str((cpt.get("DeveloperName") or {}).get("C", "")), "text": text,
+                       "lang": lang, "edition": f"appstream-{DEP11['suite']}", "license": DEP11_LICENSE}
