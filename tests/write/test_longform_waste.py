@@ -117,3 +117,29 @@ def test_tokens_of_a_real_run_are_accounted(tiny_backend, tmp_path):
     use = load_state(tmp_path / "run").use
     assert use == w.use and use.total() == res.tokens > 0 and use.kept > 0
     assert use.draft + use.continuation + use.retry + use.new_point + use.plan + use.leak_fix == use.total()
+
+
+def test_only_the_restating_paragraphs_of_a_section_are_written_again():
+    new = "那年雨多。"
+    retold = ("秋天到了，南瓜躺在田埂边晒太阳，外婆弯下腰把辣椒一串一串挂在屋檐下面。屋檐下的辣椒一天比一天红，像一串串小灯笼，"
+              "风一吹就轻轻地摇。\n\n冬天的菜园安静了下来，只剩几垄白菜盖着一层薄霜，外婆说这是一年里白菜最甜的时候。"
+              "她拔起一棵白菜，抖落上面的泥土，带回家里煮了一锅汤。")  # section 1 in other words: no 8-gram copy
+
+    def answer(req):
+        if "2/2" not in req["messages"][1]["content"]:
+            return f"{A}\n\n{B}"                  # section 1
+        if len(req["messages"]) == 2:
+            return f"{new}\n\n{retold}"            # section 2: one new paragraph, then section 1 retold
+        return C                                   # what is written again
+
+    be = RequestLog(answer)
+    plan = Plan(title="", sections=[Section(heading="秋冬", points=["辣椒", "白菜"], length=count_length(A + B)),
+                                    Section(heading="春", points=["新芽"], length=count_length(new + C))])
+    w = LongformWriter(be, LongformConfig(length=count_length(A + B + new + C), seed=1, lang="zh"))
+    res = w.run("写散文。", plan=plan)
+    assert res.sections[1] == f"{new}\n\n{C}" and "薄霜" not in res.sections[1]
+    redo = [r for r in be.requests if len(r["messages"]) > 2 and "2/2" in r["messages"][1]["content"]]
+    assert redo[0]["messages"][2] == {"role": "assistant", "content": new}  # the new paragraph is kept
+    first = max(1, len(f"{new}\n\n{retold}") // 2)
+    # the retold paragraphs (cut to the section's length first) are waste, the new one is kept
+    assert w.use.redo > 0 and w.use.redo + w.use.cut < first and w.use.total() == w.tokens

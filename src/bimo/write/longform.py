@@ -156,6 +156,13 @@ def _shrink(use: TokenUse, reason: str, text: str, shorter: str) -> str:
     return shorter
 
 
+def without_restating(text: str, earlier: list[str]) -> str:
+    """`text` without its paragraphs that restate one earlier section (`restatement` over
+    `RESTATE_MAX`): what a section that retells an earlier one keeps when it is written again."""
+    paras = [p for p in text.split("\n\n") if p.strip()]
+    return "\n\n".join(p for p in paras if restatement(p, earlier) <= RESTATE_MAX).strip()
+
+
 @dataclass
 class _Run:
     """One run of the writer: what every step needs, passed as one object."""
@@ -402,7 +409,8 @@ class LongformWriter:
         return text
 
     def _write_section(self, messages: list[dict], target: int, lang: str, index: int, heading: str,
-                       before: str = "", instruction: str = "", redo: bool = False) -> tuple[str, TokenUse]:
+                       before: str = "", instruction: str = "", redo: bool = False,
+                       start: str = "") -> tuple[str, TokenUse]:
         """Section `index`: write, continue while short, cut when long — accepting only new text.
 
         Every piece is checked against `before` (the text so far) and the section itself:
@@ -412,12 +420,13 @@ class LongformWriter:
         again with another seed and anti-repetition sampling; after `max_repeat_retries`
         such pieces, one new sub-point is asked for the missing length, and if that repeats
         too the section stops short (recorded in `self.stops`) rather than being padded.
-        `redo`: the section is written again because it restated an earlier one (other seeds).
-        Returns the text and where this section's tokens went (not yet added to `self.use`).
+        `redo`: the section is written again because it restated an earlier one (other seeds),
+        continuing from `start` (its paragraphs that did not restate). Returns the text and
+        where the tokens of this call went (not yet added to `self.use`; `start`'s are not in it).
         """
         p = _prompts(lang)
         use = TokenUse()
-        text, anti, repeats, new_point, empty = "", False, 0, False, False
+        text, anti, repeats, new_point, empty = start, False, 0, False, False
         for k in range(1 + self.config.max_continuations + self.config.max_repeat_retries + 1):
             have = count_length(text)
             if have >= target * 0.93:
@@ -579,15 +588,19 @@ class LongformWriter:
             text, use = write()
             earlier = run.state.texts(idx)
             if earlier and restatement(text, earlier) > RESTATE_MAX:
-                # retells an earlier section: write it again (other seeds), keep the one retelling less
+                # retells an earlier section: its retelling paragraphs are written again (other
+                # seeds) from its points, the rest kept; the version retelling less is kept
                 with self._lock:
                     self.repeats += 1
-                first = (text, use)
-                again = write(redo=True)
-                (text, use), (_, lost) = sorted((first, again), key=lambda tu: restatement(tu[0], earlier))
-                lost.redo += lost.kept + lost.cut + lost.ending  # the losing copy: all of it thrown away
-                lost.kept = lost.cut = lost.ending = 0
-                use.add(lost)
+                keep = without_restating(text, earlier)
+                again, again_use = write(redo=True, start=keep)
+                if restatement(again, earlier) < restatement(text, earlier):
+                    _shrink(use, "redo", text, keep)  # the paragraphs written again: thrown away
+                    text = again
+                else:  # the new paragraphs retell even more: they are the ones thrown away
+                    again_use.redo += again_use.kept + again_use.cut + again_use.ending
+                    again_use.kept = again_use.cut = again_use.ending = 0
+                use.add(again_use)
             with self._lock:
                 self.use.add(use)
             self._finish_section(run, idx, text)
