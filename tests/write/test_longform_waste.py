@@ -157,3 +157,18 @@ def test_a_plan_is_complete_in_one_call(tiny_backend):
         plan = w.make_plan("Write a 1500-word essay about the history of lighthouses, with dates and names.", "en")
         assert w.calls == 1 and w.use.plan == w.tokens
         assert len(plan.sections) >= 2 and all(len(p) <= POINT_MAX for s in plan.sections for p in s.points)
+
+
+def test_a_re_ask_that_loops_is_stopped_sooner():
+    s1 = "那年秋天外婆在菜园东头搭了一个竹架子，把丝瓜藤一根根牵了上去。"
+
+    def answer(req):
+        return s1 * 3 if len(req["messages"]) <= 2 else B + C + s1 * 6  # a repeated draft, then a re-ask that loops
+
+    be = StreamLog(answer, pace=0.03)
+    w = LongformWriter(be, LongformConfig(length=count_length(s1 + B + C) + 200, seed=1, lang="zh",
+                                          max_repeat_retries=1))
+    w.run("写散文。")
+    assert be.requests[1].get("presence_penalty")  # the second piece is a re-ask
+    # stopped after two repeated sentences (a piece that is not a re-ask waits for three)
+    assert (len(B + C) + 2 * len(s1)) // 2 <= be.sent[1] < (len(B + C) + 3 * len(s1)) // 2

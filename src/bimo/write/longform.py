@@ -442,7 +442,9 @@ class LongformWriter:
             kind = "draft" if not text else "new_point" if new_point else "retry" if anti else "continuation"
             # checked against the text so far and the prompt itself (small models echo the request)
             context = _join(before, text) + "\n\n" + messages[-1]["content"]
-            watch = PieceWatch(context, more, partial(_clean_section, heading=heading))
+            # a re-ask follows a repeated piece: the model is prone to loop, so two repeated
+            # sentences in a row already stop it (three otherwise)
+            watch = PieceWatch(context, more, partial(_clean_section, heading=heading), window=2 if anti else 3)
             comp, raw = self._piece(follow, self._section_tokens(more, lang), self.seeds.piece(index, k, redo), anti,
                                     watch)
             if watch.reason == "loop":
