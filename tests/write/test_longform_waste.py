@@ -172,3 +172,15 @@ def test_a_re_ask_that_loops_is_stopped_sooner():
     assert be.requests[1].get("presence_penalty")  # the second piece is a re-ask
     # stopped after two repeated sentences (a piece that is not a re-ask waits for three)
     assert (len(B + C) + 2 * len(s1)) // 2 <= be.sent[1] < (len(B + C) + 3 * len(s1)) // 2
+
+
+def test_the_server_s_slotted_backend_streams_pieces_too():
+    """Long-form jobs of `bimo serve` write through the slot pool: their pieces stream (and
+    stop early) when the backend behind the pool streams."""
+    from bimo.serve.slots import SlotPool, SlottedBackend
+
+    be = StreamLog(lambda req: A + B + C)
+    slotted = SlottedBackend(SlotPool(be))
+    assert slotted.can_stream and not SlottedBackend(SlotPool(RequestLog(lambda req: A))).can_stream
+    w = LongformWriter(slotted, LongformConfig(length=count_length(A), seed=1, lang="zh"))
+    assert w.run("写散文。").text == A and be.sent and be.sent[0] < len(A + B + C) // 2

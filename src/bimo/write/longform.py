@@ -449,7 +449,7 @@ class LongformWriter:
                                     watch)
             if watch.reason == "loop":
                 use.stopped_loops += 1
-            self._learn_ratio(count_length(raw), comp.completion_tokens)
+            self._learn_ratio(count_length(comp.text), comp.completion_tokens)  # all that was decoded
             piece = _clean_section(raw, heading)
             kept = drop_repeats(piece, context)
             got, new = count_length(piece), count_length(kept)
