@@ -145,20 +145,6 @@ def test_only_the_restating_paragraphs_of_a_section_are_written_again():
     assert w.use.redo > 0 and w.use.redo + w.use.cut < first and w.use.total() == w.tokens
 
 
-def test_a_plan_is_complete_in_one_call(tiny_backend):
-    """Plan strings are bounded in the schema and the budget holds the longest plan it allows:
-    no plan is cut off at max_tokens and asked again (each such plan was all waste)."""
-    from bimo.write.plan import PLAN_SCHEMA, POINT_MAX, plan_tokens
-
-    assert PLAN_SCHEMA["properties"]["sections"]["items"]["properties"]["points"]["items"]["maxLength"] == POINT_MAX
-    assert plan_tokens(3) > 3 * 4 * POINT_MAX and plan_tokens(40, 8192) == 4096
-    for seed in (1, 2):
-        w = LongformWriter(tiny_backend, LongformConfig(length=1500, seed=seed, lang="en"))
-        plan = w.make_plan("Write a 1500-word essay about the history of lighthouses, with dates and names.", "en")
-        assert w.calls == 1 and w.use.plan == w.tokens
-        assert len(plan.sections) >= 2 and all(len(p) <= POINT_MAX for s in plan.sections for p in s.points)
-
-
 def test_a_re_ask_that_loops_is_stopped_sooner():
     s1 = "那年秋天外婆在菜园东头搭了一个竹架子，把丝瓜藤一根根牵了上去。"
 

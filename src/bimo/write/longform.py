@@ -65,7 +65,6 @@ from bimo.write.plan import (
     check_plan,
     dedupe_sections,
     plan_text,
-    plan_tokens,
     rescale,
     split_oversized,
 )
@@ -289,8 +288,7 @@ class LongformWriter:
         plan = None
         for attempt in range(2):
             try:
-                comp = self._chat(messages, max_tokens=plan_tokens(n, self.backend.n_ctx), seed=self.seeds.plan(attempt),
-                                  schema=PLAN_SCHEMA,
+                comp = self._chat(messages, max_tokens=120 + 90 * n, seed=self.seeds.plan(attempt), schema=PLAN_SCHEMA,
                                   purpose="plan")
                 plan = Plan(**comp.json())
                 if plan.sections:

@@ -33,24 +33,18 @@ class Plan(BaseModel):
     sections: list[Section]
 
 
-#: Bounds on the plan's strings (characters): a small model writes whole paragraphs as "points"
-#: and runs out of tokens mid-plan; with the bounds in the schema (a grammar on llama.cpp) the
-#: plan is short and always complete within `plan_tokens`.
-TITLE_MAX, HEADING_MAX, POINT_MAX, POINTS_MAX = 40, 30, 50, 4
-
 PLAN_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "title": {"type": "string", "maxLength": TITLE_MAX},
+        "title": {"type": "string"},
         "sections": {
             "type": "array",
             "minItems": 1,
             "items": {
                 "type": "object",
                 "properties": {
-                    "heading": {"type": "string", "maxLength": HEADING_MAX},
-                    "points": {"type": "array", "items": {"type": "string", "maxLength": POINT_MAX},
-                               "maxItems": POINTS_MAX},
+                    "heading": {"type": "string"},
+                    "points": {"type": "array", "items": {"type": "string"}, "maxItems": 4},
                     "length": {"type": "integer"},
                 },
                 "required": ["heading", "points", "length"],
@@ -59,14 +53,6 @@ PLAN_SCHEMA: dict[str, Any] = {
     },
     "required": ["title", "sections"],
 }
-
-def plan_tokens(n_sections: int, n_ctx: int | None = None) -> int:
-    """`max_tokens` for a plan of `n_sections`: room for the longest plan the schema allows
-    (every string at its bound, one token a character, plus the JSON around it), so a plan is
-    never cut off and asked again; at most half the context."""
-    per_section = HEADING_MAX + POINTS_MAX * (POINT_MAX + 4) + 40
-    return min(TITLE_MAX + 40 + per_section * n_sections, (n_ctx or 32768) // 2)
-
 
 _KEY_TOKEN = re.compile(r"[\u4e00-\u9fff]|[a-z]+|\d+")
 
