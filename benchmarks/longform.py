@@ -13,7 +13,11 @@ Runs the long-form writer over benchmarks/prompts/longform_dev.jsonl (`--quick`:
 small spread of lengths for small machines) and prints mean S_l overall and per
 LongBench-Write bucket, total wall time, tokens generated, and the overhead ratio =
 wall time / (tokens in the final text ÷ measured decode tokens/s) — 1.0 when nothing
-but the final text is decoded. `--parallel-check` also times sequential vs
+but the final text is decoded — and where the generated tokens went (the writer's
+`TokenUse`: kept, or thrown away as repeats, a rewritten section's losing copy, cut to
+length..., or spent on the plan and repairs), per prompt and overall, with the overhead against
+the kept tokens as counted there (the final-text figure estimates the text's tokens from the
+units-per-token ratio of the last pieces, which list-like or looping pieces skew). `--parallel-check` also times sequential vs
 `--parallel 4` on one prompt; `--baseline` asks the same model plainly (one call, no plan)
 for the prompts of 1,000 or more and prints their S_l beside bimo's. Reference: AgentWrite checks no length at all, and plain
 models stop near 2,000 words whatever is asked. `--parallel-id` and `--baseline-ids` name
@@ -41,6 +45,7 @@ from bimo.llm import get_backend
 from bimo.llm.base import GenParams
 from bimo.text import count_length
 from bimo.write.longform import LongformConfig, LongformWriter
+from bimo.write.runstate import TokenUse
 
 DEV = Path(__file__).parent / "prompts" / "longform_dev.jsonl"
 HELDOUT = Path(__file__).parent / "prompts" / "longform_heldout.jsonl"
@@ -86,7 +91,9 @@ def main() -> None:
     rate = decode_rate(backend)
     print(f"model {args.model}: decode {rate:.1f} tokens/s; {len(records)} prompts")
     rows, t_all, tok_all = [], 0.0, 0
+    use_all = TokenUse()  # where the generated tokens went, over every prompt
     ideal_all = ideal_final = 0.0  # seconds that pure decoding of the tokens would take
+    ideal_kept = 0.0  # the same for the tokens counted as kept (`TokenUse.kept`), where counted
     run_dir = Path(args.run_dir) if args.run_dir else None
     done: dict[str, dict] = {}
     ledger = None
@@ -108,6 +115,9 @@ def main() -> None:
             tok_all += row["tokens"]
             ideal_all += row["ideal_s"]
             ideal_final += row["ideal_final_s"]
+            ideal_kept += row.get("ideal_kept_s", 0.0)
+            if row.get("use"):
+                use_all.add(TokenUse.model_validate(row["use"]))
             print(f"  {r['id']}: finished earlier, S_l {row['S_l']:5.1f}, S_l eff {row['S_l_eff']:5.1f}, repeated "
                   f"8-grams {row['repeated_share']:.1%}, near repeats {row['near_repeats']:.1%}, lines about the "
                   f"writing {row['scaffolding']}" + (f"; FLAGGED: {'; '.join(row['flags'])}" if row["flags"] else ""))
@@ -123,6 +133,7 @@ def main() -> None:
         rate = (before + decode_rate(backend)) / 2
         ideal_all += res.tokens / rate
         ideal_final += res.length / (w.ratio or 1.0) / rate
+        ideal_kept += w.use.kept / rate
         # tokens the final text needs, from the ratio measured on this run
         ftok = res.length / (w.ratio or 1.0)
         s = length_score(r["length"], res.length)
@@ -131,8 +142,10 @@ def main() -> None:
         rows.append({**r, "response": res.text, "output_length": res.length, "S_l": s, "S_l_eff": s_eff,
                      **integ.summary(), "flags": integ.flags(), "retries_for_repetition": w.repeats,
                      "stopped": bool(w.stops), "seconds": wall, "tokens": res.tokens, "sections": len(res.plan.sections),
-                     "ideal_s": res.tokens / rate, "ideal_final_s": ftok / rate, "resumed": resumed,
-                     "context": args.context, "model": args.model})
+                     "ideal_s": res.tokens / rate, "ideal_final_s": ftok / rate, "ideal_kept_s": w.use.kept / rate,
+                     "resumed": resumed,
+                     "context": args.context, "model": args.model, "use": w.use.model_dump()})
+        use_all.add(w.use)
         if ledger is not None:
             ledger.write(rows[-1])
         t_all += wall
@@ -144,6 +157,8 @@ def main() -> None:
               f"lines about the writing {len(integ.scaffolding)}, leaks {len(integ.leaks)}, "
               f"ending {integ.ending or 'ok'}, {w.repeats} retries for repetition"
               + (f"; FLAGGED: {'; '.join(integ.flags())}" if integ.flags() else ""))
+        print(f"    tokens went: {w.use.line()}; overhead against the kept tokens as counted "
+              f"{wall / max(1e-9, w.use.kept / rate):.2f}")
     print("\n| bucket | prompts | mean S_l | mean S_l eff | mean repeated 8-grams | max | near repeats | "
           "lines about the writing | leaks | dangling | flagged |\n|---|---|---|---|---|---|---|---|---|---|---|")
     buckets: dict[str, list[dict]] = {}
@@ -159,6 +174,8 @@ def main() -> None:
     print(f"\nwall time {t_all:.0f} s; tokens generated {tok_all}; "
           f"overhead ratio {t_all / ideal_all:.2f} (wall / (tokens generated ÷ decode tokens/s measured "
           f"around each prompt)); against final-text tokens only {t_all / ideal_final:.2f}")
+    print(f"waste: {use_all.wasted()} of {use_all.total()} tokens thrown away; tokens went: {use_all.line()}"
+          + (f"; overhead against the kept tokens as counted {t_all / ideal_kept:.2f}" if ideal_kept else ""))
     summary: dict = {"benchmark": "longform", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                      "model": args.model, "load_1min": round(os.getloadavg()[0], 1),
                      "prompts": {r["id"]: round(r["S_l"], 1) for r in rows},
@@ -168,7 +185,9 @@ def main() -> None:
                                  for b, v in buckets.items()},
                      "mean_S_l": round(statistics.mean(r["S_l"] for r in rows), 1),
                      "mean_S_l_eff": round(statistics.mean(r["S_l_eff"] for r in rows), 1), "wall_s": round(t_all),
-                     "overhead": round(t_all / ideal_all, 2)}
+                     "overhead": round(t_all / ideal_all, 2), "overhead_final": round(t_all / ideal_final, 2),
+                     "overhead_kept": round(t_all / ideal_kept, 2) if ideal_kept else None,
+                     "use": use_all.model_dump()}
     if args.baseline:
         print("\n| prompt | required | plain single call | S_l plain | S_l bimo |\n|---|---|---|---|---|")
         summary["baseline_S_l"] = {}

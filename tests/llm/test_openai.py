@@ -125,3 +125,37 @@ def test_dry_sampler_travels_to_a_llama_cpp_server(server_backend):
     assert dry != plain
     assert GenParams(dry_multiplier=0.8).to_request([])["dry_penalty_last_n"] == 4096
     assert "dry_multiplier" not in GenParams().to_request([])
+
+
+def _busy_slots(local) -> int:
+    """How many slots of the llama.cpp server behind `local` are generating now."""
+    import urllib.request
+
+    req = urllib.request.Request(local.http_url + "/slots", headers={"Authorization": f"Bearer {local.api_key}"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return sum(bool(s.get("is_processing")) for s in json.load(resp))
+
+
+@pytest.mark.parametrize("via", ["openai", "local"])
+def test_an_abandoned_stream_frees_its_slot(tiny_backend, server_backend, via):
+    """The long-form writer stops a looping piece by closing its stream: generation must stop
+    (the slot is free for the next request) and the tokens decoded so far are counted."""
+    import time
+
+    from bimo.llm.base import GenParams
+
+    be = server_backend if via == "openai" else tiny_backend
+    request = {**GenParams(max_tokens=4000, seed=5).to_request([{"role": "user", "content": "Write a long story."}]),
+               "ignore_eos": True}
+    stream = be.stream_request(request, cache=False)
+    busy_while_streaming, got = 0, 0
+    for _ in stream:
+        got += 1
+        if got == 5:
+            busy_while_streaming = _busy_slots(tiny_backend)
+            stream.close()
+    assert busy_while_streaming == 1 and stream.completion.completion_tokens == got < 4000
+    deadline = time.monotonic() + 10  # 4,000 tokens take longer than this, even on a fast machine
+    while _busy_slots(tiny_backend) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _busy_slots(tiny_backend) == 0

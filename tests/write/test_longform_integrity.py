@@ -5,22 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from write_fakes import RequestLog
+from write_fakes import A, B, C, RequestLog, last_user
 
 from bimo.errors import BimoError
 from bimo.integrity import dangling_ending, language_leaks, measure
 from bimo.write.longform import LongformConfig, LongformWriter
 from bimo.write.plan import Plan, Section, dedupe_sections
-
-A = ("秋天来了，南瓜躺在田埂边晒太阳，外婆弯着腰把辣椒一串串挂在屋檐下。"
-     "屋檐下的辣椒越来越红，像一串串小灯笼，风一吹就轻轻摇晃。")
-B = ("冬天的菜园安静下来，只剩几垄白菜盖着薄霜，外婆说这是一年里最甜的时候。"
-     "她拔起一棵白菜，抖掉上面的泥土，带回家煮了一锅热汤。")
-C = "第二年春天，外婆又在菜园里撒下了新的种子，嫩绿的芽很快钻出了泥土，整个园子又热闹起来。"
-
-
-def last_user(req):
-    return req["messages"][-1]["content"]
 
 
 def test_repeated_continuation_is_dropped_and_asked_again_with_anti_repetition():

@@ -210,6 +210,12 @@ class Backend:
     def close(self) -> None:
         """Release resources (model memory, connections)."""
 
+    @property
+    def can_stream(self) -> bool:
+        """Whether this backend streams (implements `_stream`); callers that stop a
+        generation early fall back to a plain call when it does not."""
+        return type(self)._stream is not Backend._stream
+
     # --- public API ---------------------------------------------------------
     def chat(self, messages: list[Message] | str, params: GenParams | None = None, *,
              cache: bool | None = None, **overrides: Any) -> Completion:
@@ -261,7 +267,7 @@ class Backend:
             t0 = time.perf_counter()
             parts: list[str] = []
             calls: dict[int, dict[str, Any]] = {}  # tool calls assembled from their deltas
-            state: dict[str, Any] = {"finish": "stop", "usage": {}}
+            state: dict[str, Any] = {"finish": "stop", "usage": {}, "deltas": 0}
             deadline = None if timeout is None else time.monotonic() + timeout
 
             def collect(chunk: dict) -> bool:
@@ -272,6 +278,7 @@ class Backend:
                     delta = choice.get("delta") or {}
                     if delta.get("content"):
                         parts.append(delta["content"])
+                        state["deltas"] += 1
                     for i, tc in enumerate(delta.get("tool_calls") or []):
                         _merge_tool_call(calls, tc, i)
                     if choice.get("finish_reason"):
@@ -281,6 +288,8 @@ class Backend:
                 if chunk.get("timings"):
                     state["timings"] = chunk["timings"]
                 stop = on_chunk(chunk)
+                if stop:
+                    state["abandoned"] = True
                 if deadline is not None and time.monotonic() > deadline:
                     state["timed_out"] = True
                     return True
@@ -298,9 +307,11 @@ class Backend:
             if state.get("timed_out"):
                 raise BackendError(f"{self.uri}: no complete answer within {timeout:g} s (timeout)")
             timings = state.get("timings") or {}
+            # A stream the caller abandoned ends without usage: each text delta is one token
+            # (llama.cpp and OpenAI-style servers send one delta per token).
             usage = state["usage"] or {
                 "prompt_tokens": timings.get("prompt_n", 0) + timings.get("cache_n", 0),
-                "completion_tokens": timings.get("predicted_n", 0),
+                "completion_tokens": timings.get("predicted_n", 0) or state["deltas"],
             }
             message: dict[str, Any] = {"role": "assistant", "content": "".join(parts)}
             if calls:
@@ -309,7 +320,7 @@ class Backend:
                 if state["finish"] == "stop":
                     state["finish"] = "tool_calls"
             resp = {"choices": [{"index": 0, "message": message, "finish_reason": state["finish"]}], "usage": usage}
-            if use_cache and state["finish"] in ("stop", "length"):
+            if use_cache and state["finish"] in ("stop", "length") and not state.get("abandoned"):  # never a cut-off answer
                 self.cache.put(self.uri, request, resp)
             return Completion.from_response(resp, seconds=time.perf_counter() - t0)
 

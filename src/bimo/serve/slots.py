@@ -150,6 +150,10 @@ class SlottedBackend(Backend):
         self.parallel = self.inner.parallel
         self.n_ctx = self.inner.n_ctx
 
+    @property
+    def can_stream(self) -> bool:
+        return self.inner.can_stream  # streams through `stream_request` when the inner one does
+
     def __getattr__(self, name: str) -> Any:
         if name in ("inner", "pool"):  # not set yet (copy, pickle): no recursion
             raise AttributeError(name)

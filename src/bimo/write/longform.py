@@ -54,7 +54,7 @@ from bimo.integrity import (
     trim_dangling,
 )
 from bimo.io import atomic_write_text
-from bimo.llm.base import Backend, GenParams
+from bimo.llm.base import Backend, Completion, GenParams
 from bimo.templates import load_package_yaml, render
 from bimo.text import count_length, detect_lang, sentences
 from bimo.write.lengthreq import check_length
@@ -68,7 +68,8 @@ from bimo.write.plan import (
     rescale,
     split_oversized,
 )
-from bimo.write.runstate import LongformConfig, RunState, SectionText, SeedSchedule, load_state
+from bimo.write.runstate import LongformConfig, RunState, SectionText, SeedSchedule, TokenUse, load_state
+from bimo.write.watch import MAY_END, PieceWatch
 
 Event = Callable[[dict[str, Any]], None]
 
@@ -135,6 +136,33 @@ def restatement(text: str, earlier: list[str], n: int = 4) -> float:
     return max((len(mine & ngram_set(e, n)) / len(mine) for e in earlier if e), default=0.0)
 
 
+def _spend(use: TokenUse, kind: str, tokens: int, units: int, kept_units: int) -> None:
+    """Count a piece's `tokens` under its kind of call, and as kept or thrown away in
+    proportion to the length units kept (an answer with no units at all is `empty`)."""
+    setattr(use, kind, getattr(use, kind) + tokens)
+    if units <= 0:
+        use.empty += tokens
+        return
+    kept = round(tokens * min(1.0, kept_units / units))
+    use.kept += kept
+    use.repeat += tokens - kept
+
+
+def _shrink(use: TokenUse, reason: str, text: str, shorter: str) -> str:
+    """`shorter` (text cut or trimmed), the kept tokens of what went counted under `reason`."""
+    units, left = count_length(text), count_length(shorter)
+    if units > left:
+        use.move(reason, round(use.kept * (units - left) / units))
+    return shorter
+
+
+def without_restating(text: str, earlier: list[str]) -> str:
+    """`text` without its paragraphs that restate one earlier section (`restatement` over
+    `RESTATE_MAX`): what a section that retells an earlier one keeps when it is written again."""
+    paras = [p for p in text.split("\n\n") if p.strip()]
+    return "\n\n".join(p for p in paras if restatement(p, earlier) <= RESTATE_MAX).strip()
+
+
 @dataclass
 class _Run:
     """One run of the writer: what every step needs, passed as one object."""
@@ -161,6 +189,7 @@ class LongformWriter:
         self.config = config
         self.seeds = SeedSchedule(config.seed)
         self.tokens = 0
+        self.use = TokenUse()  # where the tokens went (adds up to `tokens`)
         self.calls = 0
         self.ratio: float | None = None
         self.repeats = 0  # pieces that were mostly repetition (asked again)
@@ -187,15 +216,51 @@ class LongformWriter:
         return params
 
     def _chat(self, messages: list[dict], max_tokens: int, seed: int | None, schema: dict | None = None,
-              anti: bool = False):
+              anti: bool = False, purpose: str | None = None):
+        """One model call, counted; `purpose` names where its tokens go in `self.use` (a
+        section piece is accounted by `_write_section` instead, once its fate is known)."""
         params = self._params(max_tokens, seed, anti)
         if schema is not None:
             params = params.model_copy(update={"json_schema": schema})
         comp = self.backend.chat(messages, params)
+        self._count(comp, purpose)
+        return comp
+
+    def _count(self, comp: Completion, purpose: str | None) -> None:
         with self._lock:
             self.calls += 1
             self.tokens += comp.completion_tokens
-        return comp
+            if purpose:
+                setattr(self.use, purpose, getattr(self.use, purpose) + comp.completion_tokens)
+
+    def _piece(self, messages: list[dict], max_tokens: int, seed: int | None, anti: bool,
+               watch: PieceWatch) -> tuple[Completion, str]:
+        """A section piece, streamed and stopped as soon as `watch` sees it loop or reach the
+        length needed (the stream is closed, which frees the backend's slot); returns the
+        completion (its tokens: all that were decoded) and the text up to the stop."""
+        if not self.backend.can_stream:
+            comp = self._chat(messages, max_tokens, seed, anti=anti)
+            return comp, comp.text
+        stream = self.backend.stream(messages, self._params(max_tokens, seed, anti))
+        text = ""
+        with stream:
+            for delta in stream:
+                if watch.reason:
+                    continue  # closed: what was already decoded drains
+                text += delta
+                if MAY_END.search(delta) and watch.check(text):
+                    stream.close()
+        comp = stream.completion
+        assert comp is not None
+        self._count(comp, None)
+        return comp, text[:watch.at] if watch.reason else text
+
+    def _thrown(self, reason: str, units: int) -> None:
+        """Kept text of finished sections thrown away after all (`units` of it): its tokens,
+        at the measured units-per-token ratio, are counted under `reason`."""
+        if units > 0:
+            with self._lock:
+                self.use.move(reason, round(units / (self.ratio or 1.0)))
 
     def _units_per_token(self, lang: str) -> float:
         return self.ratio or INITIAL_RATIO[lang]
@@ -223,7 +288,8 @@ class LongformWriter:
         plan = None
         for attempt in range(2):
             try:
-                comp = self._chat(messages, max_tokens=120 + 90 * n, seed=self.seeds.plan(attempt), schema=PLAN_SCHEMA)
+                comp = self._chat(messages, max_tokens=120 + 90 * n, seed=self.seeds.plan(attempt), schema=PLAN_SCHEMA,
+                                  purpose="plan")
                 plan = Plan(**comp.json())
                 if plan.sections:
                     break
@@ -262,6 +328,7 @@ class LongformWriter:
         state = load_state(run_dir)
         with self._lock:
             self.tokens, self.calls, self.ratio = state.tokens, state.calls, state.ratio
+            self.use = state.use.model_copy()
             self.repeats, self.stops = state.repeats, list(state.stops)
         self.check_binding(run_dir, state)
         return state
@@ -271,6 +338,7 @@ class LongformWriter:
             return
         with self._lock:
             state.tokens, state.calls, state.ratio = self.tokens, self.calls, self.ratio
+            state.use = self.use.model_copy()
             state.repeats, state.stops = self.repeats, list(self.stops)
         data = state.model_dump(mode="json", exclude={"stopped"} if state.stopped is None else None)
         atomic_write_text(run_dir / "state.json", json.dumps(data, ensure_ascii=False, indent=1))
@@ -283,7 +351,7 @@ class LongformWriter:
         for i in range(upto):
             if i not in summaries:
                 msg = [{"role": "user", "content": render(p["summary"], text=done[i])}]
-                summaries[i] = self._chat(msg, max_tokens=220, seed=self.seeds.summary(i)).text.strip()
+                summaries[i] = self._chat(msg, max_tokens=220, seed=self.seeds.summary(i), purpose="summary").text.strip()
         return [summaries[i] for i in range(upto)]
 
     def _sofar(self, run: _Run, upto: int, budget_tokens: int) -> str:
@@ -334,17 +402,31 @@ class LongformWriter:
 
     def write_section(self, messages: list[dict], target: int, lang: str, index: int, heading: str,
                       before: str = "", instruction: str = "", redo: bool = False) -> str:
+        """Section `index`, written by `_write_section`, its tokens counted in `self.use`."""
+        text, use = self._write_section(messages, target, lang, index, heading, before, instruction, redo)
+        with self._lock:
+            self.use.add(use)
+        return text
+
+    def _write_section(self, messages: list[dict], target: int, lang: str, index: int, heading: str,
+                       before: str = "", instruction: str = "", redo: bool = False,
+                       start: str = "") -> tuple[str, TokenUse]:
         """Section `index`: write, continue while short, cut when long — accepting only new text.
 
         Every piece is checked against `before` (the text so far) and the section itself:
-        sentences that repeat are dropped. A piece that was mostly repetition is asked
+        sentences that repeat are dropped. Pieces stream, and one is stopped as soon as its
+        last sentences only repeat or it holds the new length asked for (`PieceWatch`), so
+        a loop is not decoded to `max_tokens`. A piece that was mostly repetition is asked
         again with another seed and anti-repetition sampling; after `max_repeat_retries`
         such pieces, one new sub-point is asked for the missing length, and if that repeats
         too the section stops short (recorded in `self.stops`) rather than being padded.
-        `redo`: the section is written again because it restated an earlier one (other seeds).
+        `redo`: the section is written again because it restated an earlier one (other seeds),
+        continuing from `start` (its paragraphs that did not restate). Returns the text and
+        where the tokens of this call went (not yet added to `self.use`; `start`'s are not in it).
         """
         p = _prompts(lang)
-        text, anti, repeats, new_point, empty = "", False, 0, False, False
+        use = TokenUse()
+        text, anti, repeats, new_point, empty = start, False, 0, False, False
         for k in range(1 + self.config.max_continuations + self.config.max_repeat_retries + 1):
             have = count_length(text)
             if have >= target * 0.93:
@@ -355,15 +437,23 @@ class LongformWriter:
             if text:
                 ask = render(p["new_point"] if new_point else p["continue"], more=more)
                 follow = [*messages, {"role": "assistant", "content": text}, {"role": "user", "content": ask}]
-            comp = self._chat(follow, max_tokens=self._section_tokens(more, lang), seed=self.seeds.piece(index, k, redo),
-                              anti=anti)
-            self._learn_ratio(count_length(comp.text), comp.completion_tokens)
-            piece = _clean_section(comp.text, heading)
+            kind = "draft" if not text else "new_point" if new_point else "retry" if anti else "continuation"
             # checked against the text so far and the prompt itself (small models echo the request)
-            kept = drop_repeats(piece, _join(before, text) + "\n\n" + messages[-1]["content"])
+            context = _join(before, text) + "\n\n" + messages[-1]["content"]
+            # a re-ask follows a repeated piece: the model is prone to loop, so two repeated
+            # sentences in a row already stop it (three otherwise)
+            watch = PieceWatch(context, more, partial(_clean_section, heading=heading), window=2 if anti else 3)
+            comp, raw = self._piece(follow, self._section_tokens(more, lang), self.seeds.piece(index, k, redo), anti,
+                                    watch)
+            if watch.reason == "loop":
+                use.stopped_loops += 1
+            self._learn_ratio(count_length(comp.text), comp.completion_tokens)  # all that was decoded
+            piece = _clean_section(raw, heading)
+            kept = drop_repeats(piece, context)
             got, new = count_length(piece), count_length(kept)
             if new >= 3:
                 text = _join(text, kept)
+            _spend(use, kind, comp.completion_tokens, count_length(comp.text), new if new >= 3 else 0)
             if got < 3:  # nothing (or only an echoed heading): one fresh try, then give up
                 if text or empty:
                     break
@@ -379,10 +469,12 @@ class LongformWriter:
                         self.stops.append({"heading": heading, "target": target, "length": count_length(text)})
                 if stop:
                     break
+            elif watch.reason == "loop":
+                anti = True  # it fell into a loop after some new text: the next piece is asked differently
         if count_length(text) > target * 1.05:
-            text = cut_to_length(text, target)
+            text = _shrink(use, "cut", text, cut_to_length(text, target))
         text = self._repair_leaks(text, lang, instruction)
-        return trim_dangling(text)
+        return _shrink(use, "ending", text, trim_dangling(text)), use
 
     def _repair_leaks(self, text: str, lang: str, instruction: str) -> str:
         """Rewrite each sentence with a language leak in the text's language; drop it when
@@ -395,7 +487,7 @@ class LongformWriter:
             if language_leaks(sent, instruction, lang):
                 msg = [{"role": "user", "content": render(p["fix_leak"], text=sent.strip())}]
                 fixed = self._chat(msg, max_tokens=math.ceil(count_length(sent) / self._units_per_token(lang) * 1.5) + 16,
-                                   seed=self.seeds.leak_fix(k)).text.strip().splitlines()
+                                   seed=self.seeds.leak_fix(k), purpose="leak_fix").text.strip().splitlines()
                 fixed_s = fixed[0].strip() if fixed else ""
                 if fixed_s and not language_leaks(fixed_s, instruction, lang) and count_length(fixed_s) >= 3:
                     out.append(fixed_s + ("\n" if sent.endswith("\n") else ""))
@@ -455,6 +547,7 @@ class LongformWriter:
         if dangling_ending(text):  # the last section ended on a lead-in: end on a finished sentence
             last = state.sections[-1]
             assert last is not None
+            self._thrown("ending", count_length(last.text) - count_length(trim_dangling(last.text)))
             last.text = trim_dangling(last.text)
             last.length = count_length(last.text)
             text = state.render()
@@ -492,16 +585,26 @@ class LongformWriter:
             target = self._remaining_target(run, idx)
             budget = self._context_budget(run.instruction, run.plan, run.lang, self._section_tokens(target, run.lang))
             messages = self._section_messages(run, idx, target, self._sofar(run, idx, budget))
-            write = partial(self.write_section, messages, target, run.lang, idx, sec.heading,
+            write = partial(self._write_section, messages, target, run.lang, idx, sec.heading,
                             before=run.state.render(partial=True), instruction=run.instruction)
-            text = write()
+            text, use = write()
             earlier = run.state.texts(idx)
             if earlier and restatement(text, earlier) > RESTATE_MAX:
-                # retells an earlier section: write it again (other seeds), keep the one retelling less
+                # retells an earlier section: its retelling paragraphs are written again (other
+                # seeds) from its points, the rest kept; the version retelling less is kept
                 with self._lock:
                     self.repeats += 1
-                again = write(redo=True)
-                text = min((text, again), key=lambda t: restatement(t, earlier))
+                keep = without_restating(text, earlier)
+                again, again_use = write(redo=True, start=keep)
+                if restatement(again, earlier) < restatement(text, earlier):
+                    _shrink(use, "redo", text, keep)  # the paragraphs written again: thrown away
+                    text = again
+                else:  # the new paragraphs retell even more: they are the ones thrown away
+                    again_use.redo += again_use.kept + again_use.cut + again_use.ending
+                    again_use.kept = again_use.cut = again_use.ending = 0
+                use.add(again_use)
+            with self._lock:
+                self.use.add(use)
             self._finish_section(run, idx, text)
 
     def _finish_section(self, run: _Run, idx: int, text: str) -> None:
@@ -537,6 +640,7 @@ class LongformWriter:
             earlier = "\n\n".join(state.texts(idx))
             kept = trim_dangling(drop_repeats(sec.text, earlier)) if earlier else sec.text
             if kept != sec.text:
+                self._thrown("repeat", sec.length - count_length(kept))
                 with self._lock:
                     self.repeats += 1
                 sec.text, sec.length = kept, count_length(kept)
@@ -546,7 +650,7 @@ class LongformWriter:
         def bridge(idx: int) -> tuple[int, str]:
             prev, nxt = sections[idx - 1].text[-300:], sections[idx].text[:300]
             msg = [{"role": "user", "content": render(p["bridge"], prev=prev, next=nxt)}]
-            return idx, _clean_section(self._chat(msg, max_tokens=80, seed=self.seeds.bridge(idx)).text, "")
+            return idx, _clean_section(self._chat(msg, max_tokens=80, seed=self.seeds.bridge(idx), purpose="bridge").text, "")
 
         need = [i for i in range(1, len(plan.sections)) if i not in state.bridges]
         with ThreadPoolExecutor(max_workers=self.config.parallel) as pool:
@@ -563,6 +667,7 @@ class LongformWriter:
             for idx in sorted(range(len(sections)), key=lambda i: -sections[i].length):
                 sec = sections[idx]
                 cut = cut_to_length(sec.text, max(20, count_length(sec.text) - over))
+                self._thrown("cut", count_length(sec.text) - count_length(cut))
                 over -= count_length(sec.text) - count_length(cut)
                 sec.text, sec.length = cut, count_length(cut)
                 if over <= self.config.length * 0.02:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_serializer, field_validator
 
@@ -83,6 +83,66 @@ class SeedSchedule:
         return self._plus(900 + section)
 
 
+class TokenUse(BaseModel):
+    """Where a run's generated (completion) tokens went, so the cost of regeneration is
+    measured, not guessed.
+
+    The first group adds up to `RunState.tokens`: section tokens whose text is in the
+    output (`kept`), or thrown away — as a repeat of earlier text or a line cleaned away
+    (`repeat`), an empty answer (`empty`), the losing copy of a section written twice
+    because it restated an earlier one (`redo`), cut to length (`cut`), a dangling ending
+    trimmed (`ending`) — and the calls that write no section text (`plan`, `summary`,
+    `bridge`, `leak_fix`). A piece's tokens are shared between kept and dropped text in
+    proportion to their length units. The second group is the same section tokens by the
+    kind of call: the first piece of a section, a plain continuation, a re-ask after a
+    repeated piece (other seed, anti-repetition sampling), a new sub-point.
+    """
+
+    kept: int = 0
+    repeat: int = 0
+    empty: int = 0
+    redo: int = 0
+    cut: int = 0
+    ending: int = 0
+    plan: int = 0
+    summary: int = 0
+    bridge: int = 0
+    leak_fix: int = 0
+    draft: int = 0
+    continuation: int = 0
+    retry: int = 0
+    new_point: int = 0
+    #: pieces stopped while streaming because their last sentences only repeated (a loop)
+    stopped_loops: int = 0
+
+    WASTE: ClassVar[tuple[str, ...]] = ("repeat", "empty", "redo", "cut", "ending")
+    FATES: ClassVar[tuple[str, ...]] = ("kept", *WASTE, "plan", "summary", "bridge", "leak_fix")
+
+    def total(self) -> int:
+        """Every generated token (equals `RunState.tokens`)."""
+        return sum(getattr(self, k) for k in self.FATES)
+
+    def wasted(self) -> int:
+        """Tokens generated as section text that is not in the output."""
+        return sum(getattr(self, k) for k in self.WASTE)
+
+    def add(self, other: TokenUse) -> None:
+        for k in type(self).model_fields:
+            setattr(self, k, getattr(self, k) + getattr(other, k))
+
+    def move(self, to: str, tokens: int) -> None:
+        """Count `tokens` of the kept ones as thrown away for reason `to` (never below zero)."""
+        tokens = max(0, min(self.kept, tokens))
+        self.kept -= tokens
+        setattr(self, to, getattr(self, to) + tokens)
+
+    def line(self) -> str:
+        """One line for a report: each place tokens went, with its share of the total."""
+        total = max(1, self.total())
+        parts = [f"{k} {getattr(self, k)} ({getattr(self, k) / total:.0%})" for k in self.FATES if getattr(self, k)]
+        return ", ".join(parts) + f"; {self.stopped_loops} loops stopped early"
+
+
 class SectionText(BaseModel):
     """A finished section. `length` is measured when it is written or cut; parallel mode's
     transition is put in front of the text once (`bridged`) without changing it."""
@@ -112,6 +172,7 @@ class RunState(BaseModel):
     summaries: dict[int, str] = Field(default_factory=dict)  # section number → its summary
     bridges: dict[int, str] = Field(default_factory=dict)  # parallel mode: section number → transition
     tokens: int = 0
+    use: TokenUse = Field(default_factory=TokenUse)
     calls: int = 0
     ratio: float | None = None
     repeats: int = 0

@@ -1,0 +1,69 @@
+"""Stop a streamed piece as soon as it is looping or already long enough.
+
+A small model that falls into a loop keeps pasting the same sentences until `max_tokens`;
+the writer then drops them (`integrity.drop_repeats`) — every one of those tokens was
+decoded for nothing. A piece that runs past what it was asked for is cut to length
+afterwards, the same waste. `PieceWatch` looks at the piece each time a sentence ends and
+says when to abandon the stream: its last sentences added (almost) no new text, or its new
+text already reaches what is needed. The text up to that point is kept and checked as usual.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from bimo.integrity import drop_repeats
+from bimo.text import _SENTENCE_END, count_length, sentences
+
+#: characters after which a sentence may have ended: only then is the piece looked at
+MAY_END = re.compile(r"[。！？!?…；;.\n]")
+
+
+class PieceWatch:
+    """Decides, at each sentence end of a streaming piece, whether to stop it.
+
+    `context` is what the piece must not repeat (the text so far and the prompt), `clean`
+    turns the raw piece into what the writer would keep before the repeat check, `need` is
+    the new length asked for (None: no length stop). A loop is `window` sentences in a row
+    that together bring at least `min_units` units of which under `new_share` are new.
+    """
+
+    def __init__(self, context: str, need: int | None, clean: Callable[[str], str] = str.strip, *,
+                 window: int = 3, min_units: int = 12, new_share: float = 0.2):
+        self.context = context
+        self.need = need
+        self.clean = clean
+        self.window = window
+        self.min_units = min_units
+        self.new_share = new_share
+        # (units of the piece, units of it that are new) at its start and at each sentence end
+        self.marks: list[tuple[int, int]] = [(0, 0)]
+        self.reason: str | None = None
+        self.at = 0  # characters of the piece when it was stopped
+
+    def check(self, text: str) -> str | None:
+        """"loop" or "enough" when the stream should stop now, else None. Only complete
+        sentences count: the last, unfinished one waits for its end. The first stop is final."""
+        if self.reason:
+            return self.reason
+        parts = sentences(text)
+        if parts and not _SENTENCE_END.search(parts[-1]):  # splits fall on matches: one inside ends it
+            parts = parts[:-1]
+        done = "".join(parts)
+        piece = self.clean(done)
+        units = count_length(piece)
+        if units == self.marks[-1][0]:
+            return None
+        new = count_length(drop_repeats(piece, self.context))
+        self.marks.append((units, new))
+        reason = None
+        if self.need is not None and new >= self.need:
+            reason = "enough"
+        elif len(self.marks) > self.window:
+            units0, new0 = self.marks[-1 - self.window]
+            if units - units0 >= self.min_units and new - new0 < self.new_share * (units - units0):
+                reason = "loop"
+        if reason:
+            self.reason, self.at = reason, len(done)
+        return reason
