@@ -16,7 +16,8 @@ step() {  # name, command...
   echo "== $name start $(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/sitting.log"
   local t0; t0=$(date +%s)
   "$@" > "$OUT/$name.log" 2>&1
-  echo "== $name end $(date -u +%FT%TZ) rc $? wall $(( $(date +%s) - t0 ))s load $(cut -d' ' -f1-3 /proc/loadavg)" \
+  local rc=$?
+  echo "== $name end $(date -u +%FT%TZ) rc $rc wall $(( $(date +%s) - t0 ))s load $(cut -d' ' -f1-3 /proc/loadavg)" \
     | tee -a "$OUT/sitting.log"
 }
 step backend_default "$PY" benchmarks/backend_overhead.py --model default --rounds 5

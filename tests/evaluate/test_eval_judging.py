@@ -2,6 +2,7 @@ import json
 
 import pytest
 
+from bimo.errors import BimoError
 from bimo.evaluate.agreement import pairwise_agreement, pointwise_agreement
 from bimo.evaluate.judge import judge_file
 from bimo.evaluate.judge_step import JudgeSettings
@@ -278,3 +279,16 @@ def test_agreement_keeps_failure_reasons_and_repeated_ids(tmp_path, jsonl):
     assert res["duplicates"] == [{"file": str(b), "row": 7, "key": "0", "reason": "duplicate id of row 1"}]
     p = pointwise_agreement(ScriptedBackend(lambda m, s: "no idea"), a, "writebench", JudgeSettings(judge="f", retries=0), n=2)
     assert p["failed"] == 2 and all("not valid JSON" in f["reason"] for f in p["failures"])
+
+
+def test_compare_refuses_to_mix_judge_settings(tmp_path, jsonl):
+    a, b = preds(tmp_path, jsonl, "x", "good"), preds(tmp_path, jsonl, "y", "poor")
+    out = tmp_path / "bt.jsonl"
+    assert len(compare_files([a, b], ScriptedBackend(pair_by_quality), out, JudgeSettings(judge="f"), limit=2)) == 2
+    before = out.read_text()
+    be = ScriptedBackend(pair_by_quality)
+    with pytest.raises(BimoError, match="judge_options"):
+        compare_files([a, b], be, out, JudgeSettings(judge="f", both_orders=False))
+    assert not be.requests and out.read_text() == before  # nothing judged, nothing lost
+    # the same settings resume as before
+    assert len(compare_files([a, b], ScriptedBackend(pair_by_quality), out, JudgeSettings(judge="f"))) == 6

@@ -152,3 +152,13 @@ def test_baseline_and_judge_default_to_the_base_and_the_environment(tmp_path, mo
     assert (r.baseline_uri, r.judge_uri) == (f"hf:{tmp_path / 'base'}", "local:small")
     r = load_pipeline_recipe(write_recipe(tmp_path / "g.yaml", {**recipe, "base": "small"}))
     assert r.baseline_uri == "local:small"
+
+
+def test_a_stage_not_run_never_checks_its_section():
+    """The backward stage's training section is built only for the backward stage's fingerprint."""
+    from bimo.pipeline.recipe import PipelineRecipe
+
+    rec = PipelineRecipe(name="x", base="small", backward={"train": {"lr_typo": 1}})
+    assert rec.fingerprint("synth") and rec.fingerprint("eval")
+    with pytest.raises(BimoError, match="backward.train"):
+        rec.fingerprint("backward")

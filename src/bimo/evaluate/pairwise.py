@@ -18,7 +18,7 @@ from typing import Any
 from bimo.errors import BimoError
 from bimo.evaluate.battles import Battle, battle_id
 from bimo.evaluate.judge_step import JudgeSettings, JudgeStep, judge_run_config
-from bimo.evaluate.pairjudge import PairJudge, combined
+from bimo.evaluate.pairjudge import OPTION_DEFAULTS, PairJudge, combined
 from bimo.evaluate.predictions import keyed_predictions, model_name, record_duplicates
 from bimo.io import errors_path
 from bimo.runner import run_step
@@ -37,6 +37,16 @@ class PairStep(JudgeStep):
     def __init__(self, backend: Any, settings: JudgeSettings, rubric: str = "pairwise"):
         super().__init__(backend, settings)
         self.pair_judge = PairJudge(settings, rubric)
+
+    def binding(self) -> dict[str, Any]:
+        """The judge's options too, so a resume judged another way is refused rather than
+        blended into one win rate (only options set away from their defaults: battle files
+        judged before the options existed still resume)."""
+        rec = self.pair_judge.recorded
+        options = {k: rec.get(k) for k, v in OPTION_DEFAULTS.items() if rec.get(k) != v}
+        if rec["rubric"] != "pairwise":
+            options["rubric"] = rec["rubric"]
+        return {**super().binding(), **({"judge_options": options} if options else {})}
 
     def key(self, job: dict[str, Any]) -> str:
         return json.dumps([job["key"], job["model_a"], job["model_b"]], ensure_ascii=False)

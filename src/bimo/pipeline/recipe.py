@@ -209,10 +209,11 @@ class PipelineRecipe(_Strict):
         """A hash of the settings one stage's output depends on (its own section)."""
         part: Any = {
             "curate": self.curate, "synth": self.synth.model_dump(mode="json"),
-            "backward": [self.backward.model_dump(mode="json"), self.backward_train_config().model_dump(mode="json")],
             "export": [self.export.model_dump(mode="json"), self.export_name],
             "eval": self.eval.model_dump(mode="json"),
         }.get(stage)
+        if stage == "backward":  # built only here: a stage not in the run never checks its section
+            part = [self.backward.model_dump(mode="json"), self.backward_train_config().model_dump(mode="json")]
         if stage in TRAIN_STAGES:
             part = [self.base, self.train_config(stage).model_dump(mode="json")]
         defaulted = self.defaulted_models(stage)

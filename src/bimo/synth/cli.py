@@ -107,7 +107,11 @@ def backtranslate(docs: Path = typer.Argument(..., help="documents JSONL: id, te
     run_cfg = RunConfig(resume=resume, overwrite=overwrite, limit=limit, concurrency=concurrency,
                         progress=not quiet, retries=retries)
     writer = _backend(cfg.generator) if cfg.backward else None  # opened first: a bad path fails at once
-    described, pairs = run_backtranslate(_backend(model), iter_jsonl(docs), output, cfg, run_cfg, writer)
+    try:
+        described, pairs = run_backtranslate(_backend(model), iter_jsonl(docs), output, cfg, run_cfg, writer)
+    finally:
+        if writer is not None:
+            writer.close()
     plans = plan_path(output)
     typer.echo(f"{plans}: {described.summary()}; errors: {errors_path(plans)}", err=True)
     typer.echo(f"{output}: {pairs.summary()} in {described.seconds + pairs.seconds:.1f} s; "
