@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bimo.errors import BimoError
-from bimo.io import atomic_write_text
+from bimo.io import atomic_write_text, twin_path
 from bimo.llm.base import GenParams
 
 #: Generation settings that change the text (timeout and the JSON schema, fixed by the step, do not).
@@ -50,8 +50,7 @@ def _show(value: Any) -> str:
 
 def sidecar_path(out: str | Path) -> Path:
     """`OUT.binding.json` beside `OUT.jsonl` (the same naming as the errors file)."""
-    out = Path(out)
-    return out.with_name(out.name.removesuffix(".jsonl") + ".binding.json")
+    return twin_path(out, ".binding.json")
 
 
 def write_sidecar(out: str | Path, binding: dict[str, Any]) -> None:

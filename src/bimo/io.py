@@ -62,15 +62,18 @@ def atomic_write_jsonl(path: str | Path, records: Iterable[dict[str, Any]]) -> N
     atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
 
 
-def errors_path(out: str | Path) -> Path:
-    """Where a job writing `OUT.jsonl` records its failures: `OUT.errors.jsonl` beside it.
-
-    The one rule for every stage (synthesis, judging, benchmark runs); a name without
-    `.jsonl` keeps its full name (`out.txt` -> `out.txt.errors.jsonl`).
-    """
+def twin_path(out: str | Path, suffix: str) -> Path:
+    """A file that goes with `OUT.jsonl` (errors, binding, plan, kept figures): `OUT` + suffix
+    beside it. The one naming rule; a name without `.jsonl` keeps its full name
+    (`out.txt`, `.errors.jsonl` -> `out.txt.errors.jsonl`)."""
     out = Path(out)
-    stem = out.name.removesuffix(".jsonl")
-    return out.with_name(stem + ".errors.jsonl")
+    return out.with_name(out.name.removesuffix(".jsonl") + suffix)
+
+
+def errors_path(out: str | Path) -> Path:
+    """Where a job writing `OUT.jsonl` records its failures: `OUT.errors.jsonl` beside it,
+    the one rule for every stage (synthesis, judging, benchmark runs)."""
+    return twin_path(out, ".errors.jsonl")
 
 
 def read_text(path: str | Path, kind: str = "file") -> str:

@@ -40,3 +40,15 @@ def test_stream_and_stop(hf_backend):
 def test_context_overflow(hf_backend):
     with pytest.raises(ContextOverflow):
         hf_backend.chat("river " * 5000, max_tokens=4, cache=False)
+
+
+def test_a_closed_stream_still_reports_all_it_decoded(hf_backend):
+    """generate cannot be interrupted: after close, the text still covers every token the
+    usage counts (the writer learns its units-per-token ratio from the pair)."""
+    full = hf_backend.chat("Write one line about the sea.", max_tokens=12, temperature=0, cache=False)
+    stream = hf_backend.stream("Write one line about the sea.", max_tokens=12, temperature=0, cache=False)
+    with stream:
+        for _ in stream:
+            stream.close()
+    assert stream.completion.completion_tokens == full.completion_tokens
+    assert stream.completion.text == full.text

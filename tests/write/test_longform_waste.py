@@ -74,6 +74,12 @@ def test_where_the_tokens_went_adds_up_and_is_saved(tmp_path):
     saved = load_state(tmp_path / "run").use
     assert saved == use and json.loads((tmp_path / "run" / "state.json").read_text())["use"]["kept"] == use.kept
     assert "kept" in use.line() and "loops stopped early" in use.line()
+    # a checkpoint taken while another section is half written (parallel mode): its tokens
+    # are in `tokens` but not yet in `use`, and a run that stops there has thrown them away
+    w.tokens += 40
+    w._save(tmp_path / "run", load_state(tmp_path / "run"))
+    saved = load_state(tmp_path / "run")
+    assert saved.tokens == saved.use.total() and saved.use.interrupted == 40 and w.use.interrupted == 0
 
 
 def test_a_section_cut_to_length_counts_the_cut_tokens():

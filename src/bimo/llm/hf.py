@@ -101,10 +101,11 @@ class HFBackend(Backend):
 
         worker = threading.Thread(target=run, daemon=True)
         worker.start()
-        stopped = False
+        # generate cannot be interrupted mid-call: after the caller asks to stop, the rest is
+        # still passed on (and drained), so the text matches the tokens the usage counts
         for piece in streamer:
-            if not stopped and piece and on_chunk({"choices": [{"index": 0, "delta": {"content": piece}}]}):
-                stopped = True  # keep draining; generate cannot be interrupted mid-call
+            if piece:
+                on_chunk({"choices": [{"index": 0, "delta": {"content": piece}}]})
         worker.join()
         text, n_prompt, n_new, finish = result["out"]
         if finish.startswith("{"):

@@ -22,7 +22,7 @@ from typing import Any
 from bimo.errors import BimoError
 from bimo.io import atomic_write_jsonl, iter_jsonl
 from bimo.pipeline.context import StageContext, StageResult
-from bimo.pipeline.data import count_records, iter_corpus, sample_docs
+from bimo.pipeline.data import count_records, iter_corpus, sampled_once
 from bimo.runner import errors_path
 
 
@@ -33,15 +33,11 @@ def reversible(sft_file: Path) -> list[dict[str, Any]]:
 
 
 def new_docs(ctx: StageContext, n: int, seed: int) -> Path:
-    """`n` documents of the curated corpus the synth stage did not sample, chosen once."""
-    out = ctx.dir / "docs.jsonl"
-    if out.exists():
-        return out
+    """`n` documents of the curated corpus the synth stage did not sample, chosen once
+    (again when `n` or `seed` changes)."""
     used = {str(d.get("id")) for d in iter_jsonl(ctx.path(ctx.output("synth", "docs")))}
     corpus = [ctx.path(p) for p in ctx.output("curate", "corpus")]
-    fresh = (d for d in iter_corpus(corpus) if str(d.get("id")) not in used)
-    atomic_write_jsonl(out, sample_docs(fresh, n, seed))
-    return out
+    return sampled_once(ctx.dir, lambda: (d for d in iter_corpus(corpus) if str(d.get("id")) not in used), n, seed)
 
 
 def run_backward(ctx: StageContext) -> StageResult:

@@ -15,7 +15,7 @@ import heapq
 import json
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,18 @@ def sample_docs(docs: Iterator[dict[str, Any]], n: int | None, seed: int) -> lis
     return [d for _, d in heapq.nsmallest(n, ((rank(d), d) for d in usable), key=lambda x: x[0])]
 
 
+def sampled_once(folder: Path, docs: Callable[[], Iterator[dict[str, Any]]], n: int | None, seed: int) -> Path:
+    """`folder/docs.jsonl`: `n` of `docs()` sampled by `seed`, once. A resumed stage works on
+    the same documents; a changed `n` or `seed` (kept in `docs.sample.json`) samples again
+    (a larger `n` adds to the sample, and the runner skips the work items already done)."""
+    docs_file, sample_file = folder / "docs.jsonl", folder / "docs.sample.json"
+    sample = json.dumps({"docs": n, "seed": seed})
+    if not docs_file.exists() or not sample_file.exists() or sample_file.read_text(encoding="utf-8") != sample:
+        atomic_write_jsonl(docs_file, sample_docs(docs(), n, seed))
+        atomic_write_text(sample_file, sample)
+    return docs_file
+
+
 def count_records(path: Path) -> int:
     return sum(1 for _ in iter_jsonl(path, [])) if path.exists() else 0
 
@@ -80,14 +92,8 @@ def run_synth(ctx: StageContext) -> StageResult:
 
     cfg = ctx.recipe.synth
     ctx.dir.mkdir(parents=True, exist_ok=True)
-    docs_file, sample_file = ctx.dir / "docs.jsonl", ctx.dir / "docs.sample.json"
-    sample = json.dumps({"docs": cfg.docs, "seed": cfg.seed})
-    # Sampled once: a resumed stage works on the same documents (a larger `docs` adds to them,
-    # and the runner skips the work items already done).
-    if not docs_file.exists() or not sample_file.exists() or sample_file.read_text(encoding="utf-8") != sample:
-        corpus = [ctx.path(p) for p in ctx.output("curate", "corpus")]
-        atomic_write_jsonl(docs_file, sample_docs(iter_corpus(corpus), cfg.docs, cfg.seed))
-        atomic_write_text(sample_file, sample)
+    corpus = [ctx.path(p) for p in ctx.output("curate", "corpus")]
+    docs_file = sampled_once(ctx.dir, lambda: iter_corpus(corpus), cfg.docs, cfg.seed)
     n_docs = count_records(docs_file)
     sft_file, pairs_file = ctx.dir / "sft.jsonl", ctx.dir / "pairs.jsonl"
     # resume=True in a fresh folder is a plain run; after an interruption it skips finished records

@@ -46,6 +46,7 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from bimo.errors import BimoError
+from bimo.io import twin_path
 from bimo.llm.base import Backend, GenParams, Message
 from bimo.llm.uri import ModelURI
 from bimo.runner import GenerationStep, Reject
@@ -590,8 +591,7 @@ class BacktranslateStep(GenerationStep):
 
 def plan_path(out: str | Path) -> Path:
     """Where the per-document descriptions of a run go: OUT.plan.jsonl."""
-    out = Path(out)
-    return out.with_name(out.name.removesuffix(".jsonl") + ".plan.jsonl")
+    return twin_path(out, ".plan.jsonl")
 
 
 def run_backtranslate(backend: Backend, docs: Iterable[dict[str, Any]] | str | Path, out: str | Path,

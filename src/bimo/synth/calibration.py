@@ -24,15 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from bimo.errors import BimoError
-from bimo.io import atomic_write_text
+from bimo.io import atomic_write_text, twin_path
 
 SCORE_RUBRIC = "synth-score"
 
 
 def judge_path(out: str | Path) -> Path:
     """`OUT.judge.json` beside `OUT.jsonl` (the naming of the errors and binding files)."""
-    out = Path(out)
-    return out.with_name(out.name.removesuffix(".jsonl") + ".judge.json")
+    return twin_path(out, ".judge.json")
 
 
 def scorer_settings(uri: str, temperature: float, max_tokens: int, seed: int) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from typing import Any
 
 from bimo.binding import differences
 from bimo.errors import BimoError
-from bimo.io import iter_jsonl
+from bimo.io import iter_jsonl, twin_path
 from bimo.llm import GenParams, get_backend
 from bimo.llm.base import Backend
 from bimo.runner import GenerationStep, Reject, RunConfig, attempt_seed, run_step
@@ -101,7 +101,7 @@ class BenchStep(GenerationStep):
 
 def runs_dir(out: Path) -> Path:
     """Long-form checkpoints of a prediction file: `OUT.runs/` beside it, never shared."""
-    return out.with_name(out.name.removesuffix(".jsonl") + ".runs")
+    return twin_path(out, ".runs")
 
 
 def checkpoint_name(key: str) -> str:

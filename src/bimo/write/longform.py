@@ -339,6 +339,9 @@ class LongformWriter:
         with self._lock:
             state.tokens, state.calls, state.ratio = self.tokens, self.calls, self.ratio
             state.use = self.use.model_copy()
+            # tokens of sections still being written (parallel mode) are in `tokens` but not
+            # yet in `use`: a run that stops here has thrown them away
+            state.use.interrupted += max(0, self.tokens - state.use.total())
             state.repeats, state.stops = self.repeats, list(self.stops)
         data = state.model_dump(mode="json", exclude={"stopped"} if state.stopped is None else None)
         atomic_write_text(run_dir / "state.json", json.dumps(data, ensure_ascii=False, indent=1))

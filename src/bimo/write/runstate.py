@@ -91,8 +91,9 @@ class TokenUse(BaseModel):
     output (`kept`), or thrown away — as a repeat of earlier text or a line cleaned away
     (`repeat`), an empty answer (`empty`), the losing copy of a section written twice
     because it restated an earlier one (`redo`), cut to length (`cut`), a dangling ending
-    trimmed (`ending`) — and the calls that write no section text (`plan`, `summary`,
-    `bridge`, `leak_fix`). A piece's tokens are shared between kept and dropped text in
+    trimmed (`ending`), a section still being written when the run stopped (`interrupted`:
+    in parallel mode a checkpoint can come while other sections are half written) — and the
+    calls that write no section text (`plan`, `summary`, `bridge`, `leak_fix`). A piece's tokens are shared between kept and dropped text in
     proportion to their length units. The second group is the same section tokens by the
     kind of call: the first piece of a section, a plain continuation, a re-ask after a
     repeated piece (other seed, anti-repetition sampling), a new sub-point.
@@ -108,6 +109,7 @@ class TokenUse(BaseModel):
     summary: int = 0
     bridge: int = 0
     leak_fix: int = 0
+    interrupted: int = 0
     draft: int = 0
     continuation: int = 0
     retry: int = 0
@@ -115,7 +117,7 @@ class TokenUse(BaseModel):
     #: pieces stopped while streaming because their last sentences only repeated (a loop)
     stopped_loops: int = 0
 
-    WASTE: ClassVar[tuple[str, ...]] = ("repeat", "empty", "redo", "cut", "ending")
+    WASTE: ClassVar[tuple[str, ...]] = ("repeat", "empty", "redo", "cut", "ending", "interrupted")
     FATES: ClassVar[tuple[str, ...]] = ("kept", *WASTE, "plan", "summary", "bridge", "leak_fix")
 
     def total(self) -> int:
