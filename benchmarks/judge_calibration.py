@@ -21,7 +21,8 @@ Variants (`--variants`, each one way of making a weak judge better, switched on 
 then all together): `base` (pairwise rubric, both orders), `one-order` (what both-order
 aggregation buys), `criteria` (criteria first), `samples` (3 samples per order, majority
 vote, temperature 0.7), `types` (a rubric per writing type), `all` (criteria + samples +
-types). The judge is loaded once; every variant judges the same pairs.
+types), `logprob` (the verdict read from the letter's probability in both orders, see
+`bimo.evaluate.pairjudge`), `logprob-types` (that with a rubric per writing type). The judge is loaded once; every variant judges the same pairs.
 
     python benchmarks/judge_calibration.py --texts 6 --judge local:default -o runs/judge-tune
     python benchmarks/judge_calibration.py --set report --texts 6 --variants base -o runs/judge-report
@@ -52,6 +53,8 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "samples": ("pairwise", {"samples": 3, "temperature": 0.7}),
     "types": ("pairwise", {"rubric_type": "auto"}),
     "all": ("pairwise-criteria", {"samples": 3, "temperature": 0.7, "rubric_type": "auto"}),
+    "logprob": ("pairwise-logprob", {}),
+    "logprob-types": ("pairwise-logprob", {"rubric_type": "auto"}),
 }
 
 

@@ -8,7 +8,9 @@ recorded in `requests` (the OpenAI-style dicts a server would receive).
 Without `answer` it writes "word0 word1 ..." (one word per streamed chunk, `delay`
 seconds per word); with `answer(messages, seed)` it returns that text (a dict is sent as
 JSON) after `delay` seconds. A request with `tools` gets a call to the first tool, streamed in argument
-fragments as vLLM and llama.cpp send them (or whole, when `whole_calls`).
+fragments as vLLM and llama.cpp send them (or whole, when `whole_calls`). With
+`logprobs(messages)` -> {token: log-probability}, a request asking for `logprobs` gets them
+for its first token, in OpenAI's shape.
 """
 
 from __future__ import annotations
@@ -32,13 +34,15 @@ class ScriptedBackend(Backend):
     """Scripted answers with the real backend plumbing; counts concurrency and stops."""
 
     def __init__(self, answer: Answer | None = None, *, words: int = 8, delay: float = 0.0, parallel: int = 2,
-                 whole_calls: bool = False, uri: str = "test:scripted"):
+                 whole_calls: bool = False, uri: str = "test:scripted",
+                 logprobs: Callable[[list[Message]], dict[str, float]] | None = None):
         super().__init__()
         self.cache = None
         self.uri = uri
         self.answer = answer
         self.words, self.delay, self.parallel = words, delay, parallel
         self.whole_calls = whole_calls
+        self.logprobs = logprobs
         self.lock = threading.Lock()
         self.requests: list[dict[str, Any]] = []
         self.running = 0  #: requests in progress now
@@ -77,8 +81,12 @@ class ScriptedBackend(Backend):
                 name = request["tools"][0]["function"]["name"]
                 msg = {"role": "assistant", "content": None, "tool_calls": [
                     {"id": "call_1", "type": "function", "function": {"name": name, "arguments": "{}"}}]}
-            return {"choices": [{"index": 0, "message": msg, "finish_reason": "stop"}],
-                    "usage": {"prompt_tokens": 3, "completion_tokens": self.words}}
+            choice: dict[str, Any] = {"index": 0, "message": msg, "finish_reason": "stop"}
+            if request.get("logprobs") and self.logprobs is not None:
+                top = sorted(self.logprobs(request["messages"]).items(), key=lambda kv: -kv[1])
+                top = [{"token": t, "logprob": lp} for t, lp in top[: request.get("top_logprobs") or 1]]
+                choice["logprobs"] = {"content": [{**top[0], "top_logprobs": top}]}
+            return {"choices": [choice], "usage": {"prompt_tokens": 3, "completion_tokens": self.words}}
         finally:
             self._leave()
 

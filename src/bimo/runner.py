@@ -42,7 +42,7 @@ from pydantic import BaseModel, Field
 from bimo.binding import check_sidecar, make_binding, params_settings, sidecar_path
 from bimo.errors import BackendError, BimoError, ContextOverflow
 from bimo.io import JsonlAppender, atomic_write_jsonl, errors_path, iter_jsonl, repair_jsonl
-from bimo.llm.base import Backend, GenParams, Message, parse_json
+from bimo.llm.base import Backend, Completion, GenParams, Message, parse_json
 
 __all__ = ["Reject", "GenerationStep", "RunConfig", "RunStats", "StepOutcome", "attempt_seed", "errors_path", "map_step",
            "reason_class", "run_step"]
@@ -125,10 +125,12 @@ class GenerationStep:
 
     def generate(self, messages: list[Message], attempt: int, *, schema: dict[str, Any] | None = None,
                  parse: Callable[[str], Any] | None = None, backend: Backend | None = None,
-                 params: GenParams | None = None, cache: bool | None = None, salt: int = 0) -> Any:
+                 params: GenParams | None = None, cache: bool | None = None, salt: int = 0,
+                 read: Callable[[Completion], Any] | None = None) -> Any:
         """One model call at seed `attempt_seed(params.seed, attempt, salt)`.
 
-        The answer goes through `parse(text)` when given, else is parsed as JSON when a
+        The answer goes through `read(completion)` when given (what the text alone does not
+        carry, such as token probabilities), else `parse(text)` when given, else is parsed as JSON when a
         schema is given, else returned as text (empty text is a Reject). An answer the
         parse refuses (ValueError, or not JSON) is a Reject with the raw answer in `detail`,
         retried by the runner with the next seed.
@@ -146,6 +148,11 @@ class GenerationStep:
         params = params or self.params
         comp = backend.chat(messages, params, seed=attempt_seed(params.seed, attempt, salt), json_schema=schema,
                             cache=cache)
+        if read is not None:
+            try:
+                return read(comp)
+            except ValueError as exc:
+                raise Reject(str(exc), detail=comp.text[:2000]) from None
         if parse is None and schema is None:
             if not comp.text.strip():
                 raise Reject("empty output")

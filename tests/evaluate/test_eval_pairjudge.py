@@ -3,6 +3,7 @@ one order instead of both, a rubric per writing type, criteria first. Voting is 
 exactly with scripted verdicts; the same paths then run on the tiny model through llama.cpp."""
 
 import json
+import math
 
 import pytest
 
@@ -23,7 +24,7 @@ from bimo.evaluate.pairjudge import (
 from bimo.evaluate.pairwise import compare_files
 from bimo.io import errors_path
 from fakes import ScriptedBackend
-from scripted_judges import first_shown
+from scripted_judges import first_shown, second_shown
 
 PAIR = {"id": "p1", "prompt": "Write a line about rain.", "a": "Alpha line", "b": "Beta line", "winner": "a"}
 
@@ -237,3 +238,82 @@ def test_compare_notes_a_calibration_made_with_other_settings(tmp_path, jsonl, m
     assert "(calibrated with other settings: max_tokens 256 -> 768, seed 0 -> 1)" in res.stdout
     res = CliRunner().invoke(cli.app, [*args, "-o", str(tmp_path / "y.jsonl"), "--seed", "0", "--max-tokens", "256"])
     assert res.exit_code == 0 and "calibrated with other settings" not in res.stdout
+
+
+# --- verdicts read from the letter's probability ---------------------------------------------
+
+def biased_letters(messages) -> dict[str, float]:
+    """A judge that leans 2 nats to whatever is shown first, and 0.5 nats to the answer with
+    'good' in it: its written letter is always A, its probabilities still know better."""
+    lean = 2.0 + (0.5 if "good" in first_shown(messages) else 0.0) - (0.5 if "good" in second_shown(messages) else 0.0)
+    return {"A": lean / 2, " B": -lean / 2, "The": -3.0}
+
+
+def test_logprob_verdict_cancels_a_position_lean(tmp_path):
+    from scripted_judges import CALIBRATION_PAIRS
+
+    be = ScriptedBackend(lambda m, seed: "A", logprobs=biased_letters)
+    settings = JudgeSettings(judge="test:scripted", retries=0)
+    pairs = [normalize_pair(p, i) for i, p in enumerate(CALIBRATION_PAIRS, 1)]
+    s = calibrate("built", [(settings, be)], tmp_path, rubric="pairwise-logprob", pairs=(pairs, []))
+    rows = rows_of(tmp_path)
+    assert len(rows) == 6
+    for r in rows:  # the letter follows position in both orders; the verdict follows 'good'
+        assert r["verdicts"] == ["A", "A"] and r["sides"] == ["a", "b"]
+        good_first = r["margins"][0] if r["human"] == "a" else r["margins"][1]
+        assert good_first == pytest.approx(2.5) and sum(r["margins"]) == pytest.approx(4.0)
+        assert r["winner"] == r["human"] and abs(r["score"]) == pytest.approx(0.5)
+    j = s["judges"][0]
+    assert j["agreement"]["rate"] == 1.0 and j["position_flips"] == 1.0
+    assert j["position_margin"] == pytest.approx(2.0) and j["tie_rate"] == 0.0
+    # one token, greedy, with the probabilities asked for
+    assert {(r["max_tokens"], r["temperature"], r["top_logprobs"], r["logprobs"]) for r in be.requests} == {(1, 0.0, 20, True)}
+    assert "response_format" not in be.requests[0]
+
+
+def test_logprob_verdict_needs_probabilities_and_a_letter(tmp_path):
+    from bimo.evaluate.pairjudge import PairJudge
+
+    settings = JudgeSettings(judge="test:scripted", retries=0)
+    pairs = [normalize_pair(PAIR, 1)]
+    for name, be, reason in (
+        ("none", ScriptedBackend(lambda m, seed: "A"), "reported no token probabilities"),
+        ("noletter", ScriptedBackend(lambda m, seed: "The", logprobs=lambda m: {"The": -0.1, "I": -2.0}),
+         "neither A nor B among the judge's 2 likeliest first tokens"),
+    ):
+        s = calibrate("built", [(settings, be)], tmp_path / name, rubric="pairwise-logprob", pairs=(pairs, []))
+        err = [json.loads(x) for x in errors_path(verdicts_path(tmp_path / name, "test:scripted")).read_text().splitlines()]
+        assert s["judges"][0]["failed"] == 1 and reason in err[0]["reason"], err
+    with pytest.raises(BimoError, match="--samples does not apply"):
+        PairJudge(JudgeSettings(judge="x", samples=3, temperature=0.7), "pairwise-logprob")
+
+
+def test_logprob_letter_missing_from_the_list_counts_at_the_floor():
+    from bimo.evaluate.pairjudge import letter_margin
+    from bimo.llm.base import Completion
+
+    comp = Completion.from_response({"choices": [{"message": {"content": "A"}, "logprobs": {"content": [
+        {"token": "A", "logprob": -0.1, "top_logprobs": [{"token": "A", "logprob": -0.1}, {"token": " A", "logprob": -0.1},
+                                                           {"token": "X", "logprob": -4.0}]}]}}]})
+    assert letter_margin(comp) == pytest.approx(math.log(2 * math.exp(-0.1)) + 4.0)
+
+
+def test_tiny_judge_logprob_verdicts_through_llama_cpp(tiny_backend, tmp_path):
+    """The embedded llama.cpp reports the letter's probabilities; both orders give a margin each,
+    the score is their difference and the verdict its sign beyond the tie band."""
+    from bimo.evaluate.pairjudge import LOGPROB_TIE
+
+    pairs = [normalize_pair({"id": f"s{k}", "prompt": "Write a one-line slogan for a bakery.",
+                             "chosen": "Fresh bread, warm hearts, every morning.", "rejected": "bread bread bread"}, k)
+             for k in (1, 2)]
+    settings = JudgeSettings(judge="local:tiny", retries=0)
+    s = calibrate("built", [(settings, tiny_backend)], tmp_path, rubric="pairwise-logprob", pairs=(pairs, []))
+    rows = rows_of(tmp_path, "local:tiny")
+    assert len(rows) == 2 and s["judges"][0]["failed"] == 0
+    for r in rows:
+        m1, m2 = r["margins"]
+        score = (m1 - m2) / 2 if r["first"] == ["a", "b"] else (m2 - m1) / 2
+        assert r["score"] == pytest.approx(score, abs=1e-3)
+        assert r["winner"] == ("a" if score > LOGPROB_TIE else "b" if score < -LOGPROB_TIE else "tie")
+        assert r["verdicts"] == ["A" if m > 0 else "B" for m in r["margins"]]
+    assert isinstance(s["judges"][0]["position_margin"], float)

@@ -52,3 +52,15 @@ def test_a_closed_stream_still_reports_all_it_decoded(hf_backend):
             stream.close()
     assert stream.completion.completion_tokens == full.completion_tokens
     assert stream.completion.text == full.text
+
+
+def test_first_token_logprobs(hf_backend):
+    """`top_logprobs` gets the likeliest first tokens in OpenAI's shape (what logprob judges read)."""
+    import math
+
+    comp = hf_backend.chat("Pick A or B.", max_tokens=1, temperature=0, top_logprobs=5, cache=False)
+    top = comp.first_token_logprobs()
+    assert len(top) == 5 and all(v <= 0 for v in top.values())
+    assert sum(math.exp(v) for v in top.values()) <= 1.0 + 1e-6
+    assert max(top, key=top.get) == comp.raw["choices"][0]["logprobs"]["content"][0]["token"]
+    assert not hf_backend.chat("Pick A or B.", max_tokens=1, temperature=0, cache=False).first_token_logprobs()

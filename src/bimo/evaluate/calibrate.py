@@ -253,7 +253,8 @@ def summarize(rows: list[dict[str, Any]], rounds: int = ROUNDS, seed: int = 0) -
     if not n:
         return {"pairs": 0}
     human = [r["human"] for r in rows]
-    comb = [combined(r["sides"]) for r in rows]
+    # the verdict the judge gave (files from before it was recorded: the orders combined)
+    comb = [r.get("winner") or combined(r["sides"]) for r in rows]
     agree = np.array([c == h for c, h in zip(comb, human, strict=True)], float)
     single = np.array([sum(v == r["human"] for v in r["sides"]) / len(r["sides"]) for r in rows], float)
     # the side shown first in each order judged (a one-order judge records which)
@@ -270,6 +271,9 @@ def summarize(rows: list[dict[str, Any]], rounds: int = ROUNDS, seed: int = 0) -
         "tie_rate_single": float(np.mean([v == "tie" for r in rows for v in r["sides"]])),
         "length": _length_bias(rows, agree, rounds, seed),
     }
+    margins = [r["margins"] for r in rows if len(r.get("margins") or []) == 2]
+    if margins:  # pairwise-logprob: how far the letter leans to the first-shown answer, in nats
+        out["position_margin"] = float(np.mean([(m1 + m2) / 2 for m1, m2 in margins]))
     for field in ("category", "lang"):
         groups: dict[str, list[int]] = {}
         for i, r in enumerate(rows):

@@ -161,7 +161,7 @@ def compare(preds: Annotated[list[Path], typer.Argument(help="two or more predic
             temperature: TempOpt = None, seed: SeedOpt = None, retries: RetriesOpt = None,
             max_tokens: MaxTokOpt = None, as_json: JsonOpt = False, quiet: QuietOpt = False,
             calibration: Annotated[Path | None, typer.Option("--calibration", help="the judge's calibration.json (bimo eval calibrate): its figures are printed beside the win rates")] = None,
-            rubric: Annotated[str, typer.Option("--rubric", help="pairwise rubric: pairwise | pairwise-criteria (criteria first) | pairwise-forced (no ties)")] = "pairwise",
+            rubric: Annotated[str, typer.Option("--rubric", help="pairwise rubric: pairwise | pairwise-criteria (criteria first) | pairwise-forced (no ties) | pairwise-logprob (verdict from the letter's probability in both orders)")] = "pairwise",
             samples: SamplesOpt = None, one_order: OneOrderOpt = False, rubric_type: RubricTypeOpt = None) -> None:
     """Side-by-side judging in both orders; prints win rates with 95% intervals, and the
     length-controlled win rate with its 95% interval. "better"/"worse" only when the
@@ -350,7 +350,7 @@ def agreement(preds: Annotated[list[Path], typer.Argument(help="one predictions 
 
 
 CalJudgeOpt = Annotated[list[str] | None, typer.Option("--judge", "-j", help="judge backend URI; repeat to calibrate several judges side by side")]
-PairRubricOpt = Annotated[str, typer.Option("--rubric", help="pairwise rubric: pairwise | pairwise-criteria (criteria first) | pairwise-forced (no ties)")]
+PairRubricOpt = Annotated[str, typer.Option("--rubric", help="pairwise rubric: pairwise | pairwise-criteria (criteria first) | pairwise-forced (no ties) | pairwise-logprob (verdict from the letter's probability in both orders)")]
 JudgeSeedOpt = Annotated[int | None, typer.Option("--judge-seed", help="judge seed (recorded)")]
 MixedOpt = Annotated[bool, typer.Option("--allow-mixed-settings", help="resume into verdicts made with other judge settings")]
 

@@ -13,6 +13,14 @@ each one does:
   rule, so retries never reuse a sample's seed), the most frequent one wins, and a vote
   whose top is shared is a tie. Needs a temperature above 0: greedy decoding gives the
   same answer K times;
+* verdicts read from probabilities: rubric `pairwise-logprob`, the judge answers one letter
+  and what is kept is log P("A") − log P("B") of that letter in each order (`margins`). A
+  judge that leans to the first-shown answer adds the same constant to both orders' margins,
+  so their difference — the `score`, positive for a — cancels it: the verdict cannot follow
+  position, and a preference too weak to show in any written letter still counts. A score
+  within `LOGPROB_TIE` nats of 0 is a tie. Needs a backend that reports token
+  log-probabilities (the embedded llama.cpp, `hf:`, OpenAI servers that support `logprobs`);
+  temperature and samples do not apply (nothing is sampled);
 * a rubric per writing type (`rubric_type="auto"`): the pair's task, genre, category or
   domain (the first that names a type) picks `rubrics/bytype/TYPE.yaml`, directly or
   through its `aliases`, and that type's criteria replace the general ones. A pair of no
@@ -27,15 +35,24 @@ from collections import Counter
 from functools import cache
 from typing import Any
 
+import numpy as np
+
 from bimo.errors import BimoError
 from bimo.evaluate import rubric as rb
 from bimo.evaluate.judge_step import JudgeSettings
-from bimo.llm.base import GenParams
+from bimo.llm.base import Completion, GenParams
 from bimo.runner import GenerationStep, attempt_seed
 from bimo.synth.common import object_schema
 from bimo.templates import list_package_yaml, load_package_yaml
 
-PAIR_RUBRICS = ("pairwise", "pairwise-criteria", "pairwise-forced")
+PAIR_RUBRICS = ("pairwise", "pairwise-criteria", "pairwise-forced", "pairwise-logprob")
+LOGPROB = "pairwise-logprob"
+#: how many of the likeliest first tokens a `pairwise-logprob` call asks for
+LOGPROB_TOP = 20
+#: |score| in nats below which a `pairwise-logprob` verdict is a tie
+LOGPROB_TIE = 0.1
+#: letters as a judge may write them (full-width forms from Chinese prompts)
+_LETTERS = {"A": "A", "B": "B", "Ａ": "A", "Ｂ": "B"}
 BYTYPE = rb.RUBRICS + ".bytype"
 #: record fields that may name a writing type, in the order they are tried
 TYPE_FIELDS = ("task", "genre", "category", "domain")
@@ -61,8 +78,30 @@ def pair_prompt(rubric: str, record: dict[str, Any], first: str, second: str,
     """Messages and answer schema for one order of one pair under a pairwise rubric."""
     check_rubric(rubric)
     name = "pairwise" if rubric == "pairwise-forced" else rubric
-    schema = {"pairwise": rb.PAIR_SCHEMA, "pairwise-forced": _FORCED_SCHEMA}.get(rubric, _CRITERIA_SCHEMA)
+    schema = {"pairwise": rb.PAIR_SCHEMA, "pairwise-forced": _FORCED_SCHEMA, LOGPROB: None}.get(rubric, _CRITERIA_SCHEMA)
     return rb.pair_messages(record, first, second, name, criteria), schema
+
+
+def letter_margin(comp: Completion) -> float:
+    """log P("A") − log P("B") of the judge's first answer token (spaces around the letter
+    forgiven, variants of one letter summed). A letter missing from the likeliest tokens
+    counts at the least likely one listed, so the margin is then a bound. ValueError when the
+    backend reported no probabilities or neither letter is among them."""
+    top = comp.first_token_logprobs()
+    if not top:
+        raise ValueError("the judge reported no token probabilities; pairwise-logprob needs a backend that "
+                         "returns logprobs (local:, gguf:, hf:, or an OpenAI server that supports them)")
+    mass: dict[str, list[float]] = {"A": [], "B": []}
+    for token, lp in top.items():
+        letter = _LETTERS.get(token.strip())
+        if letter:
+            mass[letter].append(lp)
+    if not mass["A"] and not mass["B"]:
+        raise ValueError(f"neither A nor B among the judge's {len(top)} likeliest first tokens "
+                         f"(it began with {comp.text[:20]!r})")
+    floor = min(top.values())
+    a, b = (float(np.logaddexp.reduce(mass[k])) if mass[k] else floor for k in ("A", "B"))
+    return a - b
 
 
 # --- rubrics per writing type -------------------------------------------------------------
@@ -157,8 +196,13 @@ class PairJudge:
     def __init__(self, settings: JudgeSettings, rubric: str = "pairwise"):
         check_rubric(rubric)
         check_options(settings)
+        if rubric == LOGPROB and settings.samples > 1:
+            raise BimoError("--samples does not apply to --rubric pairwise-logprob: it reads the letter's "
+                            "probability, nothing is sampled")
         self.settings, self.rubric = settings, rubric
         self.params = GenParams(temperature=settings.temperature, max_tokens=settings.max_tokens, seed=settings.seed)
+        if rubric == LOGPROB:  # one greedy token and its probabilities
+            self.params = GenParams(temperature=0.0, max_tokens=1, seed=settings.seed, top_logprobs=LOGPROB_TOP)
         self.recorded = judge_settings_record(settings, rubric)
 
     def salt(self, attempt: int, sample: int) -> int:
@@ -178,6 +222,8 @@ class PairJudge:
         criteria = type_rubric(rtype)["criteria"][rb.pick_lang(record)] if rtype else None
         orders = [("a", "b"), ("b", "a")] if s.both_orders else [("b", "a") if b_first(key) else ("a", "b")]
         text = {"a": a, "b": b}
+        if self.rubric == LOGPROB:
+            return self._by_logprob(step, record, text, orders, criteria, attempt, rtype)
         seeds = [attempt_seed(s.seed, attempt, self.salt(attempt, j)) for j in range(s.samples)]
         out: dict[str, Any] = {"sides": [], "first": [], "verdicts": [], "votes": []}
         for first, second in orders:
@@ -194,8 +240,32 @@ class PairJudge:
             del out["votes"]
         if s.rubric_type is not None:
             out["rubric_type"] = rtype or "general"
+        out["winner"] = combined(out["sides"])
+        return out
+
+    def _by_logprob(self, step: GenerationStep, record: dict[str, Any], text: dict[str, str],
+                    orders: list[tuple[str, str]], criteria: str | None, attempt: int,
+                    rtype: str | None) -> dict[str, Any]:
+        """`pairwise-logprob`: per order the letter margin; the verdict from their difference."""
+        out: dict[str, Any] = {"sides": [], "first": [], "verdicts": [], "margins": []}
+        score = 0.0
+        for first, second in orders:
+            msgs, _ = pair_prompt(self.rubric, record, text[first], text[second], criteria)
+            m = step.generate(msgs, attempt, read=letter_margin, params=self.params)
+            verdict = "A" if m > 0 else "B" if m < 0 else "tie"
+            out["sides"].append({"A": first, "B": second, "tie": "tie"}[verdict])
+            out["first"].append(first)
+            out["verdicts"].append(verdict)
+            out["margins"].append(round(m, 4))
+            score += m if first == "a" else -m
+        score /= len(orders)
+        out["score"] = round(score, 4)
+        out["winner"] = "a" if score > LOGPROB_TIE else "b" if score < -LOGPROB_TIE else "tie"
+        out["seeds"] = [attempt_seed(self.settings.seed, attempt)] * len(orders)
+        if self.settings.rubric_type is not None:
+            out["rubric_type"] = rtype or "general"
         return out
 
 
-__all__ = ["PAIR_RUBRICS", "PairJudge", "b_first", "check_options", "check_rubric", "coin", "combined", "judge_settings_record",
-           "pair_prompt", "settings_differences", "type_rubric", "vote", "writing_type", "writing_types"]
+__all__ = ["LOGPROB", "LOGPROB_TIE", "PAIR_RUBRICS", "PairJudge", "b_first", "check_options", "check_rubric", "coin", "combined", "judge_settings_record",
+           "letter_margin", "pair_prompt", "settings_differences", "type_rubric", "vote", "writing_type", "writing_types"]

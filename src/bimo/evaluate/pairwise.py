@@ -18,7 +18,7 @@ from typing import Any
 from bimo.errors import BimoError
 from bimo.evaluate.battles import Battle, battle_id
 from bimo.evaluate.judge_step import JudgeSettings, JudgeStep, judge_run_config
-from bimo.evaluate.pairjudge import OPTION_DEFAULTS, PairJudge, combined
+from bimo.evaluate.pairjudge import OPTION_DEFAULTS, PairJudge
 from bimo.evaluate.predictions import keyed_predictions, model_name, record_duplicates
 from bimo.io import errors_path
 from bimo.runner import run_step
@@ -61,13 +61,13 @@ class PairStep(JudgeStep):
         ra, rb_ = job["a"], job["b"]
         got = self.pair_judge.judge(self, ra, ra["response"], rb_["response"], attempt, self.key(job))
         sides = got["sides"]
-        winner = {"a": "model_a", "b": "model_b", "tie": "tie"}[combined(sides)]
+        winner = {"a": "model_a", "b": "model_b", "tie": "tie"}[got["winner"]]
         battle = Battle(prompt=ra["prompt"], model_a=job["model_a"], model_b=job["model_b"], winner=winner,
                         response_a=ra["response"], response_b=rb_["response"], judge=self.settings.judge,
                         meta={"key": job["key"], "verdicts": got["verdicts"], "consistent": len(set(sides)) == 1,
                               "judge_temperature": self.settings.temperature, "judge_seeds": got["seeds"],
                               "judge_settings": self.pair_judge.recorded,
-                              **{k: got[k] for k in ("first", "votes", "rubric_type") if k in got},
+                              **{k: got[k] for k in ("first", "votes", "rubric_type", "margins", "score") if k in got},
                               "attempts": attempt + 1,
                               "len_a": count_length(ra["response"]), "len_b": count_length(rb_["response"]),
                               **{f: ra[f] for f in ("domain", "task", "lang") if f in ra}})

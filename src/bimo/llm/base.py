@@ -50,6 +50,9 @@ class GenParams(BaseModel):
     dry_penalty_last_n: int = Field(4096, ge=0, description="tokens scanned for repeats (0 = off)")
     json_schema: dict[str, Any] | None = None
     timeout: float | None = Field(None, gt=0)
+    #: ask for the log-probabilities of the N likeliest tokens at each step (OpenAI's
+    #: `logprobs`/`top_logprobs`; llama.cpp, vLLM and `hf:` return them): `Completion.first_token_logprobs`
+    top_logprobs: int | None = Field(None, ge=1, le=20)
 
     def to_request(self, messages: list[Message]) -> dict[str, Any]:
         req: dict[str, Any] = {"messages": messages, "temperature": self.temperature, "top_p": self.top_p,
@@ -57,6 +60,8 @@ class GenParams(BaseModel):
         optional = {"stop": list(self.stop) or None, "seed": self.seed, "presence_penalty": self.presence_penalty or None,
                     "frequency_penalty": self.frequency_penalty or None, "repeat_penalty": self.repeat_penalty}
         req.update((k, v) for k, v in optional.items() if v is not None)  # only what is set
+        if self.top_logprobs:
+            req.update(logprobs=True, top_logprobs=self.top_logprobs)
         if self.dry_multiplier:
             req.update(dry_multiplier=self.dry_multiplier, dry_base=self.dry_base,
                        dry_allowed_length=self.dry_allowed_length, dry_penalty_last_n=self.dry_penalty_last_n)
@@ -81,6 +86,20 @@ class Completion:
     def json(self) -> Any:
         """The text parsed as JSON, or a one-line BackendError."""
         return parse_json(self.text)
+
+    def first_token_logprobs(self) -> dict[str, float]:
+        """{token text: log-probability} of the likeliest first tokens, as the backend reported
+        them for a request with `top_logprobs`; empty when it reported none."""
+        try:
+            content = self.raw["choices"][0]["logprobs"]["content"]
+            top = content[0].get("top_logprobs") or [content[0]]
+        except (KeyError, IndexError, TypeError, AttributeError):
+            return {}
+        out: dict[str, float] = {}
+        for t in top:
+            if isinstance(t, dict) and isinstance(t.get("token"), str) and t.get("logprob") is not None:
+                out.setdefault(t["token"], float(t["logprob"]))
+        return out
 
     @classmethod
     def from_response(cls, resp: dict[str, Any], seconds: float = 0.0, cached: bool = False) -> Completion:

@@ -37,7 +37,7 @@ class HFBackend(Backend):
         self.model.eval()
         self.n_ctx = int(getattr(self.model.config, "max_position_embeddings", 2048) or 2048)
         self.parallel = 1
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entered by _complete around _generate
 
     def _prompt_ids(self, request: dict[str, Any]):
         messages = list(request["messages"])
@@ -71,10 +71,16 @@ class HFBackend(Backend):
             kwargs.update(stop_strings=list(request["stop"]), tokenizer=self.tok)
         if streamer is not None:
             kwargs["streamer"] = streamer
+        top_n = int(request.get("top_logprobs") or 0) if request.get("logprobs") else 0
+        if top_n:
+            kwargs.update(output_scores=True, return_dict_in_generate=True)
         with self._lock, torch.no_grad():
             if request.get("seed") is not None:
                 torch.manual_seed(int(request["seed"]))
             out = self.model.generate(**ids, **kwargs)
+        if top_n:
+            self._last_logprobs = self._top_logprobs(out.scores, top_n)
+            out = out.sequences
         new = out[0, n_prompt:]
         text = self.tok.decode(new, skip_special_tokens=True)
         for s in request.get("stop") or []:
@@ -83,12 +89,23 @@ class HFBackend(Backend):
         finish = "length" if len(new) >= kwargs["max_new_tokens"] else "stop"
         return text, n_prompt, int(len(new)), finish
 
+    def _top_logprobs(self, scores: Any, n: int) -> dict[str, Any]:
+        """OpenAI's `logprobs` shape for the first generated token (what judges read)."""
+        logp = self.torch.log_softmax(scores[0][0].float(), dim=-1)
+        values, ids = logp.topk(min(n, logp.shape[-1]))
+        top = [{"token": self.tok.decode([int(i)]), "logprob": float(v)} for v, i in zip(values, ids, strict=True)]
+        return {"content": [{**top[0], "top_logprobs": top}]}
+
     def _complete(self, request: dict[str, Any]) -> dict[str, Any]:
-        text, n_prompt, n_new, finish = self._generate(request)
+        with self._lock:  # one call at a time: the logprobs of this call, not another's
+            text, n_prompt, n_new, finish = self._generate(request)
+            logprobs = self.__dict__.pop("_last_logprobs", None)
         if finish.startswith("{"):
             return {"error": json.loads(finish)}
-        return {"choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}],
-                "usage": {"prompt_tokens": n_prompt, "completion_tokens": n_new}}
+        choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}
+        if logprobs:
+            choice["logprobs"] = logprobs
+        return {"choices": [choice], "usage": {"prompt_tokens": n_prompt, "completion_tokens": n_new}}
 
     def _stream(self, request: dict[str, Any], on_chunk: Callable[[dict], bool]) -> None:
         from transformers import TextIteratorStreamer
