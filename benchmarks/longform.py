@@ -162,7 +162,7 @@ def main() -> None:
     print("\n| bucket | prompts | mean S_l | mean S_l eff | mean repeated 8-grams | max | near repeats | "
           "lines about the writing | leaks | dangling | flagged |\n|---|---|---|---|---|---|---|---|---|---|---|")
     buckets: dict[str, list[dict]] = {}
-    for row in rows:
+    for row in sorted(rows, key=lambda r: r["length"]):  # buckets in length order
         buckets.setdefault(bucket_of(row["length"]), []).append(row)
     for b, group in [*buckets.items(), ("all", rows)]:
         print(f"| {b} | {len(group)} | {statistics.mean(x['S_l'] for x in group):.1f} | "
