@@ -78,8 +78,8 @@ def test_resume_after_kill_loses_and_duplicates_nothing(tiny_path, tmp_path):
         assert line or proc.poll() is None, "the run ended before it started: " + proc.stderr.read()[-500:]
     run_dir = _run_dir(line)
     state_file = run_dir / "state.json"
-    deadline = time.time() + 240
-    while time.time() < deadline:
+    # no wall-clock deadline (a loaded machine may take minutes per section): pytest's timeout guards
+    while proc.poll() is None:
         if state_file.exists() and json.loads(state_file.read_text())["sections"]:
             break
         time.sleep(0.2)
