@@ -37,7 +37,7 @@ class HFBackend(Backend):
         self.model.eval()
         self.n_ctx = int(getattr(self.model.config, "max_position_embeddings", 2048) or 2048)
         self.parallel = 1
-        self._lock = threading.RLock()  # re-entered by _complete around _generate
+        self._lock = threading.Lock()
 
     def _prompt_ids(self, request: dict[str, Any]):
         messages = list(request["messages"])
@@ -54,11 +54,13 @@ class HFBackend(Backend):
                             "n_prompt_tokens": n, "n_ctx": self.n_ctx}
         return ids, n, None
 
-    def _generate(self, request: dict[str, Any], streamer=None) -> tuple[str, int, int, str]:
+    def _generate(self, request: dict[str, Any], streamer=None) -> tuple[str, int, int, str, dict[str, Any] | None]:
+        """(text, prompt tokens, new tokens, finish reason or an error as JSON, first-token
+        logprobs in OpenAI's shape when the request asks for them)."""
         torch = self.torch
         ids, n_prompt, err = self._prompt_ids(request)
         if err:
-            return "", n_prompt, 0, json.dumps(err)
+            return "", n_prompt, 0, json.dumps(err), None
         temperature = float(request.get("temperature", 0.7))
         kwargs: dict[str, Any] = {
             "max_new_tokens": min(int(request.get("max_tokens", 256)), self.n_ctx - n_prompt),
@@ -78,16 +80,16 @@ class HFBackend(Backend):
             if request.get("seed") is not None:
                 torch.manual_seed(int(request["seed"]))
             out = self.model.generate(**ids, **kwargs)
+        logprobs = None
         if top_n:
-            self._last_logprobs = self._top_logprobs(out.scores, top_n)
-            out = out.sequences
+            logprobs, out = self._top_logprobs(out.scores, top_n), out.sequences
         new = out[0, n_prompt:]
         text = self.tok.decode(new, skip_special_tokens=True)
         for s in request.get("stop") or []:
             if s in text:
                 text = text[: text.index(s)]
         finish = "length" if len(new) >= kwargs["max_new_tokens"] else "stop"
-        return text, n_prompt, int(len(new)), finish
+        return text, n_prompt, int(len(new)), finish, logprobs
 
     def _top_logprobs(self, scores: Any, n: int) -> dict[str, Any]:
         """OpenAI's `logprobs` shape for the first generated token (what judges read)."""
@@ -97,9 +99,7 @@ class HFBackend(Backend):
         return {"content": [{**top[0], "top_logprobs": top}]}
 
     def _complete(self, request: dict[str, Any]) -> dict[str, Any]:
-        with self._lock:  # one call at a time: the logprobs of this call, not another's
-            text, n_prompt, n_new, finish = self._generate(request)
-            logprobs = self.__dict__.pop("_last_logprobs", None)
+        text, n_prompt, n_new, finish, logprobs = self._generate(request)
         if finish.startswith("{"):
             return {"error": json.loads(finish)}
         choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}
@@ -124,7 +124,7 @@ class HFBackend(Backend):
             if piece:
                 on_chunk({"choices": [{"index": 0, "delta": {"content": piece}}]})
         worker.join()
-        text, n_prompt, n_new, finish = result["out"]
+        text, n_prompt, n_new, finish, _ = result["out"]
         if finish.startswith("{"):
             on_chunk({"error": json.loads(finish)})
             return
