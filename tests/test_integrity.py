@@ -81,6 +81,12 @@ def test_not_leaks_names_glosses_quotes_prompt_terms():
     assert language_leaks(text) == ["prompt"]
 
 
+def test_a_quote_that_mixes_scripts_is_not_a_shelter():
+    assert language_leaks("以上预算包含了“全民阅读 month”活动的所有费用。") == ["month"]
+    assert language_leaks("有人说“fake news”，这叫潮汐锁定（英文 tidal locking）。") == []
+    assert language_leaks("The sign said “欢迎 welcome” in two scripts.") == ["欢迎"]
+
+
 def test_leak_in_english():
     assert language_leaks("The garden was quiet 安静 in winter, and the frost stayed late.") == ["安静"]
     assert language_leaks("The word “安静” means quiet.") == []
@@ -165,3 +171,20 @@ def test_scaffolding_lines_are_found_and_flagged_but_plans_are_not():
     assert len(m.scaffolding) == 3 and any("about the writing" in f for f in m.flags())
     assert measure("以下是活动安排：\n1. 开幕式，由馆长致辞。\n2. 读书分享会。").scaffolding == []
     assert IntegrityThresholds(max_scaffolding=3).model_dump()["max_scaffolding"] == 3
+
+
+@pytest.mark.parametrize("line", [
+    "（未开始）", "(nothing yet)", "## 1.1 目标（续）", "## Impact on Urban Design (continued)", "调查与发现（续）",
+    "现在请总结故事并强调悬疑元素的重要性：", "“外婆的菜园”的最后一段文字可以这样续写：",
+    "“外婆的菜园”是一篇散文。以下是我根据题目创作的一段文字：", "这一部分还不够长。请紧接上文继续写。",
+    "This section is not long enough yet. Continue it directly from where it stops, adding about 593 more words.",
+    "作为一个人工智能语言模型，我不会发表任何政治观点。", "As an AI language model, I cannot have opinions.",
+])
+def test_echoed_requests_and_continued_headings_are_scaffolding(line):
+    assert scaffolding_lines(line) == [line]
+
+
+@pytest.mark.parametrize("line", ["他继续往前走（续上文的脚步），天色暗了。", "请注意：", "以下是活动安排：",
+                                  "请继续努力：明天还要早起。", "The story continued for another hour."])
+def test_writing_that_looks_like_scaffolding_is_not(line):
+    assert scaffolding_lines(line) == []

@@ -39,12 +39,15 @@ NGRAM = 8
 _UNIT = re.compile(r"[\u4e00-\u9fff]|[a-zA-Z]+")
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
-# Regions where the other script is legitimate: code, quotes, brackets (glosses), links.
+# Regions where the other script is legitimate: code, links, brackets (glosses such as
+# 潮汐锁定（tidal locking）) and titles always; quotation marks only when they hold the other
+# script alone — “fake news” is a quoted term, “全民阅读 month” a leak inside quotation marks.
 _SHELTERED = re.compile(
-    r"```.*?(?:```|\Z)|`[^`\n]*`|“[^”]*”|\"[^\"\n]*\"|「[^」]*」|『[^』]*』|《[^》]*》|‘[^’]*’"
-    r"|（[^）]*）|\([^)\n]*\)|【[^】]*】|\[[^\]\n]*\]|https?://\S+|[\w.+-]+@[\w-]+\.[\w.]+",
+    r"```.*?(?:```|\Z)|`[^`\n]*`|https?://\S+|[\w.+-]+@[\w-]+\.[\w.]+"
+    r"|《[^》]*》|（[^）]*）|\([^)\n]*\)|【[^】]*】|\[[^\]\n]*\]",
     re.S,
 )
+_QUOTED = re.compile(r"“[^”]*”|\"[^\"\n]*\"|「[^」]*」|『[^』]*』|‘[^’]*’")
 #: Latin words that Chinese prose uses as words of its own (units, common loanwords).
 ZH_LATIN_OK = frozenset(
     "app apps wifi vlog ok km kg cm mm ml mg kb mb gb tb kw kwh mah hz ghz vs etc am pm"
@@ -230,18 +233,27 @@ def near_repeat_share(text: str, min_units: int = 8, containment: float = 0.6) -
 _SCAFFOLD = re.compile(
     r"^\s*(?:"
     r"这一?部分写完|这一?部分(?:大?约|共|字数)|本(?:段|节|部分)(?:大?约|共)\s*\d+\s*字"
+    r"|这一?部分还(?:不够长|差约?\s*\d)|[（(]\s*尚?未开始\s*[）)]\s*$"
     r"|[（(【\[]?\s*(?:前文|上文|前面|以上|此处)[^）)】\]\n]{0,12}(?:略|省略)[^）)】\]\n]{0,4}[）)】\]]?\s*$"
     r"|以下是我(?:根据|为你|为您|创作|写)|(?:字数|篇幅)\s*[:：]\s*\d+"
+    r"|(?:现在)?请(?:你)?(?:继续|总结|概括|续写)[^。！？\n]{0,40}[:：]\s*$"
     r"|(?:here is|here's|below is) (?:the|a|an|my) (?:next |final |first )?(?:section|part|paragraph|continuation|essay|story|article)"
-    r"|\(?(?:continued|to be continued|word count:?\s*\d+)\)?\s*$"
-    r")",
+    r"|\(?(?:continued|to be continued|word count:?\s*\d+|nothing yet)\)?\s*$"
+    r"|this section (?:is not long enough|still needs about)|continue it directly from where it stops"
+    r")"
+    # a heading marked as continued: "## 1.1 目标（续）", "Impact on Urban Design (continued)"
+    r"|^\s*(?:#{1,6}\s*)?[^\n]{1,40}[（(]\s*(?:续|continued|cont\.?)\s*[）)]\s*$"
+    # a preamble about the writing, wherever it starts in the line
+    r"|以下是我(?:根据|为你|为您)[^\n]{0,16}(?:创作|写)的|(?:可以|可)这样续写"
+    # the assistant speaking as itself
+    r"|作为一?[个名]?(?:AI|人工智能)(?:语言)?(?:模型|助手)|\bas an AI(?: language)? (?:model|assistant)\b",
     re.I,
 )
 
 
 def is_scaffolding(line: str) -> bool:
     """Whether a line talks about the writing itself (see `_SCAFFOLD`)."""
-    return bool(_SCAFFOLD.match(line))
+    return bool(_SCAFFOLD.search(line))
 
 
 def scaffolding_lines(text: str) -> list[str]:
@@ -252,12 +264,16 @@ def scaffolding_lines(text: str) -> list[str]:
 def language_leaks(text: str, prompt: str = "", lang: str | None = None) -> list[str]:
     """Words of the other script inside prose: Latin in Chinese, CJK in English.
 
-    Not leaks: code, anything quoted or in brackets (glosses such as 潮汐锁定（tidal locking）),
+    Not leaks: code, brackets (glosses such as 潮汐锁定（tidal locking）), titles, quotes
+    that hold only the other script (“fake news”, not “全民阅读 month”),
     links, names (Latin words with a capital or a digit: iPhone, NASA, Python3), common
     loanwords and units (`ZH_LATIN_OK`), and every term the prompt itself contains.
     """
     lang = lang or detect_lang(text)
-    open_text = _SHELTERED.sub(lambda m: " " * len(m.group()), text)
+    blank = lambda m: " " * len(m.group())  # noqa: E731 - offsets stay put
+    own = _CJK_RUN if lang == "zh" else _LATIN_WORD  # the prose's own script
+    open_text = _SHELTERED.sub(blank, text)
+    open_text = _QUOTED.sub(lambda m: m.group() if own.search(m.group()[1:-1]) else blank(m), open_text)
     prompt_l = prompt.lower()
     leaks: list[str] = []
     if lang == "zh":

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
 
 from bimo.errors import BackendError, ContextOverflow
 from bimo.llm import get_backend
+from bimo.llm.base import GenParams
 from bimo.llm.cache import RequestCache
 
 # maxLength bounds the name, so a sampled answer always closes within max_tokens.
@@ -61,6 +63,14 @@ def test_json_schema_output(tiny_backend):
     assert set(data) == {"name", "age"} and isinstance(data["age"], int) and len(data["name"]) <= 40
 
 
+def test_json_output_is_compact(tiny_backend):
+    """No whitespace between JSON tokens: indentation is tokens decoded for nothing."""
+    comp = tiny_backend.chat("Invent a person and give name and age.",
+                             GenParams(max_tokens=80, seed=1, json_schema=SCHEMA), cache=False)
+    data = json.loads(comp.text)
+    assert comp.text == json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
 def test_concurrent_requests_all_finish(tiny_backend):
     results: list[str] = []
 
@@ -104,8 +114,6 @@ def test_not_a_gguf(tmp_path):
 
 def test_anti_repetition_settings_reach_llama_cpp(tiny_backend):
     """presence/frequency penalties and the DRY sampler change what a greedy decode writes."""
-    from bimo.llm.base import GenParams
-
     assert tiny_backend.supports_dry
     ask = "Write the sentence 'the cat sat on the mat' ten times."
     base = GenParams(max_tokens=60, temperature=0.0, seed=1)

@@ -32,6 +32,22 @@ def test_repeated_continuation_is_dropped_and_asked_again_with_anti_repetition()
     assert w.repeats >= 1 and not w.stops
 
 
+def test_sections_use_dry_from_the_first_try_where_the_backend_has_it():
+    class DryLog(RequestLog):
+        supports_dry = True
+
+    plan = json.dumps({"title": "", "sections": [{"heading": "秋", "points": [], "length": 400},
+                                                 {"heading": "冬", "points": [], "length": 400}]})
+    be = DryLog(lambda req: plan if "response_format" in req else A + B + C)
+    LongformWriter(be, LongformConfig(length=900, seed=1, lang="zh")).run("写散文。")
+    planned, first = be.requests[0], be.requests[1]
+    assert "response_format" in planned and "dry_multiplier" not in planned
+    assert first["dry_multiplier"] == 0.8 and "presence_penalty" not in first
+    be = DryLog(lambda req: plan if "response_format" in req else A + B + C)
+    LongformWriter(be, LongformConfig(length=900, seed=1, lang="zh", dry=False)).run("写散文。")
+    assert "dry_multiplier" not in be.requests[1]
+
+
 def count(text):
     from bimo.text import count_length
 
@@ -113,6 +129,57 @@ def test_duplicate_plan_sections():
     assert [s.heading for s in kept] == ["秋天的菜园", "冬天"] and kept[0].length == 600
     split = [Section(heading="Light", points=["a"], length=1), Section(heading="Light (continued)", points=["a"])]
     assert dedupe_sections(split) == split  # parts of one split section are not duplicates
+
+
+def test_an_echoed_continue_request_is_not_kept():
+    def answer(req):
+        if len(req["messages"]) <= 2:
+            return A
+        # the model copies the request's own sentence into the text, then continues
+        ask = last_user(req).split("。")[1] + "。"
+        return ask + B
+
+    res = LongformWriter(RequestLog(answer), LongformConfig(length=count(A + B), seed=1, lang="zh")).run("写散文。")
+    assert "紧接上文" not in res.text and "白菜" in res.text
+
+
+def test_a_piece_cut_mid_sentence_is_kept_to_its_last_finished_sentence():
+    def answer(req):
+        if len(req["messages"]) <= 2:
+            return A + "冬天的菜园安静下来，只剩几垄"   # cut off by max_tokens
+        return B + C
+
+    res = LongformWriter(RequestLog(answer), LongformConfig(length=count(A + B + C), seed=1, lang="zh")).run("写散文。")
+    assert "只剩几垄\n" not in res.text and "只剩几垄冬" not in res.text and res.text.count("冬天的菜园安静下来") == 1
+
+
+def test_a_plan_cut_off_at_its_budget_keeps_its_finished_sections():
+    whole = {"heading": "秋", "points": ["辣椒"], "length": 500}
+    cut = json.dumps({"title": "菜园", "sections": [whole, {**whole, "heading": "冬"}, {**whole, "heading": "春"}]},
+                     ensure_ascii=False)
+    cut = cut[:cut.index("春") + 3]  # stopped inside the third section
+
+    class CutPlan(RequestLog):
+        def _complete(self, request):
+            resp = super()._complete(request)
+            if request.get("json_schema") or request.get("response_format"):
+                resp["choices"][0]["finish_reason"] = "length"
+            return resp
+
+    be = CutPlan(lambda req: cut if ("json_schema" in req or "response_format" in req) else A + B + C)
+    plan = LongformWriter(be, LongformConfig(length=1500, section_size=500, lang="zh")).make_plan("写散文。", "zh")
+    assert [s.heading for s in plan.sections] == ["秋", "冬"] and abs(sum(s.length for s in plan.sections) - 1500) < 10
+    assert len(be.requests) == 1  # not asked again
+
+
+def test_salvage_plan():
+    from bimo.write.plan import salvage_plan
+
+    assert salvage_plan('{"title": "t", "sections": [{"heading": "a", "points": [], "length": 3}]}').sections[0].heading == "a"
+    assert salvage_plan('{"title": "t", "sections": [{"heading": "a", "points": ["x"], "length": 3}, {"head') \
+        .sections[0].points == ["x"]
+    assert salvage_plan('{"title": "t", "sections": [{"heading": "a", "poi') is None
+    assert salvage_plan("not json") is None
 
 
 def test_bare_list_markers_are_dropped():

@@ -41,8 +41,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from bimo.binding import differences, make_binding
 from bimo.errors import BackendError, BimoError
 from bimo.integrity import (
@@ -66,6 +64,7 @@ from bimo.write.plan import (
     dedupe_sections,
     plan_text,
     rescale,
+    salvage_plan,
     split_oversized,
 )
 from bimo.write.runstate import LongformConfig, RunState, SectionText, SeedSchedule, TokenUse, load_state
@@ -108,6 +107,12 @@ def cut_to_length(text: str, target: int) -> str:
 
 
 _BARE_MARKER = re.compile(r"\s*(?:[-*+•]|\d{1,3}\s*[.)、．。]|[一二三四五六七八九十]{1,3}[、.．])\s*")
+
+
+def _without_bare_markers(text: str) -> str:
+    """`text` without list markers alone on a line ("3."), blank runs closed up."""
+    lines = [ln for ln in text.splitlines() if not _BARE_MARKER.fullmatch(ln)]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
 def _clean_section(text: str, heading: str) -> str:
@@ -204,22 +209,25 @@ class LongformWriter:
         return cls(backend, LongformConfig.for_prompt(prompt, length, default=default, **settings))
 
     # --- model calls -----------------------------------------------------------
-    def _params(self, max_tokens: int, seed: int | None, anti: bool = False) -> GenParams:
-        """Sampling settings; `anti` adds the anti-repetition settings used on a retry after
-        a repeated piece (DRY on backends that have it, presence/frequency penalties)."""
+    def _params(self, max_tokens: int, seed: int | None, anti: bool = False, piece: bool = False) -> GenParams:
+        """Sampling settings. A section `piece` gets the DRY sampler from its first try on
+        backends that have it (`LongformConfig.dry`: fewer tokens dropped as repeats on the
+        tuning prompts, docs/write.md); `anti` adds what a retry after a repeated piece uses: presence/frequency
+        penalties, a higher temperature and DRY."""
+        wanted = anti or (piece and self.config.dry)
+        dry = {"dry_multiplier": 0.8} if wanted and getattr(self.backend, "supports_dry", False) else {}
         params = GenParams(temperature=self.config.temperature, top_p=self.config.top_p, seed=seed,
-                           max_tokens=max(16, max_tokens), repeat_penalty=1.1)
+                           max_tokens=max(16, max_tokens), repeat_penalty=1.1, **dry)
         if anti:
             params = params.model_copy(update={
-                "temperature": max(0.8, self.config.temperature), "presence_penalty": 0.4, "frequency_penalty": 0.4,
-                **({"dry_multiplier": 0.8} if getattr(self.backend, "supports_dry", False) else {})})
+                "temperature": max(0.8, self.config.temperature), "presence_penalty": 0.4, "frequency_penalty": 0.4})
         return params
 
     def _chat(self, messages: list[dict], max_tokens: int, seed: int | None, schema: dict | None = None,
-              anti: bool = False, purpose: str | None = None):
+              anti: bool = False, purpose: str | None = None, piece: bool = False):
         """One model call, counted; `purpose` names where its tokens go in `self.use` (a
         section piece is accounted by `_write_section` instead, once its fate is known)."""
-        params = self._params(max_tokens, seed, anti)
+        params = self._params(max_tokens, seed, anti, piece)
         if schema is not None:
             params = params.model_copy(update={"json_schema": schema})
         comp = self.backend.chat(messages, params)
@@ -239,9 +247,9 @@ class LongformWriter:
         length needed (the stream is closed, which frees the backend's slot); returns the
         completion (its tokens: all that were decoded) and the text up to the stop."""
         if not self.backend.can_stream:
-            comp = self._chat(messages, max_tokens, seed, anti=anti)
+            comp = self._chat(messages, max_tokens, seed, anti=anti, piece=True)
             return comp, comp.text
-        stream = self.backend.stream(messages, self._params(max_tokens, seed, anti))
+        stream = self.backend.stream(messages, self._params(max_tokens, seed, anti, piece=True))
         text = ""
         with stream:
             for delta in stream:
@@ -290,11 +298,15 @@ class LongformWriter:
             try:
                 comp = self._chat(messages, max_tokens=120 + 90 * n, seed=self.seeds.plan(attempt), schema=PLAN_SCHEMA,
                                   purpose="plan")
-                plan = Plan(**comp.json())
-                if plan.sections:
-                    break
-            except (BackendError, ValidationError, TypeError):
-                plan = None
+            except BackendError:
+                continue
+            plan = salvage_plan(comp.text)
+            # a plan cut off at its budget keeps its finished sections when it has half the
+            # asked number (lengths are rescaled and big sections split below); asking again
+            # would decode the whole plan twice
+            if plan is not None and (comp.finish_reason != "length" or len(plan.sections) >= max(2, n // 2)):
+                break
+            plan = None
         if plan is None or not plan.sections:
             head = "第{}部分" if lang == "zh" else "Part {}"
             plan = Plan(title="", sections=[Section(heading=head.format(i + 1)) for i in range(n)])
@@ -435,14 +447,14 @@ class LongformWriter:
             if have >= target * 0.93:
                 break
             more = target - have
-            follow = messages
+            follow, ask = messages, ""
             new_point = bool(text) and repeats > self.config.max_repeat_retries
             if text:
                 ask = render(p["new_point"] if new_point else p["continue"], more=more)
                 follow = [*messages, {"role": "assistant", "content": text}, {"role": "user", "content": ask}]
             kind = "draft" if not text else "new_point" if new_point else "retry" if anti else "continuation"
-            # checked against the text so far and the prompt itself (small models echo the request)
-            context = _join(before, text) + "\n\n" + messages[-1]["content"]
+            # checked against the text so far and the requests themselves (small models echo them)
+            context = "\n\n".join(x for x in (_join(before, text), messages[-1]["content"], ask) if x)
             # a re-ask follows a repeated piece: the model is prone to loop, so two repeated
             # sentences in a row already stop it (three otherwise)
             watch = PieceWatch(context, more, partial(_clean_section, heading=heading), window=2 if anti else 3)
@@ -452,7 +464,10 @@ class LongformWriter:
                 use.stopped_loops += 1
             self._learn_ratio(count_length(comp.text), comp.completion_tokens)  # all that was decoded
             piece = _clean_section(raw, heading)
-            kept = drop_repeats(piece, context)
+            # dropping a repeated list item can leave its bare marker ("3.") behind; a piece cut
+            # at max_tokens ends mid-sentence, and the next piece would start a new paragraph
+            # after it: each piece is kept up to its last finished sentence
+            kept = trim_dangling(_without_bare_markers(drop_repeats(piece, context)))
             got, new = count_length(piece), count_length(kept)
             if new >= 3:
                 text = _join(text, kept)

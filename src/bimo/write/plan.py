@@ -54,6 +54,24 @@ PLAN_SCHEMA: dict[str, Any] = {
     "required": ["title", "sections"],
 }
 
+def salvage_plan(text: str) -> Plan | None:
+    """The plan in a model's JSON answer — or, when the answer was cut off at its token budget,
+    the sections it finished. The plan grammar makes a cut-off answer a valid prefix of JSON,
+    so closing it after its last complete section object gives those sections; asking again
+    from scratch would decode the whole plan twice. None when not even one section is whole."""
+    try:
+        return Plan(**json.loads(text))
+    except (ValueError, TypeError):
+        pass
+    for end in (m.end() for m in reversed(list(re.finditer(r"\}", text)))):
+        try:
+            plan = Plan(**json.loads(text[:end] + "]}"))
+        except (ValueError, TypeError):
+            continue
+        return plan if plan.sections else None
+    return None
+
+
 _KEY_TOKEN = re.compile(r"[\u4e00-\u9fff]|[a-z]+|\d+")
 
 
