@@ -172,6 +172,15 @@ def test_a_plan_cut_off_at_its_budget_keeps_its_finished_sections():
     assert len(be.requests) == 1  # not asked again
 
 
+def test_a_plan_with_too_few_sections_is_asked_once_more():
+    one = json.dumps({"title": "", "sections": [{"heading": "全部", "points": [], "length": 1500}]})
+    three = json.dumps({"title": "", "sections": [{"heading": h, "points": [], "length": 500} for h in "春夏秋"]})
+    answers = iter([one, three])
+    be = RequestLog(lambda req: next(answers))
+    plan = LongformWriter(be, LongformConfig(length=1500, lang="zh")).make_plan("写散文。", "zh")
+    assert [s.heading for s in plan.sections] == ["春", "夏", "秋"] and len(be.requests) == 2
+
+
 def test_salvage_plan():
     from bimo.write.plan import salvage_plan
 

@@ -300,13 +300,14 @@ class LongformWriter:
                                   purpose="plan")
             except BackendError:
                 continue
-            plan = salvage_plan(comp.text)
-            # a plan cut off at its budget keeps its finished sections when it has half the
-            # asked number (lengths are rescaled and big sections split below); asking again
-            # would decode the whole plan twice
-            if plan is not None and (comp.finish_reason != "length" or len(plan.sections) >= max(2, n // 2)):
+            # a plan cut off at its budget keeps its finished sections (lengths are rescaled
+            # and big sections split below): asking again would decode the whole plan twice.
+            # Fewer than half the sections asked for, cut off or not, is asked once more.
+            got = salvage_plan(comp.text)
+            if got is not None and (plan is None or len(got.sections) > len(plan.sections)):
+                plan = got
+            if plan is not None and len(plan.sections) >= max(2, n // 2):
                 break
-            plan = None
         if plan is None or not plan.sections:
             head = "第{}部分" if lang == "zh" else "Part {}"
             plan = Plan(title="", sections=[Section(heading=head.format(i + 1)) for i in range(n)])

@@ -142,6 +142,17 @@ def rescale(plan: Plan, length: int) -> Plan:
     return plan
 
 
+#: the heading suffix of the second and later parts of a split section
+CONTINUED = {"zh": "（续）", "en": " (continued)"}
+
+
+def continues(prev: Section | None, sec: Section) -> bool:
+    """Whether `sec` is a later part of the split section `prev` (its heading plus the
+    continuation mark): in the text it goes on under `prev`'s heading, not under one of its own."""
+    return prev is not None and bool(prev.heading) and sec.heading in {
+        prev.heading + m for m in (*CONTINUED.values(), CONTINUED["en"].strip())}
+
+
 def split_oversized(plan: Plan, section_size: int, lang: str) -> Plan:
     """Split sections far above the typical size: one call cannot write them reliably.
 
@@ -149,7 +160,7 @@ def split_oversized(plan: Plan, section_size: int, lang: str) -> Plan:
     exactly the failure the plan is meant to avoid.
     """
     limit = round(1.5 * section_size)
-    more = "（续）" if lang == "zh" else " (continued)"
+    more = CONTINUED[lang]
     out: list[Section] = []
     for s in plan.sections:
         parts = max(1, math.ceil(s.length / limit)) if s.length > limit else 1

@@ -20,7 +20,7 @@ from bimo.errors import BimoError, validation_line
 from bimo.runner import attempt_seed
 from bimo.text import count_length
 from bimo.write.lengthreq import check_length, required_length
-from bimo.write.plan import Plan
+from bimo.write.plan import Plan, continues
 
 
 class LongformConfig(BaseModel):
@@ -218,7 +218,9 @@ class RunState(BaseModel):
                 raise BimoError(f"section {i + 1} is missing from the run")
             if not done.text.strip():
                 continue  # a section that stopped empty: no heading with nothing after it
-            parts.append(done.text if single or not sec.heading else f"## {sec.heading}\n\n{done.text}")
+            # the later part of a split section goes on under the first part's heading
+            bare = single or not sec.heading or continues(plan.sections[i - 1] if i else None, sec)
+            parts.append(done.text if bare else f"## {sec.heading}\n\n{done.text}")
         return "\n\n".join(parts)
 
     def written(self) -> int:
