@@ -2,7 +2,7 @@
 
     python benchmarks/longform.py [--model local:default] [--quick] [--heldout] [--limit N] [--ids ID,...]
         [--parallel-check [--parallel-id ID]] [--baseline [--baseline-ids ID,...]]
-        [--context points|summary|full] [--no-dry] [--run-dir DIR]
+        [--context points|summary|full] [--dry] [--run-dir DIR]
 
 Every output is also measured by `bimo.integrity`: S_l on the effective length (repeats
 taken out), the share of repeated 8-grams, language leaks, dangling endings and the
@@ -22,8 +22,8 @@ units-per-token ratio of the last pieces, which list-like or looping pieces skew
 for the prompts of 1,000 or more and prints their S_l beside bimo's. Reference: AgentWrite checks no length at all, and plain
 models stop near 2,000 words whatever is asked. `--parallel-id` and `--baseline-ids` name
 the prompts of those two checks, so one command reproduces a cited table. `--context`
-compares what a section sees of the text before it; `--no-dry` runs the writer with the DRY
-sampler only on re-asks (as before it was on every piece), for the comparison. `--run-dir DIR` makes a long run
+compares what a section sees of the text before it; `--dry` runs the writer with the DRY
+sampler on every piece (`LongformConfig.dry`), not only on re-asks. `--run-dir DIR` makes a long run
 resumable: each prompt writes in DIR/<id> (the writer's own checkpoints) and each finished
 row is kept in DIR/rows.jsonl, so a rerun after a kill skips finished prompts and resumes
 the one in progress (its wall time then counts only the resumed part, marked "resumed").
@@ -74,8 +74,8 @@ def main() -> None:
     ap.add_argument("--baseline", action="store_true", help="plain single-call S_l for prompts >= 1,000")
     ap.add_argument("--baseline-ids", default=None, help="prompts for --baseline, comma-separated (default: all >= 1,000)")
     ap.add_argument("--out", default=None, help="save predictions JSONL here")
-    ap.add_argument("--no-dry", action="store_true",
-                    help="the DRY sampler only on re-asks after a repeated piece, not on every piece")
+    ap.add_argument("--dry", action="store_true",
+                    help="the DRY sampler on every piece, not only on re-asks after a repeated piece")
     ap.add_argument("--context", default="points", choices=["points", "summary", "full"],
                     help="what a section sees of the text before it")
     ap.add_argument("--run-dir", default=None, help="resumable: per-prompt checkpoints and finished rows here")
@@ -105,9 +105,9 @@ def main() -> None:
         done = {x["id"]: x for x in read_jsonl(run_dir / "rows.jsonl")}
         other = [x["id"] for x in done.values()
                  if x.get("context", "points") != args.context or x.get("model") != args.model
-                 or x.get("dry", False) != (not args.no_dry)]
+                 or x.get("dry", False) != args.dry]
         if other:  # finished rows are reused only for the same model and settings
-            ap.error(f"{run_dir} holds rows written with another model, --context or --no-dry ({', '.join(other[:3])}); "
+            ap.error(f"{run_dir} holds rows written with another model, --context or --dry ({', '.join(other[:3])}); "
                      "use another --run-dir")
     for r in records:
         if r["id"] in done:
@@ -126,7 +126,7 @@ def main() -> None:
                   f"8-grams {row['repeated_share']:.1%}, near repeats {row['near_repeats']:.1%}, lines about the "
                   f"writing {row['scaffolding']}" + (f"; FLAGGED: {'; '.join(row['flags'])}" if row["flags"] else ""))
             continue
-        w = LongformWriter(backend, LongformConfig(length=r["length"], seed=1, context=args.context, dry=not args.no_dry))
+        w = LongformWriter(backend, LongformConfig(length=r["length"], seed=1, context=args.context, dry=args.dry))
         before = decode_rate(backend)
         prompt_dir = run_dir / r["id"] if run_dir is not None else None
         resumed = prompt_dir is not None and (prompt_dir / "state.json").exists()
@@ -148,7 +148,7 @@ def main() -> None:
                      "stopped": bool(w.stops), "seconds": wall, "tokens": res.tokens, "sections": len(res.plan.sections),
                      "ideal_s": res.tokens / rate, "ideal_final_s": ftok / rate, "ideal_kept_s": w.use.kept / rate,
                      "resumed": resumed,
-                     "context": args.context, "dry": not args.no_dry, "model": args.model, "use": w.use.model_dump()})
+                     "context": args.context, "dry": args.dry, "model": args.model, "use": w.use.model_dump()})
         use_all.add(w.use)
         if ledger is not None:
             ledger.write(rows[-1])

@@ -32,19 +32,19 @@ def test_repeated_continuation_is_dropped_and_asked_again_with_anti_repetition()
     assert w.repeats >= 1 and not w.stops
 
 
-def test_sections_use_dry_from_the_first_try_where_the_backend_has_it():
+def test_sections_use_dry_from_the_first_try_when_asked_and_the_backend_has_it():
     class DryLog(RequestLog):
         supports_dry = True
 
     plan = json.dumps({"title": "", "sections": [{"heading": "秋", "points": [], "length": 400},
                                                  {"heading": "冬", "points": [], "length": 400}]})
     be = DryLog(lambda req: plan if "response_format" in req else A + B + C)
-    LongformWriter(be, LongformConfig(length=900, seed=1, lang="zh")).run("写散文。")
+    LongformWriter(be, LongformConfig(length=900, seed=1, lang="zh", dry=True)).run("写散文。")
     planned, first = be.requests[0], be.requests[1]
     assert "response_format" in planned and "dry_multiplier" not in planned
     assert first["dry_multiplier"] == 0.8 and "presence_penalty" not in first
     be = DryLog(lambda req: plan if "response_format" in req else A + B + C)
-    LongformWriter(be, LongformConfig(length=900, seed=1, lang="zh", dry=False)).run("写散文。")
+    LongformWriter(be, LongformConfig(length=900, seed=1, lang="zh")).run("写散文。")  # default: re-asks only
     assert "dry_multiplier" not in be.requests[1]
 
 

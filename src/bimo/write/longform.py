@@ -210,9 +210,9 @@ class LongformWriter:
 
     # --- model calls -----------------------------------------------------------
     def _params(self, max_tokens: int, seed: int | None, anti: bool = False, piece: bool = False) -> GenParams:
-        """Sampling settings. A section `piece` gets the DRY sampler from its first try on
-        backends that have it (`LongformConfig.dry`: fewer tokens dropped as repeats on the
-        tuning prompts, docs/write.md); `anti` adds what a retry after a repeated piece uses: presence/frequency
+        """Sampling settings. With `LongformConfig.dry` a section `piece` gets the DRY sampler
+        from its first try on backends that have it (fewer verbatim repeats to drop, but more
+        restatements that no repeat check drops: docs/write.md); `anti` adds what a retry after a repeated piece uses: presence/frequency
         penalties, a higher temperature and DRY."""
         wanted = anti or (piece and self.config.dry)
         dry = {"dry_multiplier": 0.8} if wanted and getattr(self.backend, "supports_dry", False) else {}

@@ -38,8 +38,8 @@ class LongformConfig(BaseModel):
         "points", description="what a section sees of the text before it: the points already covered and the "
         "last paragraph verbatim (points), plus a running summary (summary), or the whole text (full)")
     max_repeat_retries: int = Field(2, ge=0, le=5, description="re-asks after a piece that repeats earlier text")
-    dry: bool = Field(True, description="the DRY sampler on every section piece where the backend has it "
-                      "(re-asks after a repeated piece always use it)")
+    dry: bool = Field(False, description="the DRY sampler on every section piece where the backend has it, "
+                      "not only on re-asks after a repeated piece: fewer verbatim repeats, more restatements")
 
     @classmethod
     def for_prompt(cls, prompt: str, length: int | None = None, *, default: int | None = None,
