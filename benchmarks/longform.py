@@ -17,7 +17,9 @@ but the final text is decoded — and where the generated tokens went (the write
 `TokenUse`: kept, or thrown away as repeats, a rewritten section's losing copy, cut to
 length..., or spent on the plan and repairs), per prompt and overall, with the overhead against
 the kept tokens as counted there (the final-text figure estimates the text's tokens from the
-units-per-token ratio of the last pieces, which list-like or looping pieces skew). `--parallel-check` also times sequential vs
+units-per-token ratio of the last pieces, which list-like or looping pieces skew), and against
+the output texts as the model's own tokenizer counts them (llama.cpp's /tokenize, on local
+models: the exact decoding steps of the kept text, the issue's definition of overhead). `--parallel-check` also times sequential vs
 `--parallel 4` on one prompt; `--baseline` asks the same model plainly (one call, no plan)
 for the prompts of 1,000 or more and prints their S_l beside bimo's. Reference: AgentWrite checks no length at all, and plain
 models stop near 2,000 words whatever is asked. `--parallel-id` and `--baseline-ids` name
@@ -37,6 +39,7 @@ import json
 import os
 import statistics
 import time
+import urllib.request
 from pathlib import Path
 
 from bimo.evaluate.length import bucket_of, length_score
@@ -60,6 +63,20 @@ def decode_rate(backend) -> float:
     comp = backend.complete_request(req, cache=False)
     t = comp.raw.get("timings", {})
     return t.get("predicted_per_second") or comp.completion_tokens / comp.seconds
+
+
+def text_tokens(backend, text: str) -> int | None:
+    """Tokens of `text` by the model's own tokenizer (llama.cpp's /tokenize), None where the
+    backend has no such endpoint: the exact size of the output in decoding steps."""
+    url, key = getattr(backend, "http_url", None), getattr(backend, "api_key", None)
+    if not url:
+        return None
+    req = urllib.request.Request(url.rstrip("/") + "/tokenize", data=json.dumps({"content": text}).encode(),
+                                 headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"})
+    try:
+        return len(json.loads(urllib.request.urlopen(req, timeout=60).read())["tokens"])
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def main() -> None:
@@ -97,6 +114,7 @@ def main() -> None:
     use_all = TokenUse()  # where the generated tokens went, over every prompt
     ideal_all = ideal_final = 0.0  # seconds that pure decoding of the tokens would take
     ideal_kept = 0.0  # the same for the tokens counted as kept (`TokenUse.kept`), where counted
+    ideal_text: float | None = 0.0  # the same for the output text as the model tokenizes it
     run_dir = Path(args.run_dir) if args.run_dir else None
     done: dict[str, dict] = {}
     ledger = None
@@ -122,6 +140,11 @@ def main() -> None:
             ideal_kept += row.get("ideal_kept_s", 0.0)
             if row.get("use"):
                 use_all.add(TokenUse.model_validate(row["use"]))
+            ntok = text_tokens(backend, row["response"])
+            if ntok is None or ideal_text is None:
+                ideal_text = None
+            else:
+                ideal_text += ntok / (row["tokens"] / row["ideal_s"])  # at the rate measured for that prompt
             print(f"  {r['id']}: finished earlier, S_l {row['S_l']:5.1f}, S_l eff {row['S_l_eff']:5.1f}, repeated "
                   f"8-grams {row['repeated_share']:.1%}, near repeats {row['near_repeats']:.1%}, lines about the "
                   f"writing {row['scaffolding']}" + (f"; FLAGGED: {'; '.join(row['flags'])}" if row["flags"] else ""))
@@ -161,8 +184,11 @@ def main() -> None:
               f"lines about the writing {len(integ.scaffolding)}, leaks {len(integ.leaks)}, "
               f"ending {integ.ending or 'ok'}, {w.repeats} retries for repetition"
               + (f"; FLAGGED: {'; '.join(integ.flags())}" if integ.flags() else ""))
+        ntok = text_tokens(backend, res.text)
+        ideal_text = None if ntok is None or ideal_text is None else ideal_text + ntok / rate
         print(f"    tokens went: {w.use.line()}; overhead against the kept tokens as counted "
-              f"{wall / max(1e-9, w.use.kept / rate):.2f}")
+              f"{wall / max(1e-9, w.use.kept / rate):.2f}"
+              + (f", against the output's {ntok} tokens {wall / (ntok / rate):.2f}" if ntok else ""))
     print("\n| bucket | prompts | mean S_l | mean S_l eff | mean repeated 8-grams | max | near repeats | "
           "lines about the writing | leaks | dangling | flagged |\n|---|---|---|---|---|---|---|---|---|---|---|")
     buckets: dict[str, list[dict]] = {}
@@ -180,6 +206,9 @@ def main() -> None:
           f"around each prompt)); against final-text tokens only {t_all / ideal_final:.2f}")
     print(f"waste: {use_all.wasted()} of {use_all.total()} tokens thrown away; tokens went: {use_all.line()}"
           + (f"; overhead against the kept tokens as counted {t_all / ideal_kept:.2f}" if ideal_kept else ""))
+    if ideal_text:
+        print(f"overhead against the output texts as the model tokenizes them (wall / (their tokens ÷ decode "
+              f"tokens/s)): {t_all / ideal_text:.2f}")
     summary: dict = {"benchmark": "longform", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                      "model": args.model, "load_1min": round(os.getloadavg()[0], 1),
                      "prompts": {r["id"]: round(r["S_l"], 1) for r in rows},
@@ -191,6 +220,7 @@ def main() -> None:
                      "mean_S_l_eff": round(statistics.mean(r["S_l_eff"] for r in rows), 1), "wall_s": round(t_all),
                      "overhead": round(t_all / ideal_all, 2), "overhead_final": round(t_all / ideal_final, 2),
                      "overhead_kept": round(t_all / ideal_kept, 2) if ideal_kept else None,
+                     "overhead_text": round(t_all / ideal_text, 2) if ideal_text else None,
                      "use": use_all.model_dump()}
     if args.baseline:
         print("\n| prompt | required | plain single call | S_l plain | S_l bimo |\n|---|---|---|---|---|")

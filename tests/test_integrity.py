@@ -188,3 +188,12 @@ def test_echoed_requests_and_continued_headings_are_scaffolding(line):
                                   "请继续努力：明天还要早起。", "The story continued for another hour."])
 def test_writing_that_looks_like_scaffolding_is_not(line):
     assert scaffolding_lines(line) == []
+
+
+def test_drop_repeats_drops_a_restatement_with_a_word_changed():
+    before = "\"I've been trying to forget everything about that time,\" she said quietly to the nurse."
+    piece = ("\"I've been trying to forgot everything about that time,\" she said softly to the nurse. "
+             "Outside, the first tram of the morning rattled past the hospital gates.")
+    assert drop_repeats(piece, before) == "Outside, the first tram of the morning rattled past the hospital gates."
+    assert drop_repeats(piece, before, restated=False) == piece
+

@@ -201,29 +201,50 @@ def _bigrams(piece: str) -> set[tuple[str, str]]:
     return set(zip(toks, toks[1:], strict=False))
 
 
+class _Restatements:
+    """Earlier sentences by their unit bigrams, to ask whether a new sentence restates one:
+    at least `containment` of its bigrams lie in one earlier sentence (the same sentence with
+    a word or two changed, or an exact repeat). An index, so long texts stay fast."""
+
+    def __init__(self, min_units: int = 8, containment: float = 0.6):
+        self.min_units, self.containment = min_units, containment
+        self.index: dict[tuple[str, str], list[int]] = {}
+        self.count = 0
+
+    def long_enough(self, grams: set[tuple[str, str]]) -> bool:
+        return len(grams) >= self.min_units - 1
+
+    def restates(self, grams: set[tuple[str, str]]) -> bool:
+        shared: dict[int, int] = {}
+        for g in grams:
+            for other in self.index.get(g, ()):
+                shared[other] = shared.get(other, 0) + 1
+        return bool(shared) and max(shared.values()) >= self.containment * len(grams)
+
+    def add(self, grams: set[tuple[str, str]]) -> None:
+        for g in grams:
+            self.index.setdefault(g, []).append(self.count)
+        self.count += 1
+
+
 def near_repeat_share(text: str, min_units: int = 8, containment: float = 0.6) -> float:
     """Share of sentences (of at least `min_units` units) whose unit bigrams lie, for at least
     `containment` of them, in one earlier sentence: the same sentence with a word or two
-    changed, or an exact repeat. Found through an index of bigrams, so long texts stay fast.
+    changed, or an exact repeat.
 
-    Looser than the 4-gram rule `drop_repeats` uses to drop a sentence while writing (more
-    than 60 % of its 4-grams seen anywhere before): that rule misses a claim restated with a
-    few words moved ("当太阳和月亮在同一天升起时…" / "…在同一个时刻升起时…"), which this one
-    reports. The writer does not re-ask for those yet: each re-ask costs a regeneration."""
-    index: dict[tuple[str, str], list[int]] = {}
+    Looser than the 4-gram rule of `drop_repeats` (more than 60 % of a sentence's 4-grams seen
+    anywhere before): that rule misses a claim restated with a few words moved ("当太阳和月亮在
+    同一天升起时…" / "…在同一个时刻升起时…"), which this one reports. The writer drops such
+    sentences too (`drop_repeats(..., restated=True)`)."""
+    seen = _Restatements(min_units, containment)
     total = near = 0
-    for sid, piece in enumerate(sentences(text)):
+    for piece in sentences(text):
         grams = _bigrams(piece)
-        if len(grams) < min_units - 1:
+        if not seen.long_enough(grams):
             continue
         total += 1
-        shared: dict[int, int] = {}
-        for g in grams:
-            for other in index.get(g, ()):
-                shared[other] = shared.get(other, 0) + 1
-        near += bool(shared) and max(shared.values()) >= containment * len(grams)
-        for g in grams:
-            index.setdefault(g, []).append(sid)
+        near += seen.restates(grams)
+        seen.add(grams)
     return near / total if total else 0.0
 
 
@@ -318,20 +339,29 @@ def dangling_ending(text: str) -> str | None:
 
 
 def drop_repeats(piece: str, before: str = "", n: int = NGRAM, max_share: float = 0.5,
-                 near_share: float = 0.6) -> str:
+                 near_share: float = 0.6, restated: bool = True) -> str:
     """The piece without its sentences that repeat earlier text.
 
     A sentence goes when more than `max_share` of its n-grams (those starting inside it)
     already occurred — in `before` or in what was kept of the piece — or when it is a
     sentence (≥ 5 units) identical to an earlier one, or a sentence of ≥ 8 units with more
     than `near_share` of its 4-grams seen (the same sentence with a word changed, a loop
-    small models fall into). Pasted paragraphs and repeated tails go; a phrase shared in
-    passing stays. (On human text the 4-gram rule hits 0–8 % of sentences: 0 in 宋词一百首,
-    0.1 % in 唐诗三百首, 1.1 % in the GPL-3, 8 % in the vim tutor, which repeats its instructions.)
+    small models fall into), or — with `restated` — a sentence of ≥ 8 units with at least
+    60 % of its unit bigrams in one earlier sentence (a restatement with a word or two changed,
+    what `near_repeat_share` reports: "trying to forget / forgot / forgotten everything about
+    that time"). Pasted paragraphs and repeated tails go; a phrase shared in passing stays.
+    (On human text the 4-gram rule hits 0–8 % of sentences: 0 in 宋词一百首, 0.1 % in
+    唐诗三百首, 1.1 % in the GPL-3, 8 % in the vim tutor, which repeats its instructions; the
+    bigram rule 0.4 % of Brown and 1.1 % of 古文观止 on average: docs/write.md.)
     """
     near = ngram_set(before, 4)
     seen = ngram_set(before, n)
     seen_sent = {_sentence_key(p) for p in sentences(before) if len(units(p)) >= 5}
+    said = _Restatements()  # for `restated`: the sentences so far by their bigrams
+    if restated:
+        for p in sentences(before):
+            if said.long_enough(grams := _bigrams(p)):
+                said.add(grams)
     kept: list[str] = []
     recent: list[str] = []  # the last short-or-long pieces kept, for loops of short lines
     tail: list[str] = []  # the last n-1 units kept, so n-grams crossing sentences are checked
@@ -347,8 +377,12 @@ def drop_repeats(piece: str, before: str = "", n: int = NGRAM, max_share: float 
         fours = [tuple(toks[i:i + 4]) for i in range(len(toks) - 3)]
         near_dup = len(toks) >= 8 and sum(g in near for g in fours) > near_share * len(fours)
         near.update(fours)
-        if (len(toks) >= 5 and key in seen_sent) or (rep and share > max_share) or near_dup:
+        grams = _bigrams(piece_s)
+        says_again = restated and said.long_enough(grams) and said.restates(grams)
+        if (len(toks) >= 5 and key in seen_sent) or (rep and share > max_share) or near_dup or says_again:
             continue
+        if restated and said.long_enough(grams):
+            said.add(grams)
         if len(toks) < 5 and key in recent:  # a short line (a label, a heading) looping
             continue
         recent = [*recent[-3:], key]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 
 from write_fakes import A, B, C, RequestLog, StreamLog, last_user
 
@@ -125,7 +126,12 @@ def test_tokens_of_a_real_run_are_accounted(tiny_backend, tmp_path):
     assert use.draft + use.continuation + use.retry + use.new_point + use.plan + use.leak_fix == use.total()
 
 
-def test_only_the_restating_paragraphs_of_a_section_are_written_again():
+def test_only_the_restating_paragraphs_of_a_section_are_written_again(monkeypatch):
+    # the retold sentences below are each a restatement of one earlier sentence, which the piece
+    # check drops at once (next test); without that rule the section-level check must catch them
+    import bimo.write.longform as longform
+
+    monkeypatch.setattr(longform, "drop_repeats", partial(longform.drop_repeats, restated=False))
     new = "那年雨多。"
     retold = ("秋天到了，南瓜躺在田埂边晒太阳，外婆弯下腰把辣椒一串一串挂在屋檐下面。屋檐下的辣椒一天比一天红，像一串串小灯笼，"
               "风一吹就轻轻地摇。\n\n冬天的菜园安静了下来，只剩几垄白菜盖着一层薄霜，外婆说这是一年里白菜最甜的时候。"
@@ -149,6 +155,25 @@ def test_only_the_restating_paragraphs_of_a_section_are_written_again():
     first = max(1, len(f"{new}\n\n{retold}") // 2)
     # the retold paragraphs (cut to the section's length first) are waste, the new one is kept
     assert w.use.redo > 0 and w.use.redo + w.use.cut < first and w.use.total() == w.tokens
+
+
+def test_restated_sentences_are_dropped_from_the_piece_before_any_rewrite():
+    new = "那年雨多。"
+    retold = ("秋天到了，南瓜躺在田埂边晒太阳，外婆弯下腰把辣椒一串一串挂在屋檐下面。屋檐下的辣椒一天比一天红，像一串串小灯笼，"
+              "风一吹就轻轻地摇。")
+
+    def answer(req):
+        if "2/2" not in req["messages"][1]["content"]:
+            return f"{A}\n\n{B}"
+        if len(req["messages"]) == 2:
+            return f"{new}\n\n{retold}"
+        return C
+
+    plan = Plan(title="", sections=[Section(heading="秋冬", points=["辣椒", "白菜"], length=count_length(A + B)),
+                                    Section(heading="春", points=["新芽"], length=count_length(new + C))])
+    w = LongformWriter(RequestLog(answer), LongformConfig(length=count_length(A + B + new + C), seed=1, lang="zh"))
+    res = w.run("写散文。", plan=plan)
+    assert "辣椒" not in res.sections[1] and "嫩绿的芽" in res.sections[1] and w.use.redo == 0
 
 
 def test_a_re_ask_that_loops_is_stopped_sooner():
