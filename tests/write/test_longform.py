@@ -43,12 +43,14 @@ def test_oversized_sections_are_split():
 def test_a_split_section_goes_on_under_its_own_heading():
     from bimo.write.runstate import RunState, SectionText
 
-    plan = split_oversized(Plan(title="潮汐", sections=[Section(heading="前言", length=1500),
+    plan = split_oversized(Plan(title="潮汐", sections=[Section(heading="前言", length=2100),
                                                        Section(heading="结语", length=300)]), 500, "zh")
-    assert [s.heading for s in plan.sections] == ["前言", "前言（续）", "结语"]
-    state = RunState(instruction="写科普。", config=LongformConfig(length=1800), plan=plan,
-                     sections=[SectionText(text=t, length=count_length(t)) for t in ("月亮转一圈。", "地球也在转。", "这就是潮汐锁定。")])
-    assert state.render() == "# 潮汐\n\n## 前言\n\n月亮转一圈。\n\n地球也在转。\n\n## 结语\n\n这就是潮汐锁定。"
+    assert [s.heading for s in plan.sections] == ["前言", "前言（续）", "前言（续）", "结语"]
+    texts = ("月亮转一圈。", "地球也在转。", "它们步调一致。", "这就是潮汐锁定。")
+    state = RunState(instruction="写科普。", config=LongformConfig(length=2400), plan=plan,
+                     sections=[SectionText(text=t, length=count_length(t)) for t in texts])
+    assert state.render() == ("# 潮汐\n\n## 前言\n\n月亮转一圈。\n\n地球也在转。\n\n它们步调一致。"
+                              "\n\n## 结语\n\n这就是潮汐锁定。")
 
 
 @pytest.mark.parametrize("length", [250, 900])

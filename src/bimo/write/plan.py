@@ -149,8 +149,13 @@ CONTINUED = {"zh": "（续）", "en": " (continued)"}
 def continues(prev: Section | None, sec: Section) -> bool:
     """Whether `sec` is a later part of the split section `prev` (its heading plus the
     continuation mark): in the text it goes on under `prev`'s heading, not under one of its own."""
-    return prev is not None and bool(prev.heading) and sec.heading in {
-        prev.heading + m for m in (*CONTINUED.values(), CONTINUED["en"].strip())}
+    if prev is None or not prev.heading:
+        return False
+    marks = (*CONTINUED.values(), CONTINUED["en"].strip())
+    base = prev.heading
+    for m in marks:  # the third part follows the second, whose heading already has the mark
+        base = base.removesuffix(m)
+    return sec.heading in {base + m for m in marks}
 
 
 def split_oversized(plan: Plan, section_size: int, lang: str) -> Plan:
