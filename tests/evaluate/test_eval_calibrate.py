@@ -171,11 +171,12 @@ def test_a_judge_answering_garbage_is_recorded_per_pair(tiny_backend, tmp_path):
     from bimo.evaluate.judge_step import JudgeSettings
 
     pairs = [normalize_pair(p, i) for i, p in enumerate(PAIRS[:2], 1)]
-    settings = JudgeSettings(judge="local:tiny", retries=0, max_tokens=16)  # cut before any verdict
+    # 16 tokens (the least allowed) cut most verdicts off; a compact JSON verdict may just fit
+    settings = JudgeSettings(judge="local:tiny", retries=0, max_tokens=16)
     s = calibrate("built", [(settings, tiny_backend)], tmp_path, pairs=(pairs, []))
     res = s["judges"][0]
-    assert res["failed"] == 2 and res["pairs"] == 0
-    assert all("max_tokens" in f["reason"] for f in res["failures"])
+    assert res["failed"] >= 1 and res["failed"] + res["pairs"] == 2  # every pair: a verdict or a recorded failure
+    assert len(res["failures"]) == res["failed"] and all("max_tokens" in f["reason"] for f in res["failures"])
     assert s["baselines"]["always_longer"]["agreement"]["rate"] == 1.0  # baselines still shown
     assert not math.isnan(s["baselines"]["random"]["agreement"]["rate"])
 

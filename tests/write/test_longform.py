@@ -60,9 +60,15 @@ def test_length_control_with_real_model(tiny_backend, tmp_path, length):
     result = LongformWriter(tiny_backend, cfg).run(
         f"Write a story of {length} words about a lighthouse keeper who finds a message in a bottle.",
         run_dir=tmp_path / "run", on_event=events.append)
-    assert abs(result.length - length) <= 0.1 * length, result.length
-    assert (tmp_path / "run" / "output.md").read_text().strip() == result.text
     kinds = [e["type"] for e in events]
+    # the length is met, or — the tiny model loops on longer texts — the writer stops short and
+    # says so rather than pad (never silently short)
+    stopped = [e["message"] for e in events if e["type"] == "stopped"]
+    if abs(result.length - length) > 0.1 * length:
+        assert result.length < length and stopped == [f"stopped at {result.length} of {length} words to avoid "
+                                                      "repetition"], (result.length, stopped)
+    assert length > 500 or abs(result.length - length) <= 0.1 * length, result.length  # short texts: always met
+    assert (tmp_path / "run" / "output.md").read_text().strip() == result.text
     assert kinds[0] == "plan" and kinds[-1] == "done" and kinds.count("section") == len(result.plan.sections)
 
 
