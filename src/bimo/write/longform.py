@@ -490,6 +490,10 @@ class LongformWriter:
                     break
             elif watch.reason == "loop":
                 anti = True  # it fell into a loop after some new text: the next piece is asked differently
+        else:  # every try spent and still short: stopped as well, and said so, never silently short
+            if count_length(text) < target * 0.9:
+                with self._lock:
+                    self.stops.append({"heading": heading, "target": target, "length": count_length(text)})
         if count_length(text) > target * 1.05:
             text = _shrink(use, "cut", text, cut_to_length(text, target))
         text = self._repair_leaks(text, lang, instruction)
