@@ -211,9 +211,9 @@ class LongformWriter:
     # --- model calls -----------------------------------------------------------
     def _params(self, max_tokens: int, seed: int | None, anti: bool = False, piece: bool = False) -> GenParams:
         """Sampling settings. With `LongformConfig.dry` a section `piece` gets the DRY sampler
-        from its first try on backends that have it (fewer verbatim repeats to drop, but more
-        restatements that no repeat check drops: docs/write.md); `anti` adds what a retry after a repeated piece uses: presence/frequency
-        penalties, a higher temperature and DRY."""
+        from its first try on backends that have it (fewer verbatim repeats, more restatements:
+        docs/write.md); `anti` adds what a re-ask after a repeated piece uses: presence and
+        frequency penalties, a higher temperature and DRY."""
         wanted = anti or (piece and self.config.dry)
         dry = {"dry_multiplier": 0.8} if wanted and getattr(self.backend, "supports_dry", False) else {}
         params = GenParams(temperature=self.config.temperature, top_p=self.config.top_p, seed=seed,
@@ -443,6 +443,7 @@ class LongformWriter:
         p = _prompts(lang)
         use = TokenUse()
         text, anti, repeats, new_point, empty = start, False, 0, False, False
+        recorded = False  # this section's stop is in self.stops
         for k in range(1 + self.config.max_continuations + self.config.max_repeat_retries + 1):
             have = count_length(text)
             if have >= target * 0.93:
@@ -486,14 +487,16 @@ class LongformWriter:
                     self.repeats += 1
                     if stop:
                         self.stops.append({"heading": heading, "target": target, "length": count_length(text)})
+                        recorded = True
                 if stop:
                     break
             elif watch.reason == "loop":
                 anti = True  # it fell into a loop after some new text: the next piece is asked differently
-        else:  # every try spent and still short: stopped as well, and said so, never silently short
-            if count_length(text) < target * 0.9:
-                with self._lock:
-                    self.stops.append({"heading": heading, "target": target, "length": count_length(text)})
+        # however the tries ended (spent, an empty answer), a section left short is a stop,
+        # said so, never silently short
+        if count_length(text) < target * 0.9 and not recorded:
+            with self._lock:
+                self.stops.append({"heading": heading, "target": target, "length": count_length(text)})
         if count_length(text) > target * 1.05:
             text = _shrink(use, "cut", text, cut_to_length(text, target))
         text = self._repair_leaks(text, lang, instruction)
