@@ -6,6 +6,7 @@ Llama trained, exported and loaded by llama.cpp) runs in tests/train/test_backwa
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -50,13 +51,17 @@ def rows(path: Path) -> list[dict]:
 
 
 class Scorer(ScriptedBackend):
-    """The general model: describes every passage as a narrative and scores every pair 5."""
+    """The general model: describes every passage and accepts every pair (P(yes) 0.9)."""
+
+    def __init__(self):
+        super().__init__(logprobs=lambda messages: {"Yes": math.log(0.9), " no": math.log(0.1),
+                                                    "是": math.log(0.9), "否": math.log(0.1)})
 
     def text(self, request):
         joined = "\n".join(str(m.get("content") or "") for m in request["messages"])
-        if "1 to 5" in joined or "1 到 5" in joined:
-            return json.dumps({"reason": "ok", "score": 5})
-        return json.dumps({"form": "narrative", "topic": "t", "key_content": "k", "tone": "calm", "audience": "all"})
+        if "Answer yes or no" in joined or "回答“是”或“否”" in joined:
+            return "yes"
+        return json.dumps({"topic": "t", "key_content": "k", "tone": "calm", "audience": "all"})
 
 
 def backward_answer(messages, seed):
@@ -91,7 +96,7 @@ def test_backward_generator_prompt_checks_and_clause(tmp_path):
     assert rec["messages"][0]["content"] == ("Write a scene in which Mrs. Hale climbs the lighthouse steps and cleans "
                                              "the lens after the storm. About 50 words.")  # 999 was the model's
     assert rec["meta"]["task"] == BACKWARD and rec["meta"]["generator"] == "gguf:/models/back.gguf"
-    assert rec["meta"]["score"] == 5 and rec["meta"]["grounding"] == 1.0
+    assert rec["meta"]["score"] == 0.9 and rec["meta"]["grounding"] == 1.0
     errs = {e["id"]: e for e in rows(errors_path(out))}
     assert errs["memo#backward"]["reason"] == "instruction names the wrong form: a poem, but the passage is narrative"
     assert errs["garden#backward"]["reason"] == "input is a copy of the output"

@@ -4,6 +4,7 @@ command end to end with the tiny real model (poor outputs; the machinery is what
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 from pathlib import Path
@@ -145,8 +146,8 @@ def test_backtranslate_describe_choose_write_with_scripted_model(tmp_path):
     forms = {"Mrs. Hale": "narrative", "那年冬天": "narrative", "Cities should": "argument"}
 
     def answer(prompt: str, seed):  # `prompt`: every message of the call, joined
-        if "1 to 5" in prompt or "1 到 5" in prompt:  # self-curation
-            return {"reason": "ok", "score": 2 if "Outline" in prompt else 5}
+        if "Answer yes or no" in prompt or "回答“是”或“否”" in prompt:  # self-curation: read from `verdict`
+            return "yes"
         if "Describe the passage" in prompt or "描述用户发来" in prompt:  # step 1
             form = next(f for k, f in forms.items() if k in prompt)
             return {"form": form, "topic": "t", "key_content": "k", "tone": "calm", "audience": "adults"}
@@ -168,13 +169,19 @@ def test_backtranslate_describe_choose_write_with_scripted_model(tmp_path):
 
     cfg = BacktranslateConfig(tasks_per_doc=2)
     out = tmp_path / "sft.jsonl"
-    described, pairs = run_backtranslate(WholePrompt(answer), docs, out, cfg,
+    def verdict(messages):  # the scorer's first-token probabilities: it doubts the outline
+        doubt = "Outline" in messages[-1]["content"]
+        yes, no = math.log(0.2 if doubt else 0.95), math.log(0.8 if doubt else 0.05)
+        zh = "回答“是”或“否”" in messages[-1]["content"]
+        return {"是" if zh else "Yes": yes, "否" if zh else " no": no, " maybe": -6.0}
+
+    described, pairs = run_backtranslate(WholePrompt(answer, logprobs=verdict), docs, out, cfg,
                                          RunConfig(progress=False, concurrency=1, retries=0))
     plans = {r["doc_id"]: r for r in rows(plan_path(out))}
     bad = {r["id"]: r["reason"] for r in rows(errors_path(plan_path(out)))}
     assert bad["empty"] == "no text" and bad["markup"] == "only markup, no prose"
     assert bad["ru"].startswith("unsupported language") and bad["short"].startswith("too short for any task")
-    assert plans["lh"]["tasks"] == ["write", "polish"] and plans["arg"]["tasks"] == ["outline", "condense"]
+    assert plans["lh"]["tasks"] == ["write", "polish"] and plans["arg"]["tasks"] == ["outline", "review"]
     assert plans["memo"]["description"]["lang"] == "zh" and plans["lh"]["description"]["sentences"] == 4
     got = {r["meta"]["source_id"]: r for r in rows(out)}
     errs = {r["id"]: r for r in rows(errors_path(out))}
@@ -187,14 +194,15 @@ def test_backtranslate_describe_choose_write_with_scripted_model(tmp_path):
     assert "wrong form: a sentence, but the passage has 4 sentences" in errs["lh#write"]["reason"]
     assert "not grounded in the passage" in errs["memo#polish"]["reason"]
     assert "火星" in "".join(errs["memo#polish"]["detail"]["missing"])
-    assert errs["arg#outline"]["reason"] == "low quality: score 2 < 4" and errs["arg#outline"]["task"] == "outline"
-    assert "input is empty" in errs["arg#condense"]["reason"]
+    assert errs["arg#outline"]["reason"] == "low quality: self-curation 0.20 < 0.85" and errs["arg#outline"]["task"] == "outline"
+    assert got["memo#write"]["meta"]["score"] == 0.95
+    assert errs["arg#review"]["reason"] == "empty output"
     assert_trl_shape(out, "sft")
     from bimo.synth.stats import write_stats
 
     md = write_stats(out)[0].read_text()
     assert "| polish | 1 | 1 | 50% |" in md and "| write | 1 | 1 | 50% |" in md and "| outline | 0 | 1 | 0% |" in md
-    assert "## Self-curation scores" in md and "| 2 | 0 | 1 |" in md
+    assert "## Self-curation scores" in md and "| 0.2–0.3 | 0 | 1 |" in md and "| 0.9–1.0 | 2 | 0 |" in md
 
 
 def test_choose_tasks_follows_form_and_length():
@@ -202,10 +210,80 @@ def test_choose_tasks_follows_form_and_length():
 
     cfg = BacktranslateConfig(tasks_per_doc=3)
     assert choose_tasks("d", "narrative", 200, cfg) == ["write", "expand", "polish"]
-    assert choose_tasks("d", "argument", 200, cfg)[:2] == ["outline", "condense"] or \
-        choose_tasks("d", "argument", 200, cfg)[:2] == ["outline", "review"]  # condense stops at 150 units
+    assert choose_tasks("d", "essay", 200, cfg) == ["outline", "review", "write"]
+    assert choose_tasks("d", "news", 200, BacktranslateConfig(tasks_per_doc=4)) == ["title", "write", "outline"]
+    assert choose_tasks("d", "news", 120, BacktranslateConfig(tasks_per_doc=4))[-1] == "condense"  # ≤ 150 units only
     assert choose_tasks("d", "narrative", 30, cfg) == ["polish", "write"]  # short: title/brainstorm need 40
     assert choose_tasks("d", "essay", 10, cfg) == []
+
+
+def test_form_comes_from_the_genre_model_or_the_curated_label():
+    """The form is the curation genre model's label (or the one `bimo curate` stored), not the
+    describer's; an unsure label, or "poem" for prose, counts as an essay."""
+    from bimo.synth.backtranslate import form_of
+
+    assert form_of(LIGHTHOUSE)[0] == "narrative"
+    assert form_of(MEMOIR)[0] == "narrative"
+    assert form_of(ARGUMENT)[0] == "essay"  # the model leans to "poetry" at 0.43: unsure, and not verse
+    news = "本报北京1月5日讯 记者王明报道：市交通委今天宣布，地铁十号线将于本月底延长运营时间，末班车推迟到午夜。"
+    assert form_of(news) == ("news", form_of(news)[1]) and form_of(news)[1] > 0.5
+    assert form_of(LIGHTHOUSE, {"genre_fine": "marketing", "genre_score": 0.9}) == ("product copy", 0.9)
+    assert form_of(LIGHTHOUSE, {"genre_fine": "poetry", "genre_score": 0.9})[0] == "essay"  # one long line
+    assert form_of("床前明月光，\n疑是地上霜。\n举头望明月，\n低头思故乡。", {"genre_fine": "poetry"})[0] == "poem"
+
+
+def test_self_curation_reads_yes_against_no():
+    """The score is P(yes) / (P(yes) + P(no)) over the first token's likeliest variants (case and
+    spaces forgiven, other tokens ignored); no probabilities, or neither word, is a clear error."""
+    from bimo.llm.base import Completion
+    from bimo.synth.backtranslate import yes_share
+
+    def comp(top: dict[str, float]) -> Completion:
+        content = [{"token": t, "logprob": lp} for t, lp in top.items()]
+        return Completion.from_response({"choices": [{"message": {"content": "x"}, "finish_reason": "stop",
+                                                      "logprobs": {"content": [{**content[0], "top_logprobs": content}]}
+                                                      if content else None}]})
+
+    got = yes_share(comp({"Yes": math.log(0.6), " yes": math.log(0.2), "No": math.log(0.1), "Maybe": math.log(0.1)}),
+                    ["yes"], ["no"])
+    assert abs(got - 0.8 / 0.9) < 1e-9
+    assert yes_share(comp({"是": math.log(0.3), "否": math.log(0.6), "不": math.log(0.1)}), ["是"], ["否", "不"]) == \
+        pytest.approx(0.3)
+    with pytest.raises(ValueError, match="no token probabilities"):
+        yes_share(comp({}), ["yes"], ["no"])
+    with pytest.raises(ValueError, match="neither yes nor no"):
+        yes_share(comp({"Maybe": -0.1}), ["yes"], ["no"])
+
+
+def test_material_checks_name_what_is_wrong():
+    """The material a request brings is checked by measured facts: the wordy version to condense
+    is longer than the passage, a draft or notes are no verbatim piece of it, and the request is
+    in the passage's language."""
+    from bimo.runner import Reject
+
+    step = BacktranslateStep(None, BacktranslateConfig())
+
+    def reason(task: str, source: str, **out: str) -> str | None:
+        rec = {"task": task, "doc_id": "d", "source": source, "description": {"form": "narrative"}, "metadata": {}}
+        try:
+            step.verify(rec, {"reasoning": "r", **out})
+        except Reject as exc:
+            return exc.reason
+        return None
+
+    short = "Mrs. Hale climbed the steps and lit the lamp again after the storm."
+    assert reason("condense", short, instruction="Tighten my draft about Mrs. Hale and the lamp.",
+                  input="Mrs. Hale lit the lamp.") == "the wordy input to condense is not longer than the passage"
+    assert reason("condense", short, instruction="Tighten my draft about Mrs. Hale and the lamp.",
+                  input="Mrs. Hale, who was tired, slowly climbed all of the many steps up to the top and then "
+                        "she lit the lamp once again after the big storm had passed.") is None
+    assert reason("expand", LIGHTHOUSE, instruction="Expand my notes about Mrs. Hale and the lighthouse lamp.",
+                  input="Mrs. Hale climbed the ninety steps of the lighthouse every evening.") == \
+        "input is an excerpt of the output, not a draft or notes"
+    assert reason("expand", LIGHTHOUSE, instruction="Expand my notes about Mrs. Hale and the lighthouse lamp.",
+                  input="Mrs Hale; ninety steps; lamp dark since the storm; boats late; lens, wick, match") is None
+    assert reason("write", MEMOIR, instruction="Write a memoir about a mother who lights a lighthouse.") == \
+        "instruction is not in the passage's language (zh)"
 
 
 def test_wrong_form_and_grounding_checks():
@@ -223,6 +301,24 @@ def test_wrong_form_and_grounding_checks():
     assert grounding("Write a scene in which Mrs. Hale climbs the lighthouse steps and cleans the lens.",
                      LIGHTHOUSE, "en")[0] == 1.0
     assert grounding("写一篇回忆母亲点亮灯塔的散文。", MEMOIR, "zh") == (1.0, [])
+
+
+def test_annotated_examples_come_in_sizes_and_domains():
+    """Every (task, language) has a short example (30 length units at most) and a paragraph of
+    three or more sentences, so a paragraph is never shown only one-line examples; each language
+    covers the four domains, and `write` has a several-paragraph example."""
+    from bimo.synth.backtranslate import domains, task_table
+    from bimo.text import count_length, sentence_spans
+
+    for name, spec in task_table()["tasks"].items():
+        for lang in ("zh", "en"):
+            exs = spec["examples"][lang]
+            assert min(count_length(ex["source"]) for ex in exs) <= 30, (name, lang)
+            assert max(len(sentence_spans(ex["source"])) for ex in exs) >= 3, (name, lang)
+    for lang in ("zh", "en"):
+        seen = {ex["json"]["domain"] for spec in task_table()["tasks"].values() for ex in spec["examples"][lang]}
+        assert seen == set(domains()), (lang, seen)
+        assert any("\n\n" in ex["source"] for ex in task_table()["tasks"]["write"]["examples"][lang])
 
 
 def test_backtranslate_prompt_shows_closest_examples_as_turns():
@@ -287,20 +383,21 @@ def test_constitution_minimality_with_scripted_model(tmp_path):
 
     sft = tmp_path / "in.jsonl"
     recs = rows(DATA / "sft.jsonl")
-    recs[3]["meta"]["score"] = 5
-    recs.append({**recs[3], "meta": {**recs[3]["meta"], "score": 2}, "id": "low"})
+    recs[3]["meta"]["score"] = 0.95
+    recs.append({**recs[3], "meta": {**recs[3]["meta"], "score": 0.4}, "id": "low"})
 
     def extra(rid: str, text: str) -> dict:
         return {"id": rid, "messages": [{"role": "user", "content": "Write two sentences."},
                                         {"role": "assistant", "content": text}],
-                "meta": {"task": "write", "domain": "fiction", "lang": "en", "score": 5}}
+                "meta": {"task": "write", "domain": "fiction", "lang": "en", "score": 0.95}}
     recs += [extra("stubborn", "The sea was calm. The boats came home before dark."),
              extra("long", "Keep it short. Say the one thing the reader needs and stop there."),
              extra("big", "The lamp was lit. The keeper went down the ninety steps to sleep.")]
+    recs.append({**recs[0], "meta": {**recs[0]["meta"], "anchor": "input"}, "id": "model-answer"})  # an outline
     sft.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs))
     out = tmp_path / "dpo.jsonl"
     step = ConstitutionStep(ScriptedBackend(lambda messages, seed: answer(last_user(messages), seed)),
-                            ConstitutionConfig(max_principles=500))  # every principle
+                            ConstitutionConfig(max_principles=500, min_score=0.85))  # every principle
     run_step(step, sft, out, RunConfig(progress=False, retries=0))
     errs = {r["id"]: r["reason"] for r in rows(errors_path(out))}
     first = next(r for r in rows(out) if "best of times" in r["chosen"][0]["content"])
@@ -316,6 +413,7 @@ def test_constitution_minimality_with_scripted_model(tmp_path):
     assert errs["stubborn"].startswith("rewrite unchanged, also when asked with the sentence and principle alone")
     assert errs["big"].startswith("not minimal: length changed by")  # not a length principle
     assert errs["low"].startswith("below quality bar")
+    assert errs["model-answer"] == "the answer is model-written (the passage was the material), not human text"
     assert "no sentence '7' in the response" in errs.values() and "unknown principle id 'made-up'" in errs.values()
     assert_trl_shape(out, "preference")
     from bimo.synth.stats import write_stats
@@ -362,7 +460,7 @@ def test_backtranslate_cli_tiny_model_and_resume(bimo_cli, tiny_path, work):
     else:  # the tiny model often keeps nothing: exit 1 with the top reasons
         assert r.returncode == 1 and b"nothing kept: " in r.stderr, r.stderr.decode()[-800:]
     for rec in rows(out):  # what passed is the human passage with its provenance
-        assert rec["meta"]["score"] >= 4 and rec["messages"][-1]["content"] in docs.read_text()
+        assert rec["meta"]["score"] >= 0.85 and rec["messages"][-1]["content"] in docs.read_text()
     before = out.read_text() if out.exists() else "", errors_path(out).read_text()
     r2 = bimo_cli(*args, "--resume", env=TINY)
     assert r2.returncode == r.returncode and (out.read_text() if out.exists() else "",
@@ -403,7 +501,7 @@ def test_backtranslate_cli_bad_input_exits_1_with_reasons(bimo_cli, tiny_path, t
 def test_constitution_cli_tiny_model(bimo_cli, tiny_path, work):
     out = work / "dpo.jsonl"
     r = bimo_cli("synth", "constitution", str(DATA / "sft.jsonl"), "-o", str(out), "--model", "local:tiny",
-                 "--max-tokens", "96", "--max-principles", "4", "--retries", "0", "-q", env=TINY)
+                 "--max-tokens", "96", "--max-principles", "4", "--retries", "0", "--min-score", "0.85", "-q", env=TINY)
     assert r.returncode == 0, r.stderr.decode()[-800:]
     assert len(ids_in(out)) == 4
     ok = accounted(out, 4, ("below quality bar", "not minimal", "unparseable output", "output is not a JSON object",
@@ -514,3 +612,25 @@ def test_longform_rejects_repeated_text_with_reason(work):
     errs = rows(errors_path(out))
     assert [e["id"] for e in errs] == ["loop"]
     assert "integrity" in errs[0]["reason"] or "effective" in errs[0]["reason"]
+
+
+def test_self_curation_reads_real_llama_cpp_probabilities(tiny_backend):
+    """The self-curation call through the embedded llama.cpp, in both languages: one token with
+    its alternatives' probabilities, read into a share in [0, 1], or, when the tiny model names
+    neither word, the error that says so."""
+    step = BacktranslateStep(tiny_backend, BacktranslateConfig())
+    from bimo.synth.backtranslate import SCORE_PARAMS, yes_share
+    from bimo.synth.common import prompts
+
+    for lang, fits in (("en", {"instruction": "Write a short scene about Mrs. Hale relighting the lighthouse lamp.",
+                                "input": "", "output": LIGHTHOUSE}),
+                       ("zh", {"instruction": "写一段回忆母亲每晚点亮灯塔的散文。", "input": "", "output": MEMOIR})):
+        words = prompts("score", lang)
+        seen: list[float] = []
+        comp = tiny_backend.chat(step.score_prompt(fits, lang), SCORE_PARAMS)
+        assert comp.first_token_logprobs() and len(comp.text) <= 8  # one token, with its alternatives
+        try:
+            seen.append(yes_share(comp, words["yes_words"], words["no_words"]))
+        except ValueError as exc:  # the tiny model may name neither word: then the reason says so
+            assert "neither yes nor no" in str(exc)
+        assert all(0.0 <= s <= 1.0 for s in seen)

@@ -1,6 +1,6 @@
 """A calibrated judge beside the data it curated.
 
-`bimo synth backtranslate` keeps pairs by a model's 1-5 self-curation score and `bimo
+`bimo synth backtranslate` keeps pairs by a model's self-curation score (P(yes)) and `bimo
 synth rank` makes preference pairs from a pairwise judge's verdicts. Given the judge's
 calibration (`--calibration calibration.json`, written by `bimo eval calibrate`), the
 command reads it the way `bimo eval compare` does (`calibration_figures`): the settings the
@@ -14,7 +14,7 @@ What the figures say about a scorer: the self-curation score is asked with a poi
 prompt (rubric `synth-score`), while `calibrate` measures the same model as a pairwise
 judge. Such a calibration always differs in its rubric, so it needs
 `--calibration-any-settings`, and it tells how far that model agrees with people when
-it compares, not how its 1-5 scores do.
+it compares, not how its yes/no reads do.
 """
 
 from __future__ import annotations
@@ -54,7 +54,9 @@ def scorer_calibration(path: str | Path, uri: str, config: Any, allow_other: boo
     """(figures, scorer settings) for backtranslate's self-curation (`config`: a BacktranslateConfig)."""
     if not config.score:
         raise BimoError("a calibration describes the self-curation scorer, and scoring is off (--no-score)")
-    settings = scorer_settings(uri, config.temperature, config.max_tokens, config.seed)
+    from bimo.synth.backtranslate import SCORE_PARAMS
+
+    settings = scorer_settings(uri, SCORE_PARAMS.temperature, SCORE_PARAMS.max_tokens, config.seed)
     return read_calibration(path, settings, allow_other), settings
 
 

@@ -67,8 +67,8 @@ def backtranslate(docs: Path = typer.Argument(..., help="documents JSONL: id, te
                   model: str = _MODEL, limit: int = _LIMIT, resume: bool = _RESUME, overwrite: bool = _OVERWRITE,
                   tasks: str = typer.Option(None, "--tasks", help="comma-separated task types (default: all)"),
                   tasks_per_doc: int = typer.Option(None, "--tasks-per-doc", min=1),
-                  threshold: int = typer.Option(None, "--threshold", min=1, max=5, help="keep pairs scored ≥ this"),
-                  no_score: bool = typer.Option(False, "--no-score", help="skip the 1-5 self-curation"),
+                  threshold: float = typer.Option(None, "--threshold", min=0.0, max=1.0, help="keep pairs whose self-curation P(yes) ≥ this (default 0.85)"),
+                  no_score: bool = typer.Option(False, "--no-score", help="skip the self-curation call"),
                   examples: int = typer.Option(None, "--examples", min=0, max=8,
                                                help="annotated examples per prompt (fewer: shorter prompts)"),
                   generator: str = typer.Option(None, "--generator",
@@ -149,9 +149,12 @@ def backward_model(sft: Path = typer.Argument(..., help="SFT JSONL"), output: Pa
 @app.command()
 def constitution(sft: Path = typer.Argument(..., help="SFT JSONL (e.g. from backtranslate)"), output: Path = _OUT,
                  model: str = _MODEL, principles: Path = typer.Option(None, "--principles", help="folder of principle YAML files"),
-                 min_score: int = typer.Option(None, "--min-score", min=0, max=5),
+                 min_score: float = typer.Option(None, "--min-score", min=0.0, max=1.0, help="skip SFT pairs whose self-curation score is below this"),
                  max_principles: int = typer.Option(None, "--max-principles", min=1,
                                                     help="principles listed per prompt (fewer: shorter prompts)"),
+                 model_answers: bool = typer.Option(False, "--model-answers",
+                                                    help="also start negatives from model-written answers (outlines, "
+                                                         "titles: backtranslated pairs whose passage was the material)"),
                  limit: int = _LIMIT, resume: bool = _RESUME, overwrite: bool = _OVERWRITE,
                  max_tokens: int = _MAXTOK, concurrency: int = _CONC, retries: int = _RETRIES,
                  quiet: bool = _QUIET) -> None:
@@ -159,7 +162,7 @@ def constitution(sft: Path = typer.Argument(..., help="SFT JSONL (e.g. from back
     from bimo.synth.constitution import ConstitutionConfig, ConstitutionStep
 
     cfg = ConstitutionConfig(**given(principles_dir=principles, min_score=min_score, max_principles=max_principles,
-                                     max_tokens=max_tokens))
+                                     max_tokens=max_tokens, human_answers_only=False if model_answers else None))
     step = ConstitutionStep(_backend(model), cfg)
     _run(step, sft, output, resume, overwrite, limit, concurrency, quiet, retries)
 

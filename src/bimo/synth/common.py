@@ -30,4 +30,3 @@ STR: dict[str, Any] = {"type": "string"}
 #: a reasoning field: asked for in a sentence or three, capped so a rambling model cannot
 #: spend the whole token budget before the fields that matter
 REASONING: dict[str, Any] = {"type": "string", "maxLength": 400}
-SCORE_SCHEMA = object_schema(reason=STR, score={"type": "integer", "enum": [1, 2, 3, 4, 5]})

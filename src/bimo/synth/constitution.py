@@ -35,7 +35,11 @@ class ConstitutionConfig(BaseModel):
     """Settings for `bimo synth constitution`."""
 
     principles_dir: Path | None = None
-    min_score: int = Field(4, ge=0, le=5, description="skip SFT pairs scored below this (0 = unscored ok)")
+    min_score: float = Field(0.0, ge=0, le=1, description="skip SFT pairs whose self-curation score (P(yes), "
+                                                         "meta.score) is below this; 0 takes every pair")
+    human_answers_only: bool = Field(True, description="start negatives only from human-written answers: a "
+                                                       "backtranslated pair whose answer the model wrote (an outline, "
+                                                       "titles: meta.anchor 'input') is skipped with that reason")
     sim_low: float = Field(0.6, ge=0, le=1)
     sim_high: float = Field(0.98, ge=0, le=1)
     max_len_change: float = Field(0.25, ge=0, le=1)
@@ -64,9 +68,13 @@ class ConstitutionStep(GenerationStep):
     def process(self, record: dict[str, Any], attempt: int) -> list[dict[str, Any]]:
         prompt_msgs, response = self.split(record)
         meta = record.get("meta") or {}
-        score = int(meta.get("score") or 0)
-        if score and score < self.config.min_score:
+        score = meta.get("score")
+        if self.config.min_score and (score is None or float(score) < self.config.min_score):
             raise Reject(f"below quality bar: score {score} < {self.config.min_score}", retry=False)
+        # Weaver's negatives are good human texts made minimally worse; a 1.5B model's outline or
+        # titles often hold errors, and on held-out pairs the "negative" edit fixed them
+        if self.config.human_answers_only and meta.get("anchor") == "input":
+            raise Reject("the answer is model-written (the passage was the material), not human text", retry=False)
         lang = meta.get("lang") if meta.get("lang") in ("zh", "en") else lang_of(response)
         cands = candidates(self.principles, lang, meta.get("task"), meta.get("domain"), self.config.max_principles,
                            key=self.key(record))

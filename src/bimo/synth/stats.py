@@ -20,6 +20,11 @@ FIELDS = ("task", "domain", "lang", "principle", "tool", "chosen_model")
 RATE_FIELDS = ("task", "domain", "lang", "principle")
 
 
+
+def score_bin(score: float) -> int:
+    """The tenth of [0, 1] a self-curation score falls in (0-9)."""
+    return min(9, max(0, int(float(score) * 10)))
+
 def collect(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     bad: list[str] = []
@@ -45,8 +50,8 @@ def collect(path: str | Path) -> dict[str, Any]:
     rejected: dict[str, Counter] = {f: Counter() for f in RATE_FIELDS}
     scores = {"kept": Counter(), "rejected": Counter()}
     for rec in iter_jsonl(path, []):
-        if (rec.get("meta") or {}).get("score"):
-            scores["kept"][int(rec["meta"]["score"])] += 1
+        if (rec.get("meta") or {}).get("score") is not None:
+            scores["kept"][score_bin(rec["meta"]["score"])] += 1
     err = errors_path(path)
     if err.exists():
         for row in iter_jsonl(err, []):
@@ -56,8 +61,8 @@ def collect(path: str | Path) -> dict[str, Any]:
                 value = row.get(f) or (detail.get(f) if isinstance(detail, dict) else None)
                 if value:
                     rejected[f][str(value)] += 1
-            if isinstance(detail, dict) and detail.get("score"):
-                scores["rejected"][int(detail["score"])] += 1
+            if isinstance(detail, dict) and detail.get("score") is not None:
+                scores["rejected"][score_bin(detail["score"])] += 1
     from bimo.synth.calibration import recorded_calibration
 
     return {"path": str(path), "records": n, "calibration": recorded_calibration(path), "kinds": kinds, "counts": counts, "lengths": lengths,
@@ -96,8 +101,9 @@ def markdown(s: dict[str, Any], png_name: str | None) -> str:
                 kept, rej = s["counts"][f][k], s["rejected"][f][k]
                 lines.append(f"| {k} | {kept} | {rej} | {100 * kept / max(1, kept + rej):.0f}% |")
     if s["scores"]["kept"] or s["scores"]["rejected"]:
-        lines += ["", "## Self-curation scores", "", "| score | kept | rejected |", "|---:|---:|---:|"]
-        lines += [f"| {n} | {s['scores']['kept'][n]} | {s['scores']['rejected'][n]} |" for n in range(1, 6)]
+        lines += ["", "## Self-curation scores (P(yes))", "", "| score | kept | rejected |", "|---:|---:|---:|"]
+        lines += [f"| {n / 10:.1f}–{(n + 1) / 10:.1f} | {s['scores']['kept'][n]} | {s['scores']['rejected'][n]} |"
+                  for n in range(10)]
     cal = s.get("calibration")
     if cal:  # the judge that scored or ranked this data, as `bimo eval calibrate` measured it
         lines += ["", "## Judge calibration", "", f"- {cal['line'].removeprefix('judge calibration: ')}"]
