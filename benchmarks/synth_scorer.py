@@ -15,7 +15,12 @@ Each pair is scored three ways by the same model:
 For each: the AUC against the person's marks (the chance that an accepted pair scores above a
 rejected one; 0.5 is chance), and for `yes-no` the pairs kept and dropped at the threshold.
 
-    .venv/bin/python benchmarks/synth_scorer.py [--model local:default] [--threshold 0.85]
+`--pairs heldout` scores instead the 34 pairs of the held-out run that passed the code checks
+(`benchmarks/data/synth_heldout_read.jsonl`, read by a person: `request_ok`, `pair_ok`; see
+benchmarks/synth_read.py), so the three scorers are compared on pairs none was chosen on. One
+dropped pair's model-written outline is stored cut at 300 characters, as its error row kept it.
+
+    .venv/bin/python benchmarks/synth_scorer.py [--pairs dev|heldout] [--model local:default] [--threshold 0.85]
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-PAIRS = REPO / "benchmarks" / "data" / "synth_dev_pairs.jsonl"
+PAIRS = {"dev": (REPO / "benchmarks" / "data" / "synth_dev_pairs.jsonl", ("accepted",)),
+         "heldout": (REPO / "benchmarks" / "data" / "synth_heldout_read.jsonl", ("request_ok", "pair_ok"))}
 #: the earlier 1-5 rubric (Humpback's), as the package shipped it before the yes/no read
 RUBRIC = {
     "en": ("You are a strict data curator for a writing assistant. Answer with JSON only.",
@@ -58,6 +64,7 @@ def auc(scores: list[float], marks: list[bool]) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="local:default")
+    ap.add_argument("--pairs", choices=tuple(PAIRS), default="dev")
     ap.add_argument("--threshold", type=float, default=None, help="default: BacktranslateConfig's")
     a = ap.parse_args()
     from bimo.io import iter_jsonl
@@ -68,7 +75,8 @@ def main() -> None:
     from bimo.templates import render
 
     threshold = a.threshold if a.threshold is not None else BacktranslateConfig().threshold
-    pairs = list(iter_jsonl(PAIRS))
+    path, mark_names = PAIRS[a.pairs]
+    pairs = list(iter_jsonl(path))
     be = get_backend(a.model)
     step = BacktranslateStep(be, BacktranslateConfig())
     digit_params = GenParams(temperature=0.0, max_tokens=1, top_logprobs=10)
@@ -89,17 +97,22 @@ def main() -> None:
         comp = be.chat(step.score_prompt({"instruction": p["instruction"], "input": p["input"], "output": p["output"]},
                                          lang), SCORE_PARAMS)
         got["yes-no"].append(yes_share(comp, w["yes_words"], w["no_words"]))
-        print(f"[{n}/{len(pairs)}] {p['id']}: accepted={p['accepted']} json={got['json-1-5'][-1]:.0f} "
+        print(f"[{n}/{len(pairs)}] {p['id']}: {mark_names[0]}={p[mark_names[0]]} json={got['json-1-5'][-1]:.0f} "
               f"digit={got['digit'][-1]:.2f} yes-no={got['yes-no'][-1]:.3f}", flush=True)
-    marks = [p["accepted"] for p in pairs]
-    print(f"{len(pairs)} pairs, {sum(marks)} accepted by the person; {a.model}; {time.time() - t0:.0f} s")
-    summary = {"benchmark": "synth_scorer", "model": a.model, "pairs": len(pairs), "accepted": sum(marks)}
-    for name, scores in got.items():
-        summary[f"auc_{name}"] = round(auc(scores, marks), 3)
-        print(f"  {name}: AUC {summary[f'auc_{name}']:.2f}")
+    print(f"{len(pairs)} {a.pairs} pairs; {a.model}; {time.time() - t0:.0f} s")
+    summary = {"benchmark": "synth_scorer", "set": a.pairs, "model": a.model, "pairs": len(pairs)}
+    for mark in mark_names:
+        flags = [bool(p[mark]) for p in pairs]
+        summary[mark] = sum(flags)
+        print(f"  against `{mark}` ({sum(flags)} of {len(pairs)} marked so):")
+        for name, scores in got.items():
+            summary[f"auc_{name}_{mark}"] = round(auc(scores, flags), 3)
+            print(f"    {name}: AUC {summary[f'auc_{name}_{mark}']:.2f}")
+    marks = [bool(p[mark_names[0]]) for p in pairs]
     kept = [m for s, m in zip(got["yes-no"], marks, strict=True) if s >= threshold]
     summary |= {"threshold": threshold, "kept": len(kept), "kept_accepted": sum(kept)}
-    print(f"  yes-no at {threshold}: keeps {len(kept)} of {len(pairs)}, {sum(kept)} of the {sum(marks)} accepted "
+    print(f"  yes-no at {threshold}: keeps {len(kept)} of {len(pairs)}, {sum(kept)} of the {sum(marks)} marked "
+          f"`{mark_names[0]}` "
           f"(precision {sum(kept) / max(1, len(kept)):.2f} against {sum(marks) / len(marks):.2f} unfiltered)")
     print(json.dumps(summary))
 

@@ -39,7 +39,8 @@ class JudgeSettings(BaseModel):
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     seed: int = 1
     retries: int = Field(2, ge=0, description="extra tries after a malformed answer")
-    max_tokens: int = Field(768, ge=16)
+    # 1 is a verdict read from one token's probabilities (the synth self-curation scorer); the CLI asks ≥ 16
+    max_tokens: int = Field(768, ge=1)
     # Ways to make a weak pairwise judge steadier, each switched on by itself (see pairjudge.py).
     samples: int = Field(1, ge=1, description="verdicts per order, by majority vote (a split vote is a tie)")
     both_orders: bool = Field(True, description="judge each pair in both orders; an order-dependent verdict is a tie")
