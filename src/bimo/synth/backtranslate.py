@@ -22,10 +22,10 @@ draft is not the answer itself, nor a verbatim piece of it; a wordy version to c
 longer than the passage; the request is in the passage's language. Then self-curation
 (Humpback's step, cut to one question): the scorer is asked whether the reply is what the
 request asks for and answers one token; the score is P(yes) / (P(yes) + P(no)) read from
-its probabilities, and pairs below `threshold` are dropped. On the development documents
-this read ranked the pairs a person accepted above the rest better than the generated 1-5
-verdict it replaces (AUC 0.60 against 0.33; docs/synth.md). Near-identical instructions
-are dropped.
+its probabilities (one token, no decoded verdict), and pairs below `threshold` are dropped.
+Measured against a person's reading (benchmarks/synth_scorer.py, docs/synth.md): with the
+embedded 1.5B model no read, this one included, ranks pairs better than chance on held-out
+pairs; the checks above carry the faithfulness. Near-identical instructions are dropped.
 
 One runner record = one (document, task), keyed `DOC_ID#TASK`, so resume is per pair.
 
@@ -189,7 +189,7 @@ FORM_TASKS: dict[str, tuple[str, ...]] = {
 }
 #: the curation genre model's labels (`bimo curate` writes them as `metadata.genre_fine`) as forms.
 #: The form comes from that classifier, not from the 1.5B describer: asked to pick a form, the
-#: describer called 7 of 10 held-out passages "essay" (news, product copy, a dialogue scene)
+#: describer called 7 of 10 development passages "essay" (news, product copy, a dialogue scene)
 GENRE_FORM = {"fiction": "narrative", "poetry": "poem", "news": "news", "nonfiction": "essay",
               "classical": "essay", "technical": "technical", "marketing": "product copy"}
 SHORT_TASKS = ("title", "brainstorm", "polish", "write")

@@ -20,10 +20,10 @@ FIELDS = ("task", "domain", "lang", "principle", "tool", "chosen_model")
 RATE_FIELDS = ("task", "domain", "lang", "principle")
 
 
-
 def score_bin(score: float) -> int:
     """The tenth of [0, 1] a self-curation score falls in (0-9)."""
     return min(9, max(0, int(float(score) * 10)))
+
 
 def collect(path: str | Path) -> dict[str, Any]:
     path = Path(path)
