@@ -103,13 +103,18 @@ def run_cpu(args) -> dict[str, list[dict]]:
     from bimo.write.bench import run_bench
 
     args.out.mkdir(parents=True, exist_ok=True)
+    prompts = HELDOUT
+    if args.lengths:  # a subset by required length, e.g. 500:2000 (lower bound kept, upper left out)
+        lo, hi = (float(x) for x in args.lengths.split(":"))
+        prompts = args.out / "prompts.jsonl"
+        atomic_write_jsonl(prompts, [r for r in read_jsonl(HELDOUT) if lo <= float(r["length"]) < hi])
     files = {}
     for name, uri, single in (("base", args.base, True), ("trained", args.trained, True),
                               ("base+writer", args.base, False)):
-        if uri is None or (name == "base+writer" and args.no_writer):
+        if uri is None or (name == "base+writer" and args.no_writer) or (args.only and name != args.only):
             continue
         out = args.out / f"{name.replace('+', '-')}.jsonl"
-        run_bench(HELDOUT, out, model=uri, seed=1, max_tokens=args.max_new_tokens, single_pass=single)
+        run_bench(prompts, out, model=uri, seed=1, max_tokens=args.max_new_tokens, single_pass=single)
         files[name] = read_jsonl(out)
     return files
 
@@ -124,6 +129,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("runs/lw-effect"))
     ap.add_argument("--no-writer", action="store_true", help="skip the plan-and-write reference")
     ap.add_argument("--max-new-tokens", type=int, default=6144)
+    ap.add_argument("--lengths", help="only the prompts whose required length is in LO:HI (e.g. 500:2000)")
+    ap.add_argument("--only", choices=["base", "trained"], help="answer with one of the two models (files resume)")
     args = ap.parse_args()
     if args.prepare:
         return prepare(args.prepare, args.max_new_tokens)

@@ -80,6 +80,18 @@ def make_sft(tok, model, docs: list[dict], args, device: str) -> tuple[list[dict
             failed.append({"id": rec["id"], "reason": rec["skip"]})
         else:
             todo.append(rec)
+    if args.max_pieces and len(todo) > args.max_pieces:  # an even draw per language, seeded
+        from bimo.text import detect_lang
+
+        by_lang: dict[str, list[dict]] = {}
+        for r in todo:
+            by_lang.setdefault(detect_lang(r["text"][:400]), []).append(r)
+        rng, picked = random.Random(0), []
+        quota = args.max_pieces // len(by_lang)
+        for _, group in sorted(by_lang.items()):
+            picked.extend(rng.sample(group, min(quota, len(group))))
+        log(f"{len(todo)} pieces; drafting {len(picked)} ({', '.join(f'{k} {len(v)}' for k, v in sorted(by_lang.items()))} available)")
+        todo = picked
     tok.padding_side = "left"
     lead = '{"form": "'
     for attempt in range(args.retries + 1):
@@ -155,7 +167,12 @@ def train(tok, model, records: list[dict], args, device: str) -> dict:
     order = order[:steps * args.grad_accum]
     model.train()
     losses, t0, tokens = [], time.time(), 0
+    stopped_early = False
     for k, i in enumerate(order):
+        if args.train_seconds and time.time() - t0 > args.train_seconds and k % args.grad_accum == 0:
+            stopped_early = True  # the time budget is spent: answer with the steps taken so far
+            log(f"training stopped at step {len(losses)}/{steps}: --train-seconds {args.train_seconds} spent")
+            break
         x, y = data[i]
         xb = torch.tensor([x], device=device)
         yb = torch.tensor([y], device=device)
@@ -171,25 +188,30 @@ def train(tok, model, records: list[dict], args, device: str) -> dict:
             if len(losses) % 10 == 0:
                 log(f"step {len(losses)}/{steps} loss {losses[-1]}")
     model.eval()
-    return {"model": model, "steps": steps, "records": len(data), "losses": losses,
+    return {"model": model, "steps": steps, "steps_done": len(losses), "stopped_early": stopped_early,
+            "records": len(data), "losses": losses,
             "train_seconds": round(time.time() - t0, 1), "train_tokens": tokens}
 
 
 def generate(tok, model, prompts: list[dict], args, device: str, label: str) -> list[dict]:
+    """Sampled answers, one call each (no plan). Prompts are batched longest cap first; a batch
+    runs to its largest cap and each answer is cut at its own cap afterwards, which is the answer
+    a separate call with that cap would have ended with (finish "length" when it had not stopped)."""
     import torch
 
     tok.padding_side = "left"
     stops = sorted({t for t in (tok.eos_token_id, tok.pad_token_id, tok.convert_tokens_to_ids("<|im_end|>"))
                     if isinstance(t, int) and t >= 0})
+    def cap_of(p: dict) -> int:  # the prompt's own cap, never above --max-new-tokens
+        return min(int(p.get("max_new_tokens", args.max_new_tokens)), args.max_new_tokens)
+
+    order = sorted(prompts, key=lambda p: -cap_of(p))
+    batches = [order[i:i + args.batch] for i in range(0, len(order), args.batch)]
     out_rows = []
-    caps: dict[int, list[dict]] = {}
-    for p in prompts:  # prompts of one answer cap batch together
-        caps.setdefault(int(p.get("max_new_tokens", args.max_new_tokens)), []).append(p)
-    batches = [g[i:i + args.batch] for _, g in sorted(caps.items()) for i in range(0, len(g), args.batch)]
     for b, batch in enumerate(batches):
         texts = [tok.apply_chat_template(p["messages"], tokenize=False, add_generation_prompt=True) for p in batch]
         enc = tok(texts, return_tensors="pt", padding=True).to(device)
-        cap = max(p.get("max_new_tokens", args.max_new_tokens) for p in batch)
+        cap = max(cap_of(p) for p in batch)
         t0 = time.time()
         torch.manual_seed(args.seed)
         with torch.no_grad():
@@ -197,14 +219,21 @@ def generate(tok, model, prompts: list[dict], args, device: str, label: str) -> 
                                  pad_token_id=tok.pad_token_id, eos_token_id=stops)
         secs = time.time() - t0
         for p, row in zip(batch, gen[:, enc["input_ids"].shape[1]:], strict=True):
-            ids = row.tolist()
+            ids = row.tolist()[:cap_of(p)]
             n = next((j for j, t in enumerate(ids) if t in stops), len(ids))
             text = tok.decode(ids[:n], skip_special_tokens=True)
             out_rows.append({**{k: v for k, v in p.items() if k != "messages"}, "response": text, "tokens": n,
                              "finish": "stop" if n < len(ids) else "length", "model": label,
-                             "mode": "single-pass", "batch_seconds": round(secs, 1)})
+                             "mode": "single-pass", "batch_seconds": round(secs, 1),
+                             "batch_tokens": int(gen.shape[1] - enc["input_ids"].shape[1])})
         log(f"{label}: batch {b + 1}/{len(batches)} ({len(batch)} prompts, cap {cap}) in {secs:.0f} s")
     return out_rows
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    tmp.replace(path)
 
 
 def main() -> None:
@@ -213,10 +242,14 @@ def main() -> None:
     ap.add_argument("--docs", type=Path, help="long human documents (id, text, metadata): SFT records are made here")
     ap.add_argument("--sft", type=Path, help="ready SFT records (instead of --docs)")
     ap.add_argument("--max-units", type=int, default=2500, help="longest piece of a document")
+    ap.add_argument("--max-pieces", type=int, default=0, help="draft at most this many pieces (even per language; 0: all)")
     ap.add_argument("--retries", type=int, default=2)
     ap.add_argument("--synth-batch", type=int, default=64)
     ap.add_argument("--prompts", type=Path, required=True, help="JSONL: id, messages, length, (max_new_tokens)")
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--phase", choices=["all", "base", "train"], default="all",
+                    help="base: answer with the base model only; train: make data, train, answer with the "
+                         "trained model (the two can run at once as two processes on one GPU)")
     ap.add_argument("--epochs", type=float, default=3.0)
     ap.add_argument("--lr", type=float, default=2e-4)
     ap.add_argument("--lora-r", type=int, default=16)
@@ -224,14 +257,18 @@ def main() -> None:
     ap.add_argument("--max-length", type=int, default=4096)
     ap.add_argument("--allow-truncation", action="store_true")
     ap.add_argument("--grad-ckpt", action="store_true")
-    ap.add_argument("--max-new-tokens", type=int, default=6144)
+    ap.add_argument("--train-seconds", type=float, default=0, help="stop training after this long (0: no limit)")
+    ap.add_argument("--max-new-tokens", type=int, default=6144, help="ceiling on every prompt's own cap")
     ap.add_argument("--batch", type=int, default=48)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--device", default=None)
     args = ap.parse_args()
 
+    import sys
+
     import torch
 
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
     args.out.mkdir(parents=True, exist_ok=True)
@@ -239,30 +276,35 @@ def main() -> None:
     tok, model = load(args.gguf, dtype, device)
     log(f"loaded {args.gguf.name} on {device} in {time.time() - t0:.0f} s")
     prompts = read_jsonl(args.prompts)
+    summary: dict = {"device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
+                     "args": {k: str(v) for k, v in vars(args).items()}}
+    if args.phase == "base":
+        base = generate(tok, model, prompts, args, device, "base")
+        write_jsonl(args.out / "pred_base.jsonl", base)
+        log(f"base done in {time.time() - t0:.0f} s")
+        return
     if args.docs:
-        import sys
-
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
         records, failures = make_sft(tok, model, read_jsonl(args.docs), args, device)
-        (args.out / "sft.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
-        (args.out / "sft.errors.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in failures))
+        write_jsonl(args.out / "sft.jsonl", records)
+        write_jsonl(args.out / "sft.errors.jsonl", failures)
         log(f"SFT records: {len(records)} kept, {len(failures)} failed")
+        summary["synth_seconds"] = round(time.time() - t0, 1)
     else:
         records = read_jsonl(args.sft)
+    if not records:
+        raise SystemExit("no SFT records to train on")
     result = train(tok, model, records, args, device)
     peft_model = result.pop("model")
-    trained = generate(tok, peft_model, prompts, args, device, "trained")
-    (args.out / "pred_trained.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in trained))
-    with peft_model.disable_adapter():
-        base = generate(tok, peft_model, prompts, args, device, "base")
-    (args.out / "pred_base.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in base))
-    summary = {**result, "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
-               "args": {k: str(v) for k, v in vars(args).items()}, "total_seconds": round(time.time() - t0, 1)}
+    summary.update(result)
     (args.out / "train_summary.json").write_text(json.dumps(summary, indent=2))
-    try:
-        peft_model.save_pretrained(args.out / "adapter")
-    except Exception as exc:  # the predictions matter more than the adapter
-        log(f"adapter not saved: {exc}")
+    trained = generate(tok, peft_model, prompts, args, device, "trained")
+    write_jsonl(args.out / "pred_trained.jsonl", trained)
+    if args.phase == "all":
+        with peft_model.disable_adapter():
+            base = generate(tok, peft_model, prompts, args, device, "base")
+        write_jsonl(args.out / "pred_base.jsonl", base)
+    summary["total_seconds"] = round(time.time() - t0, 1)
+    (args.out / "train_summary.json").write_text(json.dumps(summary, indent=2))
     log(f"done in {summary['total_seconds']} s")
 
 

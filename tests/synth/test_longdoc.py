@@ -125,6 +125,13 @@ def test_parse_adds_the_length_and_rejects_model_lengths_and_copies():
         step.parse(rec, {"form": "散文", "instruction": "请写：第1段第3句写的是山里的雨和路。第1段"})
     with pytest.raises(Reject, match="language"):
         step.parse(rec, {"form": "essay", "instruction": "Write an essay about rain on a mountain road."})
+    # the prompt's list of requirement kinds, echoed instead of this piece's requirements
+    with pytest.raises(Reject, match="prompt's wording"):
+        step.parse(rec, {"form": "散文", "instruction": "请写一篇关于山路的散文，要求包括人物、事件、论点、语气、读者。"})
+    en = {**rec, "text": "\n\n".join(_para("en", i, 10) for i in range(8))}
+    with pytest.raises(Reject, match="prompt's wording"):
+        step.parse(en, {"form": "story", "instruction": "Write a story with characters, events, arguments, tone, audience."})
+    assert step.parse(en, {"form": "story", "instruction": "Write a story about a mountain road in the rain, told calmly."})
 
 
 def test_cli_longdoc_with_tiny_model(tmp_path, tiny_path, bimo_cli):

@@ -138,15 +138,22 @@ def excerpt(text: str, head_units: int, tail_units: int) -> str:
     return f"{text[:head_end].strip()}\n\n[……]\n\n{text[tail_start:].strip()}"
 
 
-def _copies(instruction: str, text: str, lang: str) -> bool:
-    """Whether the instruction quotes a long run of the text (12+ CJK characters or 8+ words)."""
+def _copies(instruction: str, text: str, lang: str, han_run: int = 12, word_run: int = 8) -> bool:
+    """Whether the instruction quotes a run of the text (`han_run` CJK characters or `word_run` words)."""
     if lang == "zh":
         han = "".join(re.findall(r"[\u4e00-\u9fff]", instruction))
         body = "".join(re.findall(r"[\u4e00-\u9fff]", text))
-        return any(han[i:i + 12] in body for i in range(0, max(0, len(han) - 11)))
+        return any(han[i:i + han_run] in body for i in range(0, max(0, len(han) - han_run + 1)))
     words = re.findall(r"[a-z']+", instruction.lower())
     body = " ".join(re.findall(r"[a-z']+", text.lower()))
-    return any(" ".join(words[i:i + 8]) in body for i in range(0, max(0, len(words) - 7)))
+    return any(" ".join(words[i:i + word_run]) in body for i in range(0, max(0, len(words) - word_run + 1)))
+
+
+def echoes_prompt(instruction: str, lang: str) -> bool:
+    """Whether the instruction repeats the prompt's own wording (6+ CJK characters or 5+ words in
+    a row), as a small model does when it lists the prompt's "characters, events, arguments, tone,
+    audience" instead of this piece's."""
+    return _copies(instruction, prompts("longdoc", lang)["user"], lang, han_run=6, word_run=5)
 
 
 class LongDocStep(GenerationStep):
@@ -191,6 +198,8 @@ class LongDocStep(GenerationStep):
             raise Reject("instruction states a length itself (code adds the length)")
         if _copies(instruction, text, lang):
             raise Reject("instruction copies the text")
+        if echoes_prompt(instruction, lang):
+            raise Reject("instruction repeats the prompt's wording")
         units = count_length(text)
         rng = random.Random(f"{self.key(record)}:{self.config.seed}:{attempt}")
         prompt, clause, position = with_length(instruction, units, lang, rng)
