@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 from pathlib import Path
 
@@ -132,6 +133,8 @@ def main() -> None:
     ap.add_argument("--lengths", help="only the prompts whose required length is in LO:HI (e.g. 500:2000)")
     ap.add_argument("--only", choices=["base", "trained"], help="answer with one of the two models (files resume)")
     args = ap.parse_args()
+    if args.lengths and not re.fullmatch(r"\d+(\.\d+)?:\d+(\.\d+)?", args.lengths):
+        ap.error(f"--lengths takes LO:HI, e.g. 500:2000 (got {args.lengths!r})")
     if args.prepare:
         return prepare(args.prepare, args.max_new_tokens)
     if args.score:

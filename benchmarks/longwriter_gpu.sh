@@ -6,6 +6,10 @@
 # MESSAGES.jsonl comes from `benchmarks/longwriter_effect.py --prepare`; score OUT's files with
 # `benchmarks/longwriter_effect.py --score OUT/pred_base.jsonl OUT/pred_trained.jsonl --human SFT.jsonl`.
 set -uo pipefail
+if [ $# -lt 4 ]; then
+  echo "usage: bash benchmarks/longwriter_gpu.sh MODEL.gguf SFT.jsonl MESSAGES.jsonl OUT [options]" >&2
+  exit 2
+fi
 gguf=$1 sft=$2 msgs=$3 out=$4
 shift 4
 here=$(dirname "$0")

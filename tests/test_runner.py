@@ -282,3 +282,19 @@ def test_a_duplicate_row_does_not_mark_its_first_record_done(tmp_path):
                      RunConfig(progress=False, resume=True))
     assert stats.ok == 1 and [r["meta"]["source_id"] for r in rows(out)] == ["a"]
     assert len(rows(errors_path(out))) == 1
+
+
+def test_long_answers_at_once_fit_the_shared_context(tiny_path):
+    from bimo.llm import get_backend
+    from bimo.llm.base import GenParams
+    from bimo.runner import GenerationStep
+
+    backend = get_backend("local:tiny")
+    try:
+        assert backend.n_ctx and backend.parallel >= 2
+        long = GenerationStep(backend, GenParams(max_tokens=6144))
+        short = GenerationStep(backend, GenParams(max_tokens=1024))
+        assert long.parallel == 1  # 6,144 + prompt in a shared 8,192-token pool: one at a time
+        assert short.parallel == min(backend.parallel, backend.n_ctx // 2048) >= 2
+    finally:
+        backend.close()

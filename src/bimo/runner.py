@@ -116,7 +116,14 @@ class GenerationStep:
 
     @property
     def parallel(self) -> int:
-        return max(1, getattr(self.backend, "parallel", 1) or 1)
+        """Requests at once: the backend's slots, but no more answers of `max_tokens` than its
+        context holds. The embedded backend's slots share one KV pool, so four 6,000-token
+        answers that all run long would fail with "context exceeded" and keep only short ones."""
+        slots = max(1, getattr(self.backend, "parallel", 1) or 1)
+        n_ctx = getattr(self.backend, "n_ctx", None)
+        if not n_ctx:
+            return slots
+        return max(1, min(slots, int(n_ctx) // (self.params.max_tokens + 1024)))
 
     # --- default machinery -------------------------------------------------------
     def process(self, record: dict[str, Any], attempt: int) -> list[dict[str, Any]]:

@@ -94,17 +94,3 @@ def test_bench_output_refuses_another_model(bimo_cli, tiny_path, tmp_path):
     assert proc.returncode == 2 and len(err.splitlines()) == 1 and "model local:tiny → gguf:" in err, err
     assert len(out.read_text(encoding="utf-8").splitlines()) == 1
 
-
-def test_long_answers_at_once_fit_the_shared_context(tiny_path, tmp_path):
-    from bimo.llm import get_backend
-    from bimo.write.bench import BenchStep
-
-    backend = get_backend("local:tiny")
-    try:
-        assert backend.n_ctx and backend.parallel >= 2
-        long = BenchStep(backend, seed=1, max_tokens=6144, parallel=1, runs_dir=tmp_path, single_pass=True)
-        short = BenchStep(backend, seed=1, max_tokens=1024, parallel=1, runs_dir=tmp_path, single_pass=True)
-        assert long.parallel == 1  # 6,144 + prompt in a shared 8,192-token pool: one at a time
-        assert short.parallel == min(backend.parallel, backend.n_ctx // 2048) >= 2
-    finally:
-        backend.close()

@@ -63,17 +63,6 @@ class BenchStep(GenerationStep):
     def binding(self) -> dict[str, Any]:
         return {**super().binding(), "parallel": self.sections_parallel, "single_pass": self.single_pass}
 
-    @property
-    def parallel(self) -> int:
-        """Answers at once: the backend's slots, but no more long answers than its context holds.
-        The embedded backend's slots share one KV pool, so four 6,000-token single-pass answers
-        that all run long would fail with "context exceeded" and leave only the short ones."""
-        slots = super().parallel
-        n_ctx = getattr(self.backend, "n_ctx", None)
-        if not n_ctx:
-            return slots
-        return max(1, min(slots, int(n_ctx) // (self.params.max_tokens + 1024)))
-
     def checkpoint(self, key: str, writer: LongformWriter, prompt: str) -> Path:
         """The record's long-form run folder, emptied when it was made with other settings."""
         run_dir = self.runs_dir / checkpoint_name(key)
