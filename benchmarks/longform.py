@@ -65,6 +65,56 @@ def decode_rate(backend) -> float:
     return t.get("predicted_per_second") or comp.completion_tokens / comp.seconds
 
 
+class TimedBackend:
+    """The benchmark's backend, timing where each call's wall time goes: prompt processing
+    (a request's start to its first token) and decoding (first token to last, per token
+    after the first). Streamed pieces are timed as the writer receives them; other calls by
+    the server's own timings where it reports them. The decode rate *in the run* (decoded
+    tokens ÷ decoding time) is the rate of the very decoding the writer did, on the same
+    cores at the same moment, where `decode_rate` samples 128 tokens before and after."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.reset()
+
+    def reset(self) -> None:
+        self.prompt_s = self.decode_s = 0.0
+        self.decode_n = 0
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def chat(self, messages, params=None, **kw):
+        t0 = time.perf_counter()
+        comp = self.inner.chat(messages, params, **kw)
+        t = comp.raw.get("timings") or {}
+        if t.get("predicted_ms") is not None and t.get("prompt_ms") is not None:
+            self.prompt_s += t["prompt_ms"] / 1000
+            self.decode_s += t["predicted_ms"] / 1000
+            self.decode_n += t.get("predicted_n", 0)
+        else:  # no server timings: the whole call counts as prompt processing (never as decoding)
+            self.prompt_s += time.perf_counter() - t0
+        return comp
+
+    def stream(self, messages, params=None, **kw):
+        t0 = time.perf_counter()
+        st = self.inner.stream(messages, params, **kw)
+        chunks, marks = st.chunks, []
+
+        def timed():
+            for c in chunks():
+                if any((ch.get("delta") or {}).get("content") for ch in c.get("choices") or []):
+                    marks.append(time.perf_counter())
+                yield c
+            if marks:
+                self.prompt_s += marks[0] - t0
+                self.decode_s += marks[-1] - marks[0]
+                self.decode_n += len(marks) - 1
+
+        st.chunks = timed  # Stream iterates self.chunks()
+        return st
+
+
 def text_tokens(backend, text: str) -> int | None:
     """Tokens of `text` by the model's own tokenizer (llama.cpp's /tokenize), None where the
     backend has no such endpoint: the exact size of the output in decoding steps."""
@@ -77,6 +127,17 @@ def text_tokens(backend, text: str) -> int | None:
         return len(json.loads(urllib.request.urlopen(req, timeout=60).read())["tokens"])
     except (OSError, ValueError, KeyError):
         return None
+
+
+def time_line(wall: float, timing: dict, text_tokens: int | None) -> str:
+    """Where a run's wall time went, and the overhead against the decode rate in the run."""
+    p, d, n = timing["prompt_s"], timing["decode_s"], timing["decode_n"]
+    rest = wall - p - d
+    line = (f"time went: prompt processing {p:.0f} s ({p / wall:.0%}), decoding {d:.0f} s ({d / wall:.0%}"
+            + (f", {n / d:.1f} tokens/s in the run" if d > 0 else "") + f"), the rest {rest:.0f} s ({rest / wall:.0%})")
+    if text_tokens and d > 0 and n:
+        line += f"; overhead against the output's tokens at the run's decode rate {wall / (text_tokens / (n / d)):.2f}"
+    return line
 
 
 def main() -> None:
@@ -108,6 +169,7 @@ def main() -> None:
         ap.error(f"--parallel-id {args.parallel_id} is not among the selected prompts")
     backend = get_backend(args.model, parallel=4)
     backend.cache = None  # time real generation, never answers from the request cache
+    timed = TimedBackend(backend)
     rate = decode_rate(backend)
     print(f"model {args.model}: decode {rate:.1f} tokens/s; {len(records)} prompts")
     rows, t_all, tok_all = [], 0.0, 0
@@ -149,13 +211,17 @@ def main() -> None:
                   f"8-grams {row['repeated_share']:.1%}, near repeats {row['near_repeats']:.1%}, lines about the "
                   f"writing {row['scaffolding']}" + (f"; FLAGGED: {'; '.join(row['flags'])}" if row["flags"] else ""))
             continue
-        w = LongformWriter(backend, LongformConfig(length=r["length"], seed=1, context=args.context, dry=args.dry))
+        w = LongformWriter(timed, LongformConfig(length=r["length"], seed=1, context=args.context, dry=args.dry))
+        timed.reset()
         before = decode_rate(backend)
         prompt_dir = run_dir / r["id"] if run_dir is not None else None
         resumed = prompt_dir is not None and (prompt_dir / "state.json").exists()
         t0 = time.perf_counter()
         res = w.run(r["prompt"], run_dir=prompt_dir)
         wall = time.perf_counter() - t0
+        timing = {"prompt_s": round(timed.prompt_s, 1), "decode_s": round(timed.decode_s, 1),
+                  "decode_n": timed.decode_n}
+        ntok = text_tokens(backend, res.text)
         # The machine may be shared: the decode rate is re-measured around every prompt.
         rate = (before + decode_rate(backend)) / 2
         ideal_all += res.tokens / rate
@@ -170,7 +236,7 @@ def main() -> None:
                      **integ.summary(), "flags": integ.flags(), "retries_for_repetition": w.repeats,
                      "stopped": bool(w.stops), "seconds": wall, "tokens": res.tokens, "sections": len(res.plan.sections),
                      "ideal_s": res.tokens / rate, "ideal_final_s": ftok / rate, "ideal_kept_s": w.use.kept / rate,
-                     "resumed": resumed,
+                     "resumed": resumed, "timing": timing, "text_tokens": ntok,
                      "context": args.context, "dry": args.dry, "model": args.model, "use": w.use.model_dump()})
         use_all.add(w.use)
         if ledger is not None:
@@ -184,11 +250,11 @@ def main() -> None:
               f"lines about the writing {len(integ.scaffolding)}, leaks {len(integ.leaks)}, "
               f"ending {integ.ending or 'ok'}, {w.repeats} retries for repetition"
               + (f"; FLAGGED: {'; '.join(integ.flags())}" if integ.flags() else ""))
-        ntok = text_tokens(backend, res.text)
         ideal_text = None if ntok is None or ideal_text is None else ideal_text + ntok / rate
         print(f"    tokens went: {w.use.line()}; overhead against the kept tokens as counted "
               f"{wall / max(1e-9, w.use.kept / rate):.2f}"
               + (f", against the output's {ntok} tokens {wall / (ntok / rate):.2f}" if ntok else ""))
+        print("    " + time_line(wall, timing, ntok))
     print("\n| bucket | prompts | mean S_l | mean S_l eff | mean repeated 8-grams | max | near repeats | "
           "lines about the writing | leaks | dangling | flagged |\n|---|---|---|---|---|---|---|---|---|---|---|")
     buckets: dict[str, list[dict]] = {}
@@ -209,6 +275,15 @@ def main() -> None:
     if ideal_text:
         print(f"overhead against the output texts as the model tokenizes them (wall / (their tokens ÷ decode "
               f"tokens/s)): {t_all / ideal_text:.2f}")
+    timed_rows = [x for x in rows if x.get("timing") and x.get("text_tokens")]
+    run_overhead = None
+    if timed_rows:  # rows of runs before the timing was recorded are left out of this figure
+        tsum = {k: sum(x["timing"][k] for x in timed_rows) for k in ("prompt_s", "decode_s", "decode_n")}
+        print(f"over the {len(timed_rows)} prompts timed in the run: "
+              + time_line(sum(x["seconds"] for x in timed_rows), tsum, sum(x["text_tokens"] for x in timed_rows)))
+        if tsum["decode_s"] > 0 and tsum["decode_n"]:
+            run_overhead = round(sum(x["seconds"] for x in timed_rows) * tsum["decode_n"] / tsum["decode_s"]
+                                 / sum(x["text_tokens"] for x in timed_rows), 2)
     summary: dict = {"benchmark": "longform", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                      "model": args.model, "load_1min": round(os.getloadavg()[0], 1),
                      "prompts": {r["id"]: round(r["S_l"], 1) for r in rows},
@@ -221,6 +296,7 @@ def main() -> None:
                      "overhead": round(t_all / ideal_all, 2), "overhead_final": round(t_all / ideal_final, 2),
                      "overhead_kept": round(t_all / ideal_kept, 2) if ideal_kept else None,
                      "overhead_text": round(t_all / ideal_text, 2) if ideal_text else None,
+                     "overhead_text_run_rate": run_overhead, "timed_prompts": len(timed_rows),
                      "use": use_all.model_dump()}
     if args.baseline:
         print("\n| prompt | required | plain single call | S_l plain | S_l bimo |\n|---|---|---|---|---|")

@@ -4,6 +4,7 @@ import pytest
 
 from bimo.integrity import (
     IntegrityThresholds,
+    RepeatMemory,
     dangling_ending,
     drop_repeats,
     language_leaks,
@@ -179,12 +180,14 @@ def test_scaffolding_lines_are_found_and_flagged_but_plans_are_not():
     "“外婆的菜园”是一篇散文。以下是我根据题目创作的一段文字：", "这一部分还不够长。请紧接上文继续写。",
     "This section is not long enough yet. Continue it directly from where it stops, adding about 593 more words.",
     "作为一个人工智能语言模型，我不会发表任何政治观点。", "As an AI language model, I cannot have opinions.",
+    "# 写作计划", "## Writing plan",
 ])
 def test_echoed_requests_and_continued_headings_are_scaffolding(line):
     assert scaffolding_lines(line) == [line]
 
 
 @pytest.mark.parametrize("line", ["他继续往前走（续上文的脚步），天色暗了。", "请注意：", "以下是活动安排：",
+                                  "# 全民阅读月活动计划", "她把写作计划贴在书桌前。",
                                   "请继续努力：明天还要早起。", "The story continued for another hour."])
 def test_writing_that_looks_like_scaffolding_is_not(line):
     assert scaffolding_lines(line) == []
@@ -197,3 +200,41 @@ def test_drop_repeats_drops_a_restatement_with_a_word_changed():
     assert drop_repeats(piece, before) == "Outside, the first tram of the morning rattled past the hospital gates."
     assert drop_repeats(piece, before, restated=False) == piece
 
+
+
+def test_drop_repeats_takes_a_list_item_out_with_its_number():
+    """Seen in a 5,000字 report: a repeated list item was dropped but its "2." stayed, gluing
+    the numbers together ("1.2. **行业竞争格局**2. …")."""
+    before = "市场需求与消费情况正在发生深刻的变化，年轻消费者更加注重品质。"
+    piece = ("1. 行业竞争格局日益激烈，头部企业的份额继续扩大。\n"
+             "2. 市场需求与消费情况正在发生深刻的变化，年轻消费者更加注重品质。\n"
+             "3. 政策环境总体向好，监管也在逐步完善。")
+    kept = drop_repeats(piece, before)
+    assert "2." not in kept and "消费情况" not in kept
+    assert kept.startswith("1. 行业竞争格局") and "\n3. 政策环境" in kept
+
+
+def test_a_repeat_memory_gives_the_same_answer_and_is_not_changed_by_use():
+    """A streamed piece is checked at every sentence end against the whole text so far; the
+    text's n-grams are built once (`RepeatMemory`) and must give what building them anew gives."""
+    before = "\n\n".join(ZH_PARAS[:2] + EN_PARAS[:2])
+    pieces = ["\n\n".join(ZH_PARAS[1:]) + ZH_PARAS[0][:40], " ".join(EN_PARAS) + EN_PARAS[0], ZH_PARAS[-1], ""]
+    memory = RepeatMemory(before)
+    for piece in pieces * 2:  # the second round checks that using the memory left it unchanged
+        assert drop_repeats(piece, memory=memory) == drop_repeats(piece, before)
+    assert drop_repeats(pieces[1], memory=RepeatMemory(before, restated=False), restated=False) == \
+        drop_repeats(pieces[1], before, restated=False)
+    assert drop_repeats(pieces[0], before) != pieces[0]  # the check is not vacuous: it drops repeats
+
+
+def test_requests_are_not_copied_but_may_be_said_in_other_words():
+    """Seen in a 1,500字 science piece: its opening sentences restated the plan's point for the
+    bigram rule and were dropped, so the text began with "因此，…"."""
+    requests = ("写一篇1500字的科普文章，解释为什么我们总是只能看到月球的同一面（潮汐锁定）。\n\n写作计划：\n"
+                "1. 背景知识 — 潮汐锁定是太阳系中所有行星中唯一的恒星周期性锁定现象。 (438字)")
+    own_words = "潮汐锁定是太阳系中一种常见的现象。"
+    copied = "潮汐锁定是太阳系中所有行星中唯一的恒星周期性锁定现象。"
+    memory = RepeatMemory("", requests=requests)
+    assert drop_repeats(own_words + copied, memory=memory) == own_words
+    # said twice in the text itself, the restatement still goes
+    assert drop_repeats(own_words, memory=RepeatMemory("潮汐锁定是太阳系中一种普遍的现象。", requests=requests)) == ""

@@ -30,3 +30,12 @@ def test_sentences_and_sentence_spans():
     assert got == ["1. Mr. Smith went home.", 'He said: "Fine!"', "Then left.", "第一句。", "第二句！", "“引号。”",
                    "（括号。）", "最后"]
     assert sentence_spans("...\n\n") == []
+
+
+def test_a_numbered_list_marker_goes_with_its_item():
+    text = "前言。\n1. **行业竞争格局**很激烈。\n2.3. Sub item here.\n**4. **加粗**的条目。\n共有3. 项"
+    pieces = sentences(text)
+    assert "".join(pieces) == text
+    assert "1. **行业竞争格局**很激烈。" in pieces and "2.3. Sub item here." in pieces
+    assert "**4. **加粗**的条目。" in pieces
+    assert "共有3." in pieces  # a number ending a sentence mid-line is no marker

@@ -226,6 +226,29 @@ class _Restatements:
             self.index.setdefault(g, []).append(self.count)
         self.count += 1
 
+    def fork(self) -> _Restatements:
+        """A copy to add to; this index is left as it is (copied list by list only where the
+        copy adds, so forking the index of a long text is cheap)."""
+        child = _Restatements(self.min_units, self.containment)
+        child.index, child.count = _CopyOnAdd(self.index), self.count
+        return child
+
+
+class _CopyOnAdd(dict):
+    """A dict of lists that reads through to `base` and copies a list before it first grows."""
+
+    def __init__(self, base: dict[tuple[str, str], list[int]]):
+        super().__init__()
+        self.base = base
+
+    def get(self, key, default=None):  # type: ignore[override]
+        return super().get(key, self.base.get(key, default))
+
+    def setdefault(self, key, default=None):  # type: ignore[override]
+        if not super().__contains__(key):
+            super().__setitem__(key, list(self.base.get(key, ())) if key in self.base else default)
+        return super().__getitem__(key)
+
 
 def near_repeat_share(text: str, min_units: int = 8, containment: float = 0.6) -> float:
     """Share of sentences (of at least `min_units` units) whose unit bigrams lie, for at least
@@ -262,6 +285,8 @@ _SCAFFOLD = re.compile(
     r"|\(?(?:continued|to be continued|word count:?\s*\d+|nothing yet)\)?\s*$"
     r"|this section (?:is not long enough|still needs about)|continue it directly from where it stops"
     r")"
+    # a title that names the plan, not the piece: "# 写作计划", "# Writing plan"
+    r"|^\s*#{1,6}\s*(?:写作(?:计划|提纲)|writing plan)\s*$"
     # a heading marked as continued: "## 1.1 目标（续）", "Impact on Urban Design (continued)"
     r"|^\s*(?:#{1,6}\s*)?[^\n]{1,40}[（(]\s*(?:续|continued|cont\.?)\s*[）)]\s*$"
     # a preamble about the writing, wherever it starts in the line
@@ -338,8 +363,40 @@ def dangling_ending(text: str) -> str | None:
 # --- for the writer: check a new piece against the text before it -------------------------
 
 
+class RepeatMemory:
+    """What `before` has said, as `drop_repeats` looks it up: its n-grams, 4-grams, sentences
+    and sentence bigrams. Built once for a text that many pieces are checked against (a
+    streamed piece is checked at every sentence end against the whole text so far).
+
+    `requests`: what the writer asked for (the task, the plan and its points). A sentence
+    that copies it is an echo and goes (n-grams, 4-grams, the same sentence), but one that
+    says the same thing in its own words is what a section is asked to write: requests are
+    not among the earlier sentences of the restatement rule. ("潮汐锁定是太阳系中一种常见的
+    现象。" restated the plan point "潮汐锁定是太阳系中所有行星中唯一的……现象。" for the bigram
+    rule, and a science piece lost its opening sentences.)"""
+
+    def __init__(self, before: str = "", n: int = NGRAM, restated: bool = True, requests: str = ""):
+        self.n, self.restated = n, restated
+        self.near = ngram_set(before, 4) | ngram_set(requests, 4)
+        self.seen = ngram_set(before, n) | ngram_set(requests, n)
+        self.seen_sent = {_sentence_key(p) for p in sentences(before) + sentences(requests) if len(units(p)) >= 5}
+        self.said = _Restatements()  # for `restated`: the sentences so far by their bigrams
+        if restated:
+            for p in sentences(before):
+                if self.said.long_enough(grams := _bigrams(p)):
+                    self.said.add(grams)
+
+    def fork(self) -> RepeatMemory:
+        """A copy that a piece's own sentences can be added to, leaving this one as it is."""
+        out = RepeatMemory.__new__(RepeatMemory)
+        out.n, out.restated = self.n, self.restated
+        out.near, out.seen, out.seen_sent = set(self.near), set(self.seen), set(self.seen_sent)
+        out.said = self.said.fork()
+        return out
+
+
 def drop_repeats(piece: str, before: str = "", n: int = NGRAM, max_share: float = 0.5,
-                 near_share: float = 0.6, restated: bool = True) -> str:
+                 near_share: float = 0.6, restated: bool = True, memory: RepeatMemory | None = None) -> str:
     """The piece without its sentences that repeat earlier text.
 
     A sentence goes when more than `max_share` of its n-grams (those starting inside it)
@@ -353,15 +410,12 @@ def drop_repeats(piece: str, before: str = "", n: int = NGRAM, max_share: float 
     (On human text the 4-gram rule hits 0–8 % of sentences: 0 in 宋词一百首, 0.1 % in
     唐诗三百首, 1.1 % in the GPL-3, 8 % in the vim tutor, which repeats its instructions; the
     bigram rule 0.4 % of Brown and 1.1 % of 古文观止 on average: docs/write.md.)
+    `memory`: `RepeatMemory(before, n, restated)` built beforehand, used instead of `before`.
     """
-    near = ngram_set(before, 4)
-    seen = ngram_set(before, n)
-    seen_sent = {_sentence_key(p) for p in sentences(before) if len(units(p)) >= 5}
-    said = _Restatements()  # for `restated`: the sentences so far by their bigrams
-    if restated:
-        for p in sentences(before):
-            if said.long_enough(grams := _bigrams(p)):
-                said.add(grams)
+    memory = (memory or RepeatMemory(before, n, restated)).fork()
+    # a memory built without the restatement index cannot serve the restatement rule
+    assert memory.n == n and (memory.restated or not restated), "the RepeatMemory was built for other settings"
+    near, seen, seen_sent, said = memory.near, memory.seen, memory.seen_sent, memory.said
     kept: list[str] = []
     recent: list[str] = []  # the last short-or-long pieces kept, for loops of short lines
     tail: list[str] = []  # the last n-1 units kept, so n-grams crossing sentences are checked

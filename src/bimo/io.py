@@ -6,6 +6,7 @@ so a crash never leaves a half-written file that looks complete.
 
 import functools
 import gzip
+import hashlib
 import json
 import os
 import tempfile
@@ -60,6 +61,15 @@ def atomic_save_figure(fig: Any, path: str | Path, **savefig_kwargs: Any) -> Pat
 
 def atomic_write_jsonl(path: str | Path, records: Iterable[dict[str, Any]]) -> None:
     atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+
+
+def sha256_file(path: str | Path) -> str:
+    """The file's sha256, read in blocks (model weights and data files can be large)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def twin_path(out: str | Path, suffix: str) -> Path:

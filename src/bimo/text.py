@@ -76,14 +76,28 @@ def normalize(text: str) -> str:
 _SENTENCE_END = re.compile(r"[。！？!?…；;]+[」”』\"'’)）]*|[.!?]+[\"'”’)]*(?=\s|$)|\n")
 
 
+# A numbered list marker at the start of a line ("1.", "2.3.") ends with a full stop but is no
+# sentence: it belongs to the item after it, so that the item is kept or dropped as one piece.
+_LIST_MARKER = re.compile(r"(?:^|\n)[ \t]*(?:\*\*)?\d{1,3}(?:\.\d{1,3})*\.")
+
+
 def sentences(text: str) -> list[str]:
-    """Split into sentences; the pieces, joined, give back `text` exactly."""
-    out, start = [], 0
+    """Split into sentences; the pieces, joined, give back `text` exactly. A numbered list
+    marker at the start of a line goes with the item it numbers."""
+    out, start, glue = [], 0, False
     for m in _SENTENCE_END.finditer(text):
-        out.append(text[start:m.end()])
+        piece = text[start:m.end()]
+        if glue:
+            out[-1] += piece
+        else:
+            out.append(piece)
         start = m.end()
+        glue = bool(_LIST_MARKER.fullmatch(piece.rstrip(" \t"))) and not piece.endswith("\n")
     if start < len(text):
-        out.append(text[start:])
+        if glue:
+            out[-1] += text[start:]
+        else:
+            out.append(text[start:])
     return out
 
 

@@ -1,6 +1,9 @@
-"""Checkpoints and --resume: a run stopped after 2 steps continues to 4 from checkpoint-2."""
+"""Checkpoints and --resume: a run stopped after 2 steps continues to 4 from checkpoint-2, and
+only with the settings and data it was started with."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +22,16 @@ def test_resume_continues_from_last_checkpoint(tmp_path, tiny_base, toy_data, bi
 
     with pytest.raises(BimoError, match="--resume"):
         run_stage("sft", max_steps=4, **common)
+    # a resume must train on what the run was started with: other settings or other data
+    # (by content, wherever the file lies) are refused before any weights are loaded
+    with pytest.raises(BimoError, match=r"learning_rate 0.0002 → 0.001.*start a new run"):
+        run_stage("sft", max_steps=4, resume=True, learning_rate=1e-3, **common)
+    with pytest.raises(BimoError, match="lora_r 16 → 8"):
+        run_stage("sft", max_steps=4, resume=True, lora_r=8, **common)
+    changed = tmp_path / "changed.jsonl"
+    changed.write_text(Path(toy_data["sft"]).read_text(encoding="utf-8").replace("a", "b", 1), encoding="utf-8")
+    with pytest.raises(BimoError, match="data_sha256"):
+        run_stage("sft", max_steps=4, resume=True, **{**common, "data": changed})
 
     second = run_stage("sft", max_steps=4, resume=True, **common)
     assert second.metrics["resumed_from"].endswith("checkpoint-2")

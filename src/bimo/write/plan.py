@@ -54,6 +54,18 @@ PLAN_SCHEMA: dict[str, Any] = {
     "required": ["title", "sections"],
 }
 
+#: a title that names the plan instead of the piece ("写作计划", "Writing plan"): a small model
+#: copies the request's word for what it is making, and the text would open with "# 写作计划"
+_PLAN_TITLE = re.compile(r"^\s*(?:写作)?(?:计划|提纲|大纲)\s*$|^\s*(?:writing\s+)?(?:plan|outline)\s*$", re.I)
+
+
+def untitled_if_plan_word(plan: Plan) -> Plan:
+    """The plan without its title when the title is only a word for "plan" (`_PLAN_TITLE`)."""
+    if _PLAN_TITLE.match(plan.title or ""):
+        plan.title = ""
+    return plan
+
+
 def salvage_plan(text: str) -> Plan | None:
     """The plan in a model's JSON answer — or, when the answer was cut off at its token budget,
     the sections it finished. The plan grammar makes a cut-off answer a valid prefix of JSON,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from bimo.integrity import drop_repeats
+from bimo.integrity import RepeatMemory, drop_repeats
 from bimo.text import _SENTENCE_END, count_length, sentences
 
 #: characters after which a sentence may have ended: only then is the piece looked at
@@ -23,15 +23,18 @@ MAY_END = re.compile(r"[。！？!?…；;.\n]")
 class PieceWatch:
     """Decides, at each sentence end of a streaming piece, whether to stop it.
 
-    `context` is what the piece must not repeat (the text so far and the prompt), `clean`
+    `context` is what the piece must not repeat (the text so far), `requests` what it must
+    not copy (the prompt: `RepeatMemory`), `clean`
     turns the raw piece into what the writer would keep before the repeat check, `need` is
     the new length asked for (None: no length stop). A loop is `window` sentences in a row
     that together bring at least `min_units` units of which under `new_share` are new.
     """
 
     def __init__(self, context: str, need: int | None, clean: Callable[[str], str] = str.strip, *,
-                 window: int = 3, min_units: int = 12, new_share: float = 0.2):
+                 requests: str = "", window: int = 3, min_units: int = 12, new_share: float = 0.2):
         self.context = context
+        self.requests = requests
+        self._memory: RepeatMemory | None = None  # the context's n-grams, built at the first check
         self.need = need
         self.clean = clean
         self.window = window
@@ -41,6 +44,14 @@ class PieceWatch:
         self.marks: list[tuple[int, int]] = [(0, 0)]
         self.reason: str | None = None
         self.at = 0  # characters of the piece when it was stopped
+
+    @property
+    def memory(self) -> RepeatMemory:
+        """What the context says, built once: a piece is checked at every sentence end, and
+        the context (the whole text so far) is what takes the time."""
+        if self._memory is None:
+            self._memory = RepeatMemory(self.context, requests=self.requests)
+        return self._memory
 
     def check(self, text: str) -> str | None:
         """"loop" or "enough" when the stream should stop now, else None. Only complete
@@ -55,7 +66,7 @@ class PieceWatch:
         units = count_length(piece)
         if units == self.marks[-1][0]:
             return None
-        new = count_length(drop_repeats(piece, self.context))
+        new = count_length(drop_repeats(piece, memory=self.memory))
         self.marks.append((units, new))
         reason = None
         if self.need is not None and new >= self.need:
