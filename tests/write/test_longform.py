@@ -15,7 +15,7 @@ import pytest
 from bimo.errors import BimoError
 from bimo.text import count_length
 from bimo.write.longform import LongformConfig, LongformWriter, cut_to_length
-from bimo.write.plan import Plan, Section, rescale, split_oversized, untitled_if_plan_word
+from bimo.write.plan import Plan, Section, rescale, split_oversized, untitled_if_not_a_title
 
 
 def test_cut_to_length_keeps_whole_sentences():
@@ -33,11 +33,11 @@ def test_plan_targets_rescaled_to_requirement():
 
 
 def test_a_title_that_only_says_plan_is_dropped():
-    """Seen in a held-out run: a 2,000字 activity plan opened with "# 写作计划"."""
-    for title in ("写作计划", "大纲", "Writing plan", " outline "):
-        assert untitled_if_plan_word(Plan(title=title, sections=[Section(heading="a")])).title == ""
+    """Seen in a held-out run: a 2,000字 activity plan opened with "# 写作计划", a story with "# :"."""
+    for title in ("写作计划", "大纲", "Writing plan", " outline ", ":", "——"):
+        assert untitled_if_not_a_title(Plan(title=title, sections=[Section(heading="a")])).title == ""
     for title in ("全民阅读月活动计划", "A plan for the river"):
-        assert untitled_if_plan_word(Plan(title=title, sections=[Section(heading="a")])).title == title
+        assert untitled_if_not_a_title(Plan(title=title, sections=[Section(heading="a")])).title == title
 
 
 def test_oversized_sections_are_split():

@@ -66,7 +66,7 @@ from bimo.write.plan import (
     rescale,
     salvage_plan,
     split_oversized,
-    untitled_if_plan_word,
+    untitled_if_not_a_title,
 )
 from bimo.write.runstate import LongformConfig, RunState, SectionText, SeedSchedule, TokenUse, load_state
 from bimo.write.watch import MAY_END, PieceWatch
@@ -313,7 +313,7 @@ class LongformWriter:
             head = "第{}部分" if lang == "zh" else "Part {}"
             plan = Plan(title="", sections=[Section(heading=head.format(i + 1)) for i in range(n)])
         plan.sections = dedupe_sections(plan.sections)
-        return split_oversized(rescale(untitled_if_plan_word(plan), L), self.config.section_size, lang)
+        return split_oversized(rescale(untitled_if_not_a_title(plan), L), self.config.section_size, lang)
 
     # --- state ------------------------------------------------------------------------
     def binding(self, instruction: str) -> dict[str, Any]:

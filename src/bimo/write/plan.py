@@ -59,9 +59,11 @@ PLAN_SCHEMA: dict[str, Any] = {
 _PLAN_TITLE = re.compile(r"^\s*(?:写作)?(?:计划|提纲|大纲)\s*$|^\s*(?:writing\s+)?(?:plan|outline)\s*$", re.I)
 
 
-def untitled_if_plan_word(plan: Plan) -> Plan:
-    """The plan without its title when the title is only a word for "plan" (`_PLAN_TITLE`)."""
-    if _PLAN_TITLE.match(plan.title or ""):
+def untitled_if_not_a_title(plan: Plan) -> Plan:
+    """The plan without its title when the title is only a word for "plan" (`_PLAN_TITLE`) or
+    has no letter or digit at all (a held-out story opened with "# :")."""
+    title = plan.title or ""
+    if _PLAN_TITLE.match(title) or not any(c.isalnum() for c in title):
         plan.title = ""
     return plan
 
