@@ -204,20 +204,25 @@ def _bigrams(piece: str) -> set[tuple[str, str]]:
 class _Restatements:
     """Earlier sentences by their unit bigrams, to ask whether a new sentence restates one:
     at least `containment` of its bigrams lie in one earlier sentence (the same sentence with
-    a word or two changed, or an exact repeat). An index, so long texts stay fast."""
+    a word or two changed, or an exact repeat). An index, so long texts stay fast. `base`: the
+    index of the text before, read but never added to (`fork`)."""
 
-    def __init__(self, min_units: int = 8, containment: float = 0.6):
-        self.min_units, self.containment = min_units, containment
+    def __init__(self, min_units: int = 8, containment: float = 0.6, base: _Restatements | None = None):
+        self.min_units, self.containment, self.base = min_units, containment, base
         self.index: dict[tuple[str, str], list[int]] = {}
-        self.count = 0
+        self.count = base.count if base is not None else 0
 
     def long_enough(self, grams: set[tuple[str, str]]) -> bool:
         return len(grams) >= self.min_units - 1
 
+    def _ids(self, g: tuple[str, str]) -> list[int]:
+        own = self.index.get(g, [])
+        return own + self.base._ids(g) if self.base is not None else own
+
     def restates(self, grams: set[tuple[str, str]]) -> bool:
         shared: dict[int, int] = {}
         for g in grams:
-            for other in self.index.get(g, ()):
+            for other in self._ids(g):
                 shared[other] = shared.get(other, 0) + 1
         return bool(shared) and max(shared.values()) >= self.containment * len(grams)
 
@@ -227,27 +232,8 @@ class _Restatements:
         self.count += 1
 
     def fork(self) -> _Restatements:
-        """A copy to add to; this index is left as it is (copied list by list only where the
-        copy adds, so forking the index of a long text is cheap)."""
-        child = _Restatements(self.min_units, self.containment)
-        child.index, child.count = _CopyOnAdd(self.index), self.count
-        return child
-
-
-class _CopyOnAdd(dict):
-    """A dict of lists that reads through to `base` and copies a list before it first grows."""
-
-    def __init__(self, base: dict[tuple[str, str], list[int]]):
-        super().__init__()
-        self.base = base
-
-    def get(self, key, default=None):  # type: ignore[override]
-        return super().get(key, self.base.get(key, default))
-
-    def setdefault(self, key, default=None):  # type: ignore[override]
-        if not super().__contains__(key):
-            super().__setitem__(key, list(self.base.get(key, ())) if key in self.base else default)
-        return super().__getitem__(key)
+        """An index to add to on top of this one, which stays as it is (nothing is copied)."""
+        return _Restatements(self.min_units, self.containment, base=self)
 
 
 def near_repeat_share(text: str, min_units: int = 8, containment: float = 0.6) -> float:
