@@ -264,3 +264,54 @@ def test_for_prompt_takes_the_given_then_the_stated_then_the_default_length():
     assert (writer.config.length, writer.config.parallel, writer.config.seed) == (500, 2, 7)
     with pytest.raises(BimoError, match="length must be positive"):
         LongformWriter.for_prompt(be, "Write an essay.")
+
+
+def test_each_continuation_extends_the_conversation_the_backend_has_cached():
+    """A section's continuation repeats the previous request and the piece as it was decoded
+    (an echoed heading included), then asks for more: what the backend's KV cache holds is a
+    prefix of the next request. Only a piece with repeats dropped inside it is shown as kept."""
+    def answer(req):
+        n = len(req["messages"])
+        return {2: "## 秋\n\n" + A, 4: B + A[:30], 6: C}.get(n, C)  # the second piece ends repeating A
+
+    be = RequestLog(answer)
+    res = LongformWriter(be, LongformConfig(length=count(A + B + C), seed=2, lang="zh")).run("写散文。")
+    assert res.text.count("南瓜躺在田埂边") == 1 and "第二年春天" in res.text
+    first, second, third = be.requests[:3]
+    assert second["messages"][:2] == first["messages"]
+    assert second["messages"][2] == {"role": "assistant", "content": "## 秋\n\n" + A}  # as decoded
+    assert second["messages"][3]["role"] == "user"
+    assert third["messages"][:4] == second["messages"]
+    # B + A[:30]: the copy of A was dropped, so the turn shows what was kept (B), not the repeat
+    assert third["messages"][4] == {"role": "assistant", "content": B}
+
+
+def test_continuations_extend_the_cached_conversation_with_a_real_model(tiny_backend):
+    """The same, through real llama.cpp: every request of a section after its first extends
+    the one before it with an assistant turn."""
+    requests: list[list[dict]] = []
+
+    class Recording:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        def stream(self, messages, params=None, **kw):
+            requests.append(messages)
+            return self.inner.stream(messages, params, **kw)
+
+        def chat(self, messages, params=None, **kw):
+            requests.append(messages)
+            return self.inner.chat(messages, params, **kw)
+
+    res = LongformWriter(Recording(tiny_backend), LongformConfig(length=1200, seed=5, lang="en")).run(
+        "Write a story of 1200 words about a lighthouse keeper who finds a message in a bottle.")
+    assert res.length > 0
+    follow = [(a, b) for a, b in zip(requests, requests[1:], strict=False) if len(b) > len(a) and b[:2] == a[:2]]
+    # the tiny model ends its pieces early: at this length some section is continued twice, and
+    # the second continuation extends the first (a merged text would not)
+    assert any(len(before) >= 4 for before, _ in follow), [len(m) for m in requests]
+    for before, after in follow:
+        assert after[:len(before)] == before and after[len(before)]["role"] == "assistant"
