@@ -219,3 +219,56 @@ def test_writer_refuses_a_run_folder_of_another_model(tiny_backend, tiny_path, t
     with get_backend(f"gguf:{tiny_path}", n_ctx=2048) as other:
         with pytest.raises(BimoError, match=r"model local:tiny → gguf:"):
             LongformWriter(other, LongformConfig(length=80, lang="en", seed=4)).run("x", run_dir=run_dir)
+
+
+def test_headings_the_model_echoes_or_writes_ahead_are_not_kept():
+    """Seen in held-out runs: "---" and "### 前言" opening the 前言 section, "### 背景知识"
+    again inside 背景知识, and "### 物理原理" (the next section) inside it."""
+    from bimo.write.longform import _clean_section, writes_ahead
+
+    text = "---\n\n### 前言\n\n老电影院要拆了。\n\n### 前言\n\n放映室里很安静。"
+    assert _clean_section(text, "前言") == "老电影院要拆了。\n\n放映室里很安静。"
+    text = "潮汐是引力造成的。\n\n### 背景知识\n\n月球绕地球转。\n\n### 物理原理\n\n引力使月球变形。"
+    assert writes_ahead(text, ["物理原理", "结语"]) == text.index("### 物理原理")
+    assert _clean_section(text, "背景知识", ("第二部分：物理原理",)) == "潮汐是引力造成的。\n\n月球绕地球转。"
+    assert writes_ahead("### Part 2: Tides\n\nThe sea rises.", ["Tides"]) == 0
+    assert writes_ahead("物理原理很简单。\n\n引力使月球变形。", ["物理原理"]) is None  # prose, not a heading
+    assert writes_ahead(text, []) is None and writes_ahead(text, [""]) is None
+
+
+def test_a_table_of_contents_is_not_a_section_and_a_part_name_is_not_a_title():
+    """Seen in held-out runs: a 5,000字 report planned as 目录 + 引言; a plan titled 引言."""
+    from bimo.write.plan import without_contents
+
+    plan = without_contents(Plan(title="引言", sections=[Section(heading="目录"), Section(heading="引言"),
+                                                        Section(heading="Table of Contents")]))
+    assert [s.heading for s in plan.sections] == ["引言"]
+    for title in ("引言", "Introduction", "目录"):
+        assert untitled_if_not_a_title(Plan(title=title, sections=[Section(heading="a")])).title == ""
+    assert untitled_if_not_a_title(Plan(title="引言的艺术", sections=[Section(heading="a")])).title == "引言的艺术"
+
+
+def test_a_plan_that_is_only_contents_and_introduction_is_asked_again():
+    from write_fakes import RequestLog
+
+    plans = [{"title": "", "sections": [{"heading": "目录", "points": [], "length": 100},
+                                        {"heading": "引言", "points": [], "length": 1900}]},
+             {"title": "", "sections": [{"heading": h, "points": [], "length": 500} for h in "甲乙丙丁"]}]
+    be = RequestLog(lambda req: json.dumps(plans[len(be.requests) - 1], ensure_ascii=False))
+    plan = LongformWriter(be, LongformConfig(length=2000, seed=1, lang="zh")).make_plan("写一份报告。", "zh")
+    assert [s.heading for s in plan.sections] == list("甲乙丙丁") and len(be.requests) == 2
+    schema = be.requests[0]["response_format"]["json_schema"]["schema"]
+    assert schema["properties"]["sections"]["minItems"] == 2  # half of the 4 sections asked for
+
+
+def test_the_plan_grammar_holds_the_model_to_its_minimum_of_sections(tiny_backend):
+    """Through real llama.cpp: under `plan_schema(n)` the JSON cannot close its list early."""
+    from bimo.llm.base import GenParams
+    from bimo.write.plan import plan_schema
+
+    msg = [{"role": "user", "content": "Plan a story about a fox in sections, as JSON."}]
+    for seed in (1, 2):
+        comp = tiny_backend.chat(msg, GenParams(json_schema=plan_schema(4), max_tokens=3000, seed=seed,
+                                                temperature=0.8), cache=False)
+        assert comp.finish_reason == "stop", comp.text[-200:]
+        assert len(json.loads(comp.text)["sections"]) >= 4

@@ -201,3 +201,23 @@ def test_the_server_s_slotted_backend_streams_pieces_too():
     assert slotted.can_stream and not SlottedBackend(SlotPool(RequestLog(lambda req: A))).can_stream
     w = LongformWriter(slotted, LongformConfig(length=count_length(A), seed=1, lang="zh"))
     assert w.run("写散文。").text == A and be.sent and be.sent[0] < len(A + B + C) // 2
+
+
+def test_a_piece_that_starts_a_later_section_is_stopped_at_its_heading():
+    """Seen in a held-out run: the first section of a tidal-locking piece wrote "### 物理原理",
+    the next section's heading, and that section's content, which the next section then wrote
+    again. The stream stops at the later heading; that part is written in its own turn."""
+    autumn, winter = count_length(A + C), count_length(B)
+    plan = Plan(title="", sections=[Section(heading="秋", length=autumn), Section(heading="冬", length=winter)])
+
+    def answer(req):
+        if len(req["messages"]) > 2:
+            return C                                   # a continuation
+        if "「秋」" in last_user(req):
+            return A + "\n\n### 冬\n\n" + B + C * 10  # goes on into the next section
+        return B
+
+    be = StreamLog(answer)
+    res = LongformWriter(be, LongformConfig(length=autumn + winter + 2, seed=1, lang="zh")).run("写散文。", plan=plan)
+    assert res.text == "## 秋\n\n" + A + "\n\n" + C + "\n\n## 冬\n\n" + B
+    assert be.sent[0] * 2 <= len(A) + 12  # stopped at the heading, not decoded on

@@ -57,16 +57,18 @@ from bimo.templates import load_package_yaml, render
 from bimo.text import count_length, detect_lang, sentences
 from bimo.write.lengthreq import check_length
 from bimo.write.plan import (
-    PLAN_SCHEMA,
     Plan,
     Section,
     check_plan,
     dedupe_sections,
+    heading_name,
+    plan_schema,
     plan_text,
     rescale,
     salvage_plan,
     split_oversized,
     untitled_if_not_a_title,
+    without_contents,
 )
 from bimo.write.runstate import LongformConfig, RunState, SectionText, SeedSchedule, TokenUse, load_state
 from bimo.write.watch import MAY_END, PieceWatch
@@ -116,17 +118,43 @@ def _without_bare_markers(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
-def _clean_section(text: str, heading: str) -> str:
-    """Drop a heading line the model may have echoed, stray Markdown headers, list markers
-    with nothing after them ("3." alone on a line, a small-model loop) and lines about the
-    writing itself ("这一部分写完后：", "（前文最后一段略）": `integrity.is_scaffolding`)."""
-    lines = [ln for ln in text.strip().splitlines() if not (_BARE_MARKER.fullmatch(ln) or is_scaffolding(ln))]
-    while lines and (lines[0].lstrip().startswith("#") or (heading and lines[0].strip().strip("「」\"*") == heading)):
+_THEMATIC_BREAK = re.compile(r"\s*(?:[-*_]\s*){3,}")
+
+
+def writes_ahead(text: str, later: list[str]) -> int | None:
+    """Where `text` starts writing a later section: the offset of its first heading line
+    ("#"-marked) naming one of the `later` sections' headings, else None. What follows it
+    belongs to that section, which will be written in its turn."""
+    names = {heading_name(h) for h in later if heading_name(h)}
+    if not names:
+        return None
+    at = 0
+    for line in text.splitlines(keepends=True):
+        if line.lstrip().startswith("#") and heading_name(line) in names:
+            return at
+        at += len(line)
+    return None
+
+
+def _clean_section(text: str, heading: str, later: tuple[str, ...] = ()) -> str:
+    """Cut where the model starts writing a later section (`writes_ahead`); drop the heading
+    it may have echoed (at the start or again further on), what leads into the text (stray
+    Markdown headers, a "---" rule), list markers with nothing after them ("3." alone on a
+    line, a small-model loop) and lines about the writing itself ("这一部分写完后：",
+    "（前文最后一段略）": `integrity.is_scaffolding`)."""
+    ahead = writes_ahead(text, list(later))
+    text = text[:ahead] if ahead is not None else text
+    own = heading_name(heading) if heading else ""
+    lines = [ln for ln in text.strip().splitlines() if not (
+        _BARE_MARKER.fullmatch(ln) or is_scaffolding(ln)
+        or (own and ln.lstrip().startswith("#") and heading_name(ln) == own))]
+    while lines and (lines[0].lstrip().startswith("#") or _THEMATIC_BREAK.fullmatch(lines[0]) or not lines[0].strip()
+                     or (heading and lines[0].strip().strip("「」\"*") == heading)):
         lines.pop(0)
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
-def _shown(raw: str, kept: str, heading: str) -> str:
+def _shown(raw: str, kept: str, clean: Callable[[str], str]) -> str:
     """What a piece's turn shows the model when it is continued: the text as decoded, up to
     where `kept` ends, when all it adds to `kept` comes before it (an echoed heading, a first
     sentence that restated the request), so the backend's cached tokens still match;
@@ -136,7 +164,7 @@ def _shown(raw: str, kept: str, heading: str) -> str:
     if at < 0:
         return kept
     shown = raw[:at + len(tail)]
-    return shown if _clean_section(shown, heading).endswith(kept) else kept
+    return shown if clean(shown).endswith(kept) else kept
 
 
 def _join(a: str, b: str) -> str:
@@ -310,7 +338,8 @@ class LongformWriter:
         plan = None
         for attempt in range(2):
             try:
-                comp = self._chat(messages, max_tokens=120 + 90 * n, seed=self.seeds.plan(attempt), schema=PLAN_SCHEMA,
+                comp = self._chat(messages, max_tokens=120 + 90 * n, seed=self.seeds.plan(attempt),
+                                  schema=plan_schema(max(2, n // 2)),
                                   purpose="plan")
             except BackendError:
                 continue
@@ -318,6 +347,7 @@ class LongformWriter:
             # and big sections split below): asking again would decode the whole plan twice.
             # Fewer than half the sections asked for, cut off or not, is asked once more.
             got = salvage_plan(comp.text)
+            got = without_contents(got) if got is not None else None
             if got is not None and (plan is None or len(got.sections) > len(plan.sections)):
                 plan = got
             if plan is not None and len(plan.sections) >= max(2, n // 2):
@@ -431,16 +461,18 @@ class LongformWriter:
         return [{"role": "system", "content": p["system"]}, {"role": "user", "content": user}]
 
     def write_section(self, messages: list[dict], target: int, lang: str, index: int, heading: str,
-                      before: str = "", instruction: str = "", redo: bool = False) -> str:
+                      before: str = "", instruction: str = "", redo: bool = False,
+                      later: tuple[str, ...] = ()) -> str:
         """Section `index`, written by `_write_section`, its tokens counted in `self.use`."""
-        text, use = self._write_section(messages, target, lang, index, heading, before, instruction, redo)
+        text, use = self._write_section(messages, target, lang, index, heading, before, instruction, redo,
+                                        later=later)
         with self._lock:
             self.use.add(use)
         return text
 
     def _write_section(self, messages: list[dict], target: int, lang: str, index: int, heading: str,
                        before: str = "", instruction: str = "", redo: bool = False,
-                       start: str = "") -> tuple[str, TokenUse]:
+                       start: str = "", later: tuple[str, ...] = ()) -> tuple[str, TokenUse]:
         """Section `index`: write, continue while short, cut when long — accepting only new text.
 
         Every piece is checked against `before` (the text so far) and the section itself:
@@ -451,7 +483,8 @@ class LongformWriter:
         such pieces, one new sub-point is asked for the missing length, and if that repeats
         too the section stops short (recorded in `self.stops`) rather than being padded.
         `redo`: the section is written again because it restated an earlier one (other seeds),
-        continuing from `start` (its paragraphs that did not restate). Returns the text and
+        continuing from `start` (its paragraphs that did not restate). `later`: the headings of
+        the sections after it; a piece that starts one of them is stopped there (`writes_ahead`). Returns the text and
         where the tokens of this call went (not yet added to `self.use`; `start`'s are not in it).
         """
         p = _prompts(lang)
@@ -481,14 +514,15 @@ class LongformWriter:
             # two sentences in a row that bring (almost) nothing new stop the piece: both would
             # be dropped anyway, and a loop once started rarely ends (on three dev prompts, three
             # sentences instead of two wasted 18 % of the tokens on repeats against 15 %)
-            watch = PieceWatch(context, more, partial(_clean_section, heading=heading), requests=requests,
-                               window=2)
+            clean = partial(_clean_section, heading=heading, later=later)
+            watch = PieceWatch(context, more, clean, requests=requests, window=2,
+                               ahead=partial(writes_ahead, later=list(later)))
             comp, raw = self._piece(follow, self._section_tokens(more, lang), self.seeds.piece(index, k, redo), anti,
                                     watch)
             if watch.reason == "loop":
                 use.stopped_loops += 1
             self._learn_ratio(count_length(comp.text), comp.completion_tokens)  # all that was decoded
-            piece = _clean_section(raw, heading)
+            piece = clean(raw)
             # dropping a repeated list item can leave its bare marker ("3.") behind; a piece cut
             # at max_tokens ends mid-sentence, and the next piece would start a new paragraph
             # after it: each piece is kept up to its last finished sentence
@@ -496,7 +530,7 @@ class LongformWriter:
             got, new = count_length(piece), count_length(kept)
             if new >= 3:
                 text = _join(text, kept)
-                convo = [*follow, {"role": "assistant", "content": _shown(raw, kept, heading)}]
+                convo = [*follow, {"role": "assistant", "content": _shown(raw, kept, clean)}]
             _spend(use, kind, comp.completion_tokens, count_length(comp.text), new if new >= 3 else 0)
             if got < 3:  # nothing (or only an echoed heading): one fresh try, then give up
                 if text or empty:
@@ -635,8 +669,9 @@ class LongformWriter:
             target = self._remaining_target(run, idx)
             budget = self._context_budget(run.instruction, run.plan, run.lang, self._section_tokens(target, run.lang))
             messages = self._section_messages(run, idx, target, self._sofar(run, idx, budget))
+            later = tuple(s.heading for s in run.plan.sections[idx + 1:])
             write = partial(self._write_section, messages, target, run.lang, idx, sec.heading,
-                            before=run.state.render(partial=True), instruction=run.instruction)
+                            before=run.state.render(partial=True), instruction=run.instruction, later=later)
             text, use = write()
             earlier = run.state.texts(idx)
             if earlier and restatement(text, earlier) > RESTATE_MAX:
@@ -678,7 +713,8 @@ class LongformWriter:
         def work(idx: int) -> tuple[int, str]:
             sec = plan.sections[idx]
             messages = self._section_messages(run, idx, sec.length, _prompts(lang)["sofar_empty"])
-            return idx, self.write_section(messages, sec.length, lang, idx, sec.heading)
+            later = tuple(s.heading for s in plan.sections[idx + 1:])
+            return idx, self.write_section(messages, sec.length, lang, idx, sec.heading, later=later)
 
         with ThreadPoolExecutor(max_workers=self.config.parallel) as pool:
             for idx, text in pool.map(work, todo):  # in plan order, checkpointed as each one is done

@@ -59,12 +59,47 @@ PLAN_SCHEMA: dict[str, Any] = {
 _PLAN_TITLE = re.compile(r"^\s*(?:写作)?(?:计划|提纲|大纲)\s*$|^\s*(?:writing\s+)?(?:plan|outline)\s*$", re.I)
 
 
+# what a heading may carry around its name: Markdown marks, numbering, "第一部分：", "Part 2:"
+_HEAD_MARKS = re.compile(r"^[#*\s「」“”\"'《》]*(?:第[一二三四五六七八九十百\d]+(?:部分|章|节)[：:、.\s]*"
+                         r"|(?:part|section|chapter)\s+\w+\s*[:.]?\s*|\d{1,2}(?:\.\d{1,2})*[.、)\s]\s*"
+                         r"|[一二三四五六七八九十]{1,3}[、.．]\s*)?", re.I)
+
+
+def heading_name(line: str) -> str:
+    """A heading's name without marks or numbering, casefolded ("## 第一部分：电影放映室" →
+    "电影放映室", "1. 目录" → "目录", "### Part 2: Tides" → "tides")."""
+    return _HEAD_MARKS.sub("", line.strip(), count=1).strip(" #*「」“”\"'《》：:").casefold()
+
+
+#: a table of contents is not a part to write (a 5,000字 report's plan came back as
+#: "1. 目录" + "2. 引言")
+_CONTENTS = {"目录", "目次", "contents", "table of contents"}
+#: names of a document's parts, not of a document: a plan titled "前言" named its first part
+_PART_NAMES = _CONTENTS | {"引言", "前言", "序言", "导言", "绪论", "摘要", "introduction", "preface", "foreword",
+                           "abstract"}
+
+
 def untitled_if_not_a_title(plan: Plan) -> Plan:
-    """The plan without its title when the title is only a word for "plan" (`_PLAN_TITLE`) or
-    has no letter or digit at all (a held-out story opened with "# :")."""
+    """The plan without its title when the title is only a word for "plan" (`_PLAN_TITLE`),
+    the name of a part ("前言", "Introduction") or has no letter or digit at all (a held-out
+    story opened with "# :")."""
     title = plan.title or ""
-    if _PLAN_TITLE.match(title) or not any(c.isalnum() for c in title):
+    if _PLAN_TITLE.match(title) or heading_name(title) in _PART_NAMES or not any(c.isalnum() for c in title):
         plan.title = ""
+    return plan
+
+
+def plan_schema(min_sections: int) -> dict[str, Any]:
+    """`PLAN_SCHEMA` asking for at least `min_sections` sections: under a grammar the model
+    cannot close the list early (a held-out report's plan had two sections where ten were
+    asked for, after two asks)."""
+    sections = {**PLAN_SCHEMA["properties"]["sections"], "minItems": max(1, min_sections)}
+    return {**PLAN_SCHEMA, "properties": {**PLAN_SCHEMA["properties"], "sections": sections}}
+
+
+def without_contents(plan: Plan) -> Plan:
+    """The plan without sections that are a table of contents ("1. 目录", "Contents")."""
+    plan.sections = [s for s in plan.sections if heading_name(s.heading or "") not in _CONTENTS]
     return plan
 
 

@@ -28,10 +28,13 @@ class PieceWatch:
     turns the raw piece into what the writer would keep before the repeat check, `need` is
     the new length asked for (None: no length stop). A loop is `window` sentences in a row
     that together bring at least `min_units` units of which under `new_share` are new.
+    `ahead` gives where the piece starts writing what is not its part (a later section's
+    heading), if anywhere: the piece stops there ("ahead").
     """
 
     def __init__(self, context: str, need: int | None, clean: Callable[[str], str] = str.strip, *,
-                 requests: str = "", window: int = 3, min_units: int = 12, new_share: float = 0.2):
+                 requests: str = "", window: int = 3, min_units: int = 12, new_share: float = 0.2,
+                 ahead: Callable[[str], int | None] | None = None):
         self.context = context
         self.requests = requests
         self._memory: RepeatMemory | None = None  # the context's n-grams, built at the first check
@@ -40,6 +43,7 @@ class PieceWatch:
         self.window = window
         self.min_units = min_units
         self.new_share = new_share
+        self.ahead = ahead
         # (units of the piece, units of it that are new) at its start and at each sentence end
         self.marks: list[tuple[int, int]] = [(0, 0)]
         self.reason: str | None = None
@@ -54,9 +58,13 @@ class PieceWatch:
         return self._memory
 
     def check(self, text: str) -> str | None:
-        """"loop" or "enough" when the stream should stop now, else None. Only complete
+        """"loop", "enough" or "ahead" when the stream should stop now, else None. Only complete
         sentences count: the last, unfinished one waits for its end. The first stop is final."""
         if self.reason:
+            return self.reason
+        cut = self.ahead(text) if self.ahead else None
+        if cut is not None:
+            self.reason, self.at = "ahead", cut
             return self.reason
         parts = sentences(text)
         if parts and not _SENTENCE_END.search(parts[-1]):  # splits fall on matches: one inside ends it
