@@ -594,7 +594,9 @@ def test_longform_cli_tiny_model(bimo_cli, tiny_path, work):
                  "-q", env=TINY)
     assert r.returncode == 0, r.stderr.decode()[-800:]
     assert ids_in(out) == {"l1"}
-    for rec in accounted(out, 1, ("length score",)):
+    # The tiny model's text differs across CPUs: it may miss the length or repeat itself, and
+    # either must end as a named rejection, never as kept data.
+    for rec in accounted(out, 1, ("length score", "integrity: ")):
         assert rec["meta"]["length_score"] >= 80
 
 
