@@ -24,7 +24,7 @@ def _rows(path: Path) -> list[dict]:
 def backward_recipe(base: Path, toy: dict[str, Path], **backward) -> dict:
     recipe = tiny_recipe(base, toy, stages=["curate", "synth", "backward", "sft"])
     recipe["backward"] = {"base": str(base), "quant": "f16", "docs": 1, "min_sft": 0,
-                          "train": {"lora": True, "max_length": 128, "batch_size": 4, "save_steps": 1,
+                          "train": {"lora": True, "max_length": 128, "allow_truncation": True, "batch_size": 4, "save_steps": 1,
                                     "sft": {"max_steps": 2, "learning_rate": 2e-3}},
                           "backtranslate": {"score": False, "max_tokens": 48, "max_source_chars": 300}, **backward}
     return recipe
