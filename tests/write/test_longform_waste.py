@@ -13,7 +13,7 @@ from bimo.text import count_length
 from bimo.write.longform import LongformConfig, LongformWriter
 from bimo.write.plan import Plan, Section
 from bimo.write.runstate import TokenUse, load_state
-from bimo.write.watch import PieceWatch
+from bimo.write.watch import MAY_END, PieceWatch
 
 
 def test_watch_stops_a_loop_and_a_piece_that_has_enough():
@@ -29,6 +29,51 @@ def test_watch_stops_a_loop_and_a_piece_that_has_enough():
     assert "loop" in [seen.check(pasted[:i]) for i in range(1, len(pasted) + 1)] and seen.at == len(A) + 35
     enough = PieceWatch("", count_length(A))
     assert enough.check(A + B[:5]) == "enough" and enough.at == len(A)
+
+
+def test_watch_stops_a_sentence_as_soon_as_it_opens_by_copying():
+    """Between sentence ends, a sentence whose first 16 units copy the context (or the piece's
+    own earlier sentences) stops the piece before that sentence; the requests do not count."""
+
+    streamed = []  # characters streamed when the watch said stop
+
+    def feed(watch: PieceWatch, text: str) -> str | None:
+        for i in range(2, len(text) + 1, 2):  # two characters a token, as a stream
+            piece = text[:i]
+            said = watch.check(piece) if MAY_END.search(text[i - 2:i]) else watch.check_tail(piece)
+            if said:
+                streamed.append(i)
+                return said
+        return None
+
+    context = PieceWatch(A, None, copy_run=16)
+    assert feed(context, C + A) == "loop" and context.at == len(C)
+    # 16-odd characters into the copy, not at its end as the sentence check does (two of them)
+    assert len(C) + 16 <= streamed[-1] <= len(C) + 20
+    own = PieceWatch("", None, copy_run=16)  # the piece's own earlier sentence
+    assert feed(own, B + C + B) == "loop" and own.at == len(B + C)
+    fresh = PieceWatch(A, None, copy_run=16)  # new text never stops
+    assert feed(fresh, B + C) is None and fresh.reason is None
+    echo = PieceWatch("", None, copy_run=16, requests=A)  # an echo of the request is the sentence check's
+    assert feed(echo, A + C) is None
+    off = PieceWatch(A, None, window=2)  # without copy_run only the sentence check stops it, later
+    assert feed(off, C + A) == "loop" and off.at == len(C + A)
+
+
+def test_a_piece_that_begins_by_copying_is_asked_again_not_given_up():
+    """A continuation stopped before it wrote anything new is a repeat (re-asked with anti-
+    repetition sampling), not an empty answer (which would end the section)."""
+    def answer(req):
+        if len(req["messages"]) <= 2:
+            return A
+        return A + C if not req.get("presence_penalty") else C
+
+    be = StreamLog(answer)
+    w = LongformWriter(be, LongformConfig(length=count_length(A + C), seed=3, lang="zh"))
+    res = w.run("以外婆的菜园为题写一篇散文。")
+    assert res.text.count("薄霜") == 0 and res.text.count("辣椒越来越红") == 1 and "嫩绿的芽" in res.text
+    assert w.use.stopped_loops == 1 and w.repeats == 1 and be.requests[2].get("presence_penalty")
+    assert be.sent[1] < 16  # the copy was abandoned a few tokens in
 
 
 def test_a_looping_piece_is_stopped_while_streaming():
@@ -183,8 +228,9 @@ def test_a_re_ask_that_loops_is_stopped_sooner():
         return s1 * 3 if len(req["messages"]) <= 2 else B + C + s1 * 6  # a repeated draft, then a re-ask that loops
 
     be = StreamLog(answer, pace=0.03)
+    # the sentence rule on its own (a copy is stopped sooner still: the test above)
     w = LongformWriter(be, LongformConfig(length=count_length(s1 + B + C) + 200, seed=1, lang="zh",
-                                          max_repeat_retries=1))
+                                          max_repeat_retries=1, copy_run=0))
     w.run("写散文。")
     assert be.requests[1].get("presence_penalty")  # the second piece is a re-ask
     # stopped after two repeated sentences (a piece that is not a re-ask waits for three)

@@ -298,7 +298,7 @@ class LongformWriter:
                 if watch.reason:
                     continue  # closed: what was already decoded drains
                 text += delta
-                if MAY_END.search(delta) and watch.check(text):
+                if watch.check(text) if MAY_END.search(delta) else watch.check_tail(text):
                     stream.close()
         comp = stream.completion
         assert comp is not None
@@ -516,7 +516,7 @@ class LongformWriter:
             # sentences instead of two wasted 18 % of the tokens on repeats against 15 %)
             clean = partial(_clean_section, heading=heading, later=later)
             watch = PieceWatch(context, more, clean, requests=requests, window=2,
-                               ahead=partial(writes_ahead, later=list(later)))
+                               ahead=partial(writes_ahead, later=list(later)), copy_run=self.config.copy_run or None)
             comp, raw = self._piece(follow, self._section_tokens(more, lang), self.seeds.piece(index, k, redo), anti,
                                     watch)
             if watch.reason == "loop":
@@ -532,12 +532,13 @@ class LongformWriter:
                 text = _join(text, kept)
                 convo = [*follow, {"role": "assistant", "content": _shown(raw, kept, clean)}]
             _spend(use, kind, comp.completion_tokens, count_length(comp.text), new if new >= 3 else 0)
-            if got < 3:  # nothing (or only an echoed heading): one fresh try, then give up
+            copied = watch.reason == "loop" and new < 3  # stopped as it began copying: a repeat, not an empty answer
+            if got < 3 and not copied:  # nothing (or only an echoed heading): one fresh try, then give up
                 if text or empty:
                     break
                 empty, anti = True, True
                 continue
-            if got >= 8 and new < 0.7 * got:  # mostly repetition: keep the new part, ask differently
+            if copied or (got >= 8 and new < 0.7 * got):  # mostly repetition: keep the new part, ask differently
                 repeats += 1
                 anti = True
                 stop = new_point or (not text and repeats > self.config.max_repeat_retries)
