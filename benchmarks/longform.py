@@ -2,7 +2,7 @@
 
     python benchmarks/longform.py [--model local:default] [--quick] [--heldout] [--limit N] [--ids ID,...]
         [--parallel-check [--parallel-id ID]] [--baseline [--baseline-ids ID,...]]
-        [--context points|summary|full] [--dry] [--run-dir DIR]
+        [--context points|summary|full] [--dry] [--run-dir DIR] [--one-pass]
 
 Every output is also measured by `bimo.integrity`: S_l on the effective length (repeats
 taken out), the share of repeated 8-grams, language leaks, dangling endings and the
@@ -29,6 +29,12 @@ sampler on every piece (`LongformConfig.dry`), not only on re-asks. `--run-dir D
 resumable: each prompt writes in DIR/<id> (the writer's own checkpoints) and each finished
 row is kept in DIR/rows.jsonl, so a rerun after a kill skips finished prompts and resumes
 the one in progress (its wall time then counts only the resumed part, marked "resumed").
+`--one-pass` measures the pure decode time of each output literally: the prompt, then as many
+tokens as the output has, decoded in one request (`ignore_eos`), on the same backend right
+after the prompt's run, so the rate falls with the context as a single pass of that text would
+(the 128-token measurement is taken at an empty context); the overhead against that time is
+printed beside the others (kept in DIR/one_pass.jsonl with `--run-dir`; an output that does
+not fit the backend's context in one request is left out and said so).
 The last line printed is a JSON summary.
 """
 
@@ -129,6 +135,18 @@ def text_tokens(backend, text: str) -> int | None:
         return None
 
 
+def one_pass_seconds(backend, prompt: str, tokens: int) -> float:
+    """Seconds to decode `tokens` tokens in one request after `prompt` (decoding only, by the
+    server's timings): what a single pass writing that many tokens costs at the very least."""
+    req = {**GenParams(temperature=0.7, seed=1, max_tokens=tokens).to_request([{"role": "user", "content": prompt}]),
+           "ignore_eos": True}
+    comp = backend.complete_request(req, cache=False)
+    t = comp.raw.get("timings") or {}
+    if t.get("predicted_n") != tokens:
+        raise RuntimeError(f"one pass decoded {t.get('predicted_n')} of {tokens} tokens")
+    return t["predicted_ms"] / 1000
+
+
 def time_line(wall: float, timing: dict, text_tokens: int | None) -> str:
     """Where a run's wall time went, and the overhead against the decode rate in the run."""
     p, d, n = timing["prompt_s"], timing["decode_s"], timing["decode_n"]
@@ -138,6 +156,42 @@ def time_line(wall: float, timing: dict, text_tokens: int | None) -> str:
     if text_tokens and d > 0 and n:
         line += f"; overhead against the output's tokens at the run's decode rate {wall / (text_tokens / (n / d)):.2f}"
     return line
+
+
+def one_pass(backend, rows: list[dict], run_dir: Path | None) -> float | None:
+    """`--one-pass`: each row's output tokens decoded in one request; prints the overhead per
+    prompt and over all that fit, returns the latter (None when none fit)."""
+    done = {x["id"]: x for x in read_jsonl(run_dir / "one_pass.jsonl")} if run_dir is not None else {}
+    ledger = JsonlAppender(run_dir / "one_pass.jsonl") if run_dir is not None else None
+    n_ctx = getattr(backend, "n_ctx", None) or 8192
+    wall = one = 0.0
+    print("\n| prompt | output tokens | wall s | one-pass decode s | its rate tokens/s | overhead vs one pass |\n"
+          "|---|---|---|---|---|---|")
+    for row in rows:
+        ntok = row.get("text_tokens") or text_tokens(backend, row["response"])
+        if not ntok:
+            continue
+        if row["id"] not in done:
+            if ntok + (text_tokens(backend, row["prompt"]) or 0) + 64 > n_ctx:
+                print(f"| {row['id']} | {ntok} | {row['seconds']:.0f} | does not fit {n_ctx} tokens of context in "
+                      "one request | | |")
+                continue
+            done[row["id"]] = {"id": row["id"], "tokens": ntok,
+                               "seconds": one_pass_seconds(backend, row["prompt"], ntok)}
+            if ledger is not None:
+                ledger.write(done[row["id"]])
+        x = done[row["id"]]
+        wall += row["seconds"]
+        one += x["seconds"]
+        print(f"| {row['id']} | {ntok} | {row['seconds']:.0f} | {x['seconds']:.0f} | {ntok / x['seconds']:.1f} | "
+              f"{row['seconds'] / x['seconds']:.2f} |")
+    if ledger is not None:
+        ledger.close()
+    if not one:
+        return None
+    print(f"overhead against one-pass decoding of the outputs' tokens (wall / decode time of as many tokens "
+          f"in one request): {wall / one:.2f}")
+    return round(wall / one, 2)
 
 
 def main() -> None:
@@ -157,6 +211,8 @@ def main() -> None:
     ap.add_argument("--context", default="points", choices=["points", "summary", "full"],
                     help="what a section sees of the text before it")
     ap.add_argument("--run-dir", default=None, help="resumable: per-prompt checkpoints and finished rows here")
+    ap.add_argument("--one-pass", action="store_true",
+                    help="also decode each output's token count in one request: the pure decode time of the text")
     args = ap.parse_args()
     src = HELDOUT if args.heldout else DEV
     records = [json.loads(x) for x in src.read_text(encoding="utf-8").splitlines() if x.strip()]
@@ -298,6 +354,8 @@ def main() -> None:
                      "overhead_text": round(t_all / ideal_text, 2) if ideal_text else None,
                      "overhead_text_run_rate": run_overhead, "timed_prompts": len(timed_rows),
                      "use": use_all.model_dump()}
+    if args.one_pass:
+        summary["overhead_one_pass"] = one_pass(backend, rows, run_dir)
     if args.baseline:
         print("\n| prompt | required | plain single call | S_l plain | S_l bimo |\n|---|---|---|---|---|")
         summary["baseline_S_l"] = {}

@@ -69,7 +69,7 @@ def test_a_piece_that_begins_by_copying_is_asked_again_not_given_up():
         return A + C if not req.get("presence_penalty") else C
 
     be = StreamLog(answer)
-    w = LongformWriter(be, LongformConfig(length=count_length(A + C), seed=3, lang="zh"))
+    w = LongformWriter(be, LongformConfig(length=count_length(A + C), seed=3, lang="zh", copy_run=16))
     res = w.run("以外婆的菜园为题写一篇散文。")
     assert res.text.count("薄霜") == 0 and res.text.count("辣椒越来越红") == 1 and "嫩绿的芽" in res.text
     assert w.use.stopped_loops == 1 and w.repeats == 1 and be.requests[2].get("presence_penalty")

@@ -38,8 +38,9 @@ class LongformConfig(BaseModel):
         "points", description="what a section sees of the text before it: the points already covered and the "
         "last paragraph verbatim (points), plus a running summary (summary), or the whole text (full)")
     max_repeat_retries: int = Field(2, ge=0, le=5, description="re-asks after a piece that repeats earlier text")
-    copy_run: int = Field(16, ge=0, le=200, description="a piece is stopped as soon as a sentence opens by copying "
-                          "this many units (characters, words) of the text so far, not when it ends (0: off)")
+    copy_run: int = Field(0, ge=0, le=200, description="a piece is stopped as soon as a sentence opens by copying "
+                          "this many units (characters, words) of the text so far, not when it ends (0: off; "
+                          "off by default: a section whose pieces open by recapping came out empty, docs/write.md)")
     dry: bool = Field(False, description="the DRY sampler on every section piece where the backend has it, "
                       "not only on re-asks after a repeated piece: fewer verbatim repeats, more restatements")
 
