@@ -161,7 +161,8 @@ def time_line(wall: float, timing: dict, text_tokens: int | None) -> str:
 def one_pass(backend, rows: list[dict], run_dir: Path | None) -> float | None:
     """`--one-pass`: each row's output tokens decoded in one request; prints the overhead per
     prompt and over all that fit, returns the latter (None when none fit)."""
-    done = {x["id"]: x for x in read_jsonl(run_dir / "one_pass.jsonl")} if run_dir is not None else {}
+    found = run_dir is not None and (run_dir / "one_pass.jsonl").exists()
+    done = {x["id"]: x for x in read_jsonl(run_dir / "one_pass.jsonl")} if found else {}
     ledger = JsonlAppender(run_dir / "one_pass.jsonl") if run_dir is not None else None
     n_ctx = getattr(backend, "n_ctx", None) or 8192
     wall = one = 0.0
