@@ -142,8 +142,10 @@ def one_pass_seconds(backend, prompt: str, tokens: int) -> float:
            "ignore_eos": True}
     comp = backend.complete_request(req, cache=False)
     t = comp.raw.get("timings") or {}
+    if "predicted_ms" not in t:
+        raise SystemExit("--one-pass needs a backend that reports llama.cpp's timings (local: and gguf: models)")
     if t.get("predicted_n") != tokens:
-        raise RuntimeError(f"one pass decoded {t.get('predicted_n')} of {tokens} tokens")
+        raise SystemExit(f"--one-pass: the request decoded {t.get('predicted_n')} of {tokens} tokens")
     return t["predicted_ms"] / 1000
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from functools import partial
 
+import pytest
+from pydantic import ValidationError
 from write_fakes import A, B, C, RequestLog, StreamLog, last_user
 
 from bimo.integrity import measure
@@ -58,6 +60,13 @@ def test_watch_stops_a_sentence_as_soon_as_it_opens_by_copying():
     assert feed(echo, A + C) is None
     off = PieceWatch(A, None, window=2)  # without copy_run only the sentence check stops it, later
     assert feed(off, C + A) == "loop" and off.at == len(C + A)
+
+
+def test_copy_run_shorter_than_an_8gram_is_refused():
+    with pytest.raises(ValidationError, match="copy_run must be 0"):
+        LongformConfig(length=500, copy_run=4)
+    assert PieceWatch(A, None, copy_run=4).copy_run == 8  # the watch judges a run by its 8-grams
+    assert LongformConfig(length=500, copy_run=0).copy_run == 0
 
 
 def test_a_piece_that_begins_by_copying_is_asked_again_not_given_up():

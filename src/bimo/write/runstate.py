@@ -44,6 +44,13 @@ class LongformConfig(BaseModel):
     dry: bool = Field(False, description="the DRY sampler on every section piece where the backend has it, "
                       "not only on re-asks after a repeated piece: fewer verbatim repeats, more restatements")
 
+    @field_validator("copy_run")
+    @classmethod
+    def _copy_run_is_off_or_an_8gram(cls, v: int) -> int:
+        if 0 < v < 8:
+            raise ValueError("copy_run must be 0 (off) or at least 8 (copies are found by their 8-grams)")
+        return v
+
     @classmethod
     def for_prompt(cls, prompt: str, length: int | None = None, *, default: int | None = None,
                    **settings: Any) -> LongformConfig:

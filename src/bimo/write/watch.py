@@ -6,9 +6,9 @@ decoded for nothing. A piece that runs past what it was asked for is cut to leng
 afterwards, the same waste. `PieceWatch` looks at the piece each time a sentence ends and
 says when to abandon the stream: its last sentences added (almost) no new text, or its new
 text already reaches what is needed. The text up to that point is kept and checked as usual.
-Between sentence ends it looks at the sentence being written: one that opens by copying a
-run of the text so far is a loop starting, and waiting for two such sentences to end decoded
-about 60 tokens per loop that were all dropped (16 % of a held-out run's tokens).
+With `copy_run` it also looks at the sentence being written between sentence ends: one that
+opens by copying a run of the text so far is a loop starting, stopped before its end (off in
+the writer by default: docs/write.md, fourth round).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class PieceWatch:
         self.min_units = min_units
         self.new_share = new_share
         self.ahead = ahead
-        self.copy_run = copy_run
+        self.copy_run = max(copy_run, NGRAM) if copy_run else None  # a run is judged by its 8-grams
         self._seen: set[tuple[str, ...]] | None = None  # the context's and the piece's 8-grams, for copy_run
         self._done = 0  # characters of the piece in complete sentences at the last check
         # (units of the piece, units of it that are new) at its start and at each sentence end
