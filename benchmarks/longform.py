@@ -1,13 +1,15 @@
 """Long-form benchmark: length score S_l with integrity, wall time and decoding overhead.
 
-    python benchmarks/longform.py [--model local:default] [--quick] [--heldout] [--limit N] [--ids ID,...]
+    python benchmarks/longform.py [--model local:default] [--quick] [--heldout | --prompts FILE] [--limit N] [--ids ID,...]
         [--parallel-check [--parallel-id ID]] [--baseline [--baseline-ids ID,...]]
         [--context points|summary|full] [--dry] [--run-dir DIR] [--one-pass]
 
 Every output is also measured by `bimo.integrity`: S_l on the effective length (repeats
 taken out), the share of repeated 8-grams, language leaks, dangling endings and the
 integrity flags. `--heldout` uses benchmarks/prompts/longform_heldout.jsonl, a prompt set
-frozen before the writer's anti-repetition work was tuned (never tune on it).
+frozen before the writer's anti-repetition work was tuned (never tune on it); `--prompts FILE`
+any other set, such as benchmarks/prompts/longform_heldout2.jsonl, a second held-out set frozen
+after the first had been read.
 
 Runs the long-form writer over benchmarks/prompts/longform_dev.jsonl (`--quick`: a
 small spread of lengths for small machines) and prints mean S_l overall and per
@@ -202,6 +204,9 @@ def main() -> None:
     ap.add_argument("--model", default="local:default")
     ap.add_argument("--quick", action="store_true", help="six prompts from 100 to 3,000")
     ap.add_argument("--heldout", action="store_true", help="the frozen held-out prompts instead of the dev set")
+    ap.add_argument("--prompts", default=None,
+                    help="a JSONL prompt file instead (id, prompt, length, lang), e.g. "
+                         "benchmarks/prompts/longform_heldout2.jsonl")
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--ids", default=None, help="only these prompt ids, comma-separated")
     ap.add_argument("--parallel-check", action="store_true")
@@ -217,7 +222,11 @@ def main() -> None:
     ap.add_argument("--one-pass", action="store_true",
                     help="also decode each output's token count in one request: the pure decode time of the text")
     args = ap.parse_args()
-    src = HELDOUT if args.heldout else DEV
+    if args.prompts and (args.heldout or args.quick):
+        ap.error("--prompts replaces --heldout and --quick")
+    src = Path(args.prompts) if args.prompts else HELDOUT if args.heldout else DEV
+    if not src.is_file():
+        ap.error(f"no prompt file {src}")
     records = [json.loads(x) for x in src.read_text(encoding="utf-8").splitlines() if x.strip()]
     if args.quick and not args.heldout:
         records = [r for r in records if r["id"] in QUICK]
