@@ -221,19 +221,44 @@ def test_writer_refuses_a_run_folder_of_another_model(tiny_backend, tiny_path, t
             LongformWriter(other, LongformConfig(length=80, lang="en", seed=4)).run("x", run_dir=run_dir)
 
 
-def test_headings_the_model_echoes_or_writes_ahead_are_not_kept():
+def test_headings_the_model_echoes_or_writes_elsewhere_are_not_kept():
     """Seen in held-out runs: "---" and "### 前言" opening the 前言 section, "### 背景知识"
-    again inside 背景知识, and "### 物理原理" (the next section) inside it."""
-    from bimo.write.longform import _clean_section, writes_ahead
+    again inside 背景知识, "### 物理原理" (the next section) inside it, and a report's last
+    section starting over with "### 引言" (the first)."""
+    from bimo.write.longform import _clean_section, writes_elsewhere
 
     text = "---\n\n### 前言\n\n老电影院要拆了。\n\n### 前言\n\n放映室里很安静。"
     assert _clean_section(text, "前言") == "老电影院要拆了。\n\n放映室里很安静。"
     text = "潮汐是引力造成的。\n\n### 背景知识\n\n月球绕地球转。\n\n### 物理原理\n\n引力使月球变形。"
-    assert writes_ahead(text, ["物理原理", "结语"]) == text.index("### 物理原理")
+    assert writes_elsewhere(text, ["物理原理", "结语"]) == text.index("### 物理原理")
     assert _clean_section(text, "背景知识", ("第二部分：物理原理",)) == "潮汐是引力造成的。\n\n月球绕地球转。"
-    assert writes_ahead("### Part 2: Tides\n\nThe sea rises.", ["Tides"]) == 0
-    assert writes_ahead("物理原理很简单。\n\n引力使月球变形。", ["物理原理"]) is None  # prose, not a heading
-    assert writes_ahead(text, []) is None and writes_ahead(text, [""]) is None
+    assert writes_elsewhere("### Part 2: Tides\n\nThe sea rises.", ["Tides"]) == 0
+    assert writes_elsewhere("物理原理很简单。\n\n引力使月球变形。", ["物理原理"]) is None  # prose, not a heading
+    assert writes_elsewhere(text, []) is None and writes_elsewhere(text, [""]) is None
+    text = "政府应加大投入。\n\n### 引言\n\n预制菜是指……"
+    assert _clean_section(text, "6. 结论与建议", ("2. 引言", "3. 行业现状")) == "政府应加大投入。"
+
+
+def test_other_headings_are_every_section_but_the_parts_of_its_own():
+    from bimo.write.plan import other_headings
+
+    secs = split_oversized(Plan(sections=[Section(heading="引言", length=300), Section(heading="现状", length=1000),
+                                          Section(heading="结论", length=300)]), 300, "zh")
+    assert [s.heading for s in secs.sections] == ["引言", "现状", "现状（续）", "现状（续）", "结论"]
+    assert other_headings(secs.sections, 0) == ("现状", "现状（续）", "现状（续）", "结论")
+    assert other_headings(secs.sections, 2) == other_headings(secs.sections, 1) == ("引言", "结论")
+    assert other_headings(secs.sections, 4) == ("引言", "现状", "现状（续）", "现状（续）")
+
+
+def test_a_split_section_keeps_its_points_in_order_and_points_lose_markdown():
+    """A held-out report's split section wrote "2.1" and "2.2" out of order: the parts took
+    every other point; the plan's points also came as "> 2.2 ..." quote lines."""
+    plan = split_oversized(Plan(sections=[Section(heading="引言", points=["> 2.1 定义", "- 2.2 历史", "2.3 现状"],
+                                                  length=1000)]), 300, "zh")
+    assert [s.points for s in plan.sections] == [["2.1 定义"], ["2.2 历史"], ["2.3 现状"]]
+    plan = split_oversized(Plan(sections=[Section(heading="引言", points=["a", "b", "c"], length=1000)]), 600, "zh")
+    assert [s.points for s in plan.sections] == [["a", "b"], ["c"]]
+    assert Section(points=["**粗体**", "-3 度", "> > * 引用", "•要点", " "]).points == ["**粗体**", "-3 度", "引用", "要点"]
 
 
 def test_a_table_of_contents_is_not_a_section_and_a_part_name_is_not_a_title():

@@ -62,6 +62,7 @@ from bimo.write.plan import (
     check_plan,
     dedupe_sections,
     heading_name,
+    other_headings,
     plan_schema,
     plan_text,
     rescale,
@@ -121,11 +122,12 @@ def _without_bare_markers(text: str) -> str:
 _THEMATIC_BREAK = re.compile(r"\s*(?:[-*_]\s*){3,}")
 
 
-def writes_ahead(text: str, later: list[str]) -> int | None:
-    """Where `text` starts writing a later section: the offset of its first heading line
-    ("#"-marked) naming one of the `later` sections' headings, else None. What follows it
-    belongs to that section, which will be written in its turn."""
-    names = {heading_name(h) for h in later if heading_name(h)}
+def writes_elsewhere(text: str, others: list[str]) -> int | None:
+    """Where `text` starts writing another section: the offset of its first heading line
+    ("#"-marked) naming one of the `others` sections' headings, else None. What follows it
+    belongs to that section, written in its own turn: before (a held-out report's last
+    section began again with "### 引言") or after."""
+    names = {heading_name(h) for h in others if heading_name(h)}
     if not names:
         return None
     at = 0
@@ -136,14 +138,14 @@ def writes_ahead(text: str, later: list[str]) -> int | None:
     return None
 
 
-def _clean_section(text: str, heading: str, later: tuple[str, ...] = ()) -> str:
-    """Cut where the model starts writing a later section (`writes_ahead`); drop the heading
+def _clean_section(text: str, heading: str, others: tuple[str, ...] = ()) -> str:
+    """Cut where the model starts writing another section (`writes_elsewhere`); drop the heading
     it may have echoed (at the start or again further on), what leads into the text (stray
     Markdown headers, a "---" rule), list markers with nothing after them ("3." alone on a
     line, a small-model loop) and lines about the writing itself ("这一部分写完后：",
     "（前文最后一段略）": `integrity.is_scaffolding`)."""
-    ahead = writes_ahead(text, list(later))
-    text = text[:ahead] if ahead is not None else text
+    cut = writes_elsewhere(text, list(others))
+    text = text[:cut] if cut is not None else text
     own = heading_name(heading) if heading else ""
     lines = [ln for ln in text.strip().splitlines() if not (
         _BARE_MARKER.fullmatch(ln) or is_scaffolding(ln)
@@ -462,17 +464,17 @@ class LongformWriter:
 
     def write_section(self, messages: list[dict], target: int, lang: str, index: int, heading: str,
                       before: str = "", instruction: str = "", redo: bool = False,
-                      later: tuple[str, ...] = ()) -> str:
+                      others: tuple[str, ...] = ()) -> str:
         """Section `index`, written by `_write_section`, its tokens counted in `self.use`."""
         text, use = self._write_section(messages, target, lang, index, heading, before, instruction, redo,
-                                        later=later)
+                                        others=others)
         with self._lock:
             self.use.add(use)
         return text
 
     def _write_section(self, messages: list[dict], target: int, lang: str, index: int, heading: str,
                        before: str = "", instruction: str = "", redo: bool = False,
-                       start: str = "", later: tuple[str, ...] = ()) -> tuple[str, TokenUse]:
+                       start: str = "", others: tuple[str, ...] = ()) -> tuple[str, TokenUse]:
         """Section `index`: write, continue while short, cut when long — accepting only new text.
 
         Every piece is checked against `before` (the text so far) and the section itself:
@@ -483,8 +485,9 @@ class LongformWriter:
         such pieces, one new sub-point is asked for the missing length, and if that repeats
         too the section stops short (recorded in `self.stops`) rather than being padded.
         `redo`: the section is written again because it restated an earlier one (other seeds),
-        continuing from `start` (its paragraphs that did not restate). `later`: the headings of
-        the sections after it; a piece that starts one of them is stopped there (`writes_ahead`). Returns the text and
+        continuing from `start` (its paragraphs that did not restate). `others`: the headings of
+        the other sections (`other_headings`); a piece that starts one of them is stopped there
+        (`writes_elsewhere`). Returns the text and
         where the tokens of this call went (not yet added to `self.use`; `start`'s are not in it).
         """
         p = _prompts(lang)
@@ -514,9 +517,9 @@ class LongformWriter:
             # two sentences in a row that bring (almost) nothing new stop the piece: both would
             # be dropped anyway, and a loop once started rarely ends (on three dev prompts, three
             # sentences instead of two wasted 18 % of the tokens on repeats against 15 %)
-            clean = partial(_clean_section, heading=heading, later=later)
+            clean = partial(_clean_section, heading=heading, others=others)
             watch = PieceWatch(context, more, clean, requests=requests, window=2,
-                               ahead=partial(writes_ahead, later=list(later)), copy_run=self.config.copy_run or None)
+                               elsewhere=partial(writes_elsewhere, others=list(others)), copy_run=self.config.copy_run or None)
             comp, raw = self._piece(follow, self._section_tokens(more, lang), self.seeds.piece(index, k, redo), anti,
                                     watch)
             if watch.reason == "loop":
@@ -670,9 +673,9 @@ class LongformWriter:
             target = self._remaining_target(run, idx)
             budget = self._context_budget(run.instruction, run.plan, run.lang, self._section_tokens(target, run.lang))
             messages = self._section_messages(run, idx, target, self._sofar(run, idx, budget))
-            later = tuple(s.heading for s in run.plan.sections[idx + 1:])
             write = partial(self._write_section, messages, target, run.lang, idx, sec.heading,
-                            before=run.state.render(partial=True), instruction=run.instruction, later=later)
+                            before=run.state.render(partial=True), instruction=run.instruction,
+                            others=other_headings(run.plan.sections, idx))
             text, use = write()
             earlier = run.state.texts(idx)
             if earlier and restatement(text, earlier) > RESTATE_MAX:
@@ -714,8 +717,8 @@ class LongformWriter:
         def work(idx: int) -> tuple[int, str]:
             sec = plan.sections[idx]
             messages = self._section_messages(run, idx, sec.length, _prompts(lang)["sofar_empty"])
-            later = tuple(s.heading for s in plan.sections[idx + 1:])
-            return idx, self.write_section(messages, sec.length, lang, idx, sec.heading, later=later)
+            return idx, self.write_section(messages, sec.length, lang, idx, sec.heading,
+                                           others=other_headings(plan.sections, idx))
 
         with ThreadPoolExecutor(max_workers=self.config.parallel) as pool:
             for idx, text in pool.map(work, todo):  # in plan order, checkpointed as each one is done

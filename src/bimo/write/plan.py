@@ -15,17 +15,26 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from bimo.errors import BimoError
 from bimo.io import read_text
 from bimo.text import count_length
+
+#: Markdown a small model puts before a plan point ("> 2.2 预制菜的发展历史", "- Tides"):
+#: shown to the section as is, it came back as quoted or bulleted lines in the text
+_POINT_MARKS = re.compile(r"^(?:\s*(?:[>•]|[-*](?=\s))\s*)+")
 
 
 class Section(BaseModel):
     heading: str = ""
     points: list[str] = Field(default_factory=list)
     length: int = Field(0, ge=0)
+
+    @field_validator("points")
+    @classmethod
+    def _plain_points(cls, points: list[str]) -> list[str]:
+        return [p for p in (_POINT_MARKS.sub("", x).strip() for x in points) if p]
 
 
 class Plan(BaseModel):
@@ -207,6 +216,20 @@ def continues(prev: Section | None, sec: Section) -> bool:
     return sec.heading in {base + m for m in marks}
 
 
+def other_headings(sections: list[Section], idx: int) -> tuple[str, ...]:
+    """The headings of the sections other than section `idx` and the parts of its split
+    section (`continues`): a piece of section `idx` that starts one of them writes elsewhere."""
+    lo = idx
+    while lo > 0 and continues(sections[lo - 1], sections[lo]):
+        lo -= 1
+    hi = idx
+    while hi + 1 < len(sections) and continues(sections[hi], sections[hi + 1]):
+        hi += 1
+    own = {heading_name(sections[i].heading) for i in range(lo, hi + 1)}
+    return tuple(s.heading for i, s in enumerate(sections)
+                 if not lo <= i <= hi and s.heading and heading_name(s.heading) not in own)
+
+
 def split_oversized(plan: Plan, section_size: int, lang: str) -> Plan:
     """Split sections far above the typical size: one call cannot write them reliably.
 
@@ -219,7 +242,10 @@ def split_oversized(plan: Plan, section_size: int, lang: str) -> Plan:
     for s in plan.sections:
         parts = max(1, math.ceil(s.length / limit)) if s.length > limit else 1
         for i in range(parts):
-            points = s.points[i::parts] if parts > 1 else s.points
+            # in order: the first part takes the first points (taking every other point had a
+            # held-out report's first part write 2.1 and 2.2 out of order, and the next 2.1 again)
+            k = len(s.points)
+            points = s.points[round(i * k / parts):round((i + 1) * k / parts)]
             out.append(Section(heading=s.heading if i == 0 else (s.heading + more).strip(),
                                points=points, length=round(s.length / parts)))
     plan.sections = out

@@ -38,9 +38,9 @@ class LongformConfig(BaseModel):
         "points", description="what a section sees of the text before it: the points already covered and the "
         "last paragraph verbatim (points), plus a running summary (summary), or the whole text (full)")
     max_repeat_retries: int = Field(2, ge=0, le=5, description="re-asks after a piece that repeats earlier text")
-    copy_run: int = Field(0, ge=0, le=200, description="a piece is stopped as soon as a sentence opens by copying "
+    copy_run: int = Field(16, ge=0, le=200, description="a piece is stopped as soon as a sentence opens by copying "
                           "this many units (characters, words) of the text so far, not when it ends (0: off; "
-                          "off by default until a full held-out run has measured it: docs/write.md)")
+                          "measured in docs/write.md)")
     dry: bool = Field(False, description="the DRY sampler on every section piece where the backend has it, "
                       "not only on re-asks after a repeated piece: fewer verbatim repeats, more restatements")
 

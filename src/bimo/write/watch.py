@@ -31,8 +31,8 @@ class PieceWatch:
     turns the raw piece into what the writer would keep before the repeat check, `need` is
     the new length asked for (None: no length stop). A loop is `window` sentences in a row
     that together bring at least `min_units` units of which under `new_share` are new.
-    `ahead` gives where the piece starts writing what is not its part (a later section's
-    heading), if anywhere: the piece stops there ("ahead").
+    `elsewhere` gives where the piece starts writing what is not its part (another section's
+    heading), if anywhere: the piece stops there ("elsewhere").
     `copy_run`: a sentence whose first `copy_run` units copy the context or the piece's own
     earlier sentences (every 8-gram of them seen) stops the piece before that sentence, as a
     "loop", without waiting for its end (`check_tail`). The requests are not looked at here:
@@ -41,7 +41,7 @@ class PieceWatch:
 
     def __init__(self, context: str, need: int | None, clean: Callable[[str], str] = str.strip, *,
                  requests: str = "", window: int = 3, min_units: int = 12, new_share: float = 0.2,
-                 ahead: Callable[[str], int | None] | None = None, copy_run: int | None = None):
+                 elsewhere: Callable[[str], int | None] | None = None, copy_run: int | None = None):
         self.context = context
         self.requests = requests
         self._memory: RepeatMemory | None = None  # the context's n-grams, built at the first check
@@ -50,7 +50,7 @@ class PieceWatch:
         self.window = window
         self.min_units = min_units
         self.new_share = new_share
-        self.ahead = ahead
+        self.elsewhere = elsewhere
         self.copy_run = max(copy_run, NGRAM) if copy_run else None  # a run is judged by its 8-grams
         self._seen: set[tuple[str, ...]] | None = None  # the context's and the piece's 8-grams, for copy_run
         self._done = 0  # characters of the piece in complete sentences at the last check
@@ -68,13 +68,13 @@ class PieceWatch:
         return self._memory
 
     def check(self, text: str) -> str | None:
-        """"loop", "enough" or "ahead" when the stream should stop now, else None. Only complete
+        """"loop", "enough" or "elsewhere" when the stream should stop now, else None. Only complete
         sentences count: the last, unfinished one waits for its end. The first stop is final."""
         if self.reason:
             return self.reason
-        cut = self.ahead(text) if self.ahead else None
+        cut = self.elsewhere(text) if self.elsewhere else None
         if cut is not None:
-            self.reason, self.at = "ahead", cut
+            self.reason, self.at = "elsewhere", cut
             return self.reason
         parts = sentences(text)
         if parts and not _SENTENCE_END.search(parts[-1]):  # splits fall on matches: one inside ends it
