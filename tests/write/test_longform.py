@@ -235,6 +235,10 @@ def test_headings_the_model_echoes_or_writes_elsewhere_are_not_kept():
     assert writes_elsewhere("### Part 2: Tides\n\nThe sea rises.", ["Tides"]) == 0
     assert writes_elsewhere("物理原理很简单。\n\n引力使月球变形。", ["物理原理"]) is None  # prose, not a heading
     assert writes_elsewhere(text, []) is None and writes_elsewhere(text, [""]) is None
+    # a dev plan's 「宣传推广」 opened "## 宣传推广", "## 1. 社交媒体平台", "### Facebook" and a list
+    # about Facebook: the sub-heading is kept, or the list loses what it is about
+    text = "## 宣传推广\n\n## 1. 社交媒体平台\n\n### Facebook\n- 目标人群：本地居民。"
+    assert _clean_section(text, "宣传推广") == "### Facebook\n- 目标人群：本地居民。"
     text = "政府应加大投入。\n\n### 引言\n\n预制菜是指……"
     assert _clean_section(text, "6. 结论与建议", ("2. 引言", "3. 行业现状")) == "政府应加大投入。"
 

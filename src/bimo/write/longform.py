@@ -120,6 +120,9 @@ def _without_bare_markers(text: str) -> str:
 
 
 _THEMATIC_BREAK = re.compile(r"\s*(?:[-*_]\s*){3,}")
+#: a heading at the title's or a section's level ("#", "##"): leading a piece, it competes with
+#: the section's own heading; a "###" sub-heading is content ("### Facebook" before its list)
+_TOP_HEADING = re.compile(r"\s*#{1,2}(?!#)")
 
 
 def writes_elsewhere(text: str, others: list[str]) -> int | None:
@@ -141,16 +144,16 @@ def writes_elsewhere(text: str, others: list[str]) -> int | None:
 def _clean_section(text: str, heading: str, others: tuple[str, ...] = ()) -> str:
     """Cut where the model starts writing another section (`writes_elsewhere`); drop the heading
     it may have echoed (at the start or again further on), what leads into the text (stray
-    Markdown headers, a "---" rule), list markers with nothing after them ("3." alone on a
-    line, a small-model loop) and lines about the writing itself ("这一部分写完后：",
-    "（前文最后一段略）": `integrity.is_scaffolding`)."""
+    "#"/"##" headers, a "---" rule; a "###" sub-heading stays), list markers with nothing after
+    them ("3." alone on a line, a small-model loop) and lines about the writing itself
+    ("这一部分写完后：", "（前文最后一段略）": `integrity.is_scaffolding`)."""
     cut = writes_elsewhere(text, list(others))
     text = text[:cut] if cut is not None else text
     own = heading_name(heading) if heading else ""
     lines = [ln for ln in text.strip().splitlines() if not (
         _BARE_MARKER.fullmatch(ln) or is_scaffolding(ln)
         or (own and ln.lstrip().startswith("#") and heading_name(ln) == own))]
-    while lines and (lines[0].lstrip().startswith("#") or _THEMATIC_BREAK.fullmatch(lines[0]) or not lines[0].strip()
+    while lines and (_TOP_HEADING.match(lines[0]) or _THEMATIC_BREAK.fullmatch(lines[0]) or not lines[0].strip()
                      or (heading and lines[0].strip().strip("「」\"*") == heading)):
         lines.pop(0)
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
