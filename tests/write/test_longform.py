@@ -301,3 +301,15 @@ def test_the_plan_grammar_holds_the_model_to_its_minimum_of_sections(tiny_backen
                                                 temperature=0.8), cache=False)
         assert comp.finish_reason == "stop", comp.text[-200:]
         assert len(json.loads(comp.text)["sections"]) >= 4
+
+
+def test_pieces_join_on_paragraphs_and_an_empty_sub_heading_goes():
+    """A dev run joined "#### 1.2 抖音平台#### 1.3 网页广告" on one line: the list under 1.2 had
+    been dropped as a repeat and the next piece opened with the next sub-heading."""
+    from bimo.write.longform import _join
+
+    assert _join("文字。\n\n#### 1.2 抖音平台", "#### 1.3 网页广告\n\n- 内容") == "文字。\n\n#### 1.3 网页广告\n\n- 内容"
+    assert _join("文字。\n\n### 1. 平台", "#### 1.1 微信\n- 内容") == "文字。\n\n### 1. 平台\n\n#### 1.1 微信\n- 内容"
+    assert _join("他走进了", "房间。") == "他走进了房间。"  # a piece cut mid-sentence goes on
+    assert _join("他走进了房间", "## 结语\n后来。") == "他走进了房间\n\n## 结语\n后来。"
+    assert _join("", "b") == "b" and _join("a。", "") == "a。"

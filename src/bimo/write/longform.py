@@ -172,10 +172,27 @@ def _shown(raw: str, kept: str, clean: Callable[[str], str]) -> str:
     return shown if clean(shown).endswith(kept) else kept
 
 
+def _heading_level(line: str) -> int:
+    """How many "#" open a Markdown heading line (0: not a heading)."""
+    m = re.match(r"\s*(#{1,6})\s", line + " ")
+    return len(m.group(1)) if m else 0
+
+
 def _join(a: str, b: str) -> str:
+    """`b` after `a`: in a new paragraph when `a` ends a sentence or a line, or either side is a
+    heading there; else in the same one (a piece cut mid-sentence goes on). A heading that ends
+    `a` with nothing under it, before a heading of its level or above, is dropped (its text was
+    dropped as a repeat: "#### 1.2 抖音平台" then "#### 1.3 网页广告")."""
     if not a or not b:
         return a or b
-    return a + ("\n\n" if a.rstrip()[-1:] in "。！？.!?”」』…\n" else "") + b.lstrip()
+    b = b.lstrip()
+    last = a.rstrip().rsplit("\n", 1)[-1]
+    if _heading_level(last) and 0 < _heading_level(b.split("\n", 1)[0]) <= _heading_level(last):
+        a = a.rstrip()[: -len(last)].rstrip()
+        if not a:
+            return b
+    para = a.rstrip()[-1:] in "。！？.!?”」』…\n" or _heading_level(last) or _heading_level(b.split("\n", 1)[0])
+    return a + ("\n\n" if para else "") + b
 
 
 def restatement(text: str, earlier: list[str], n: int = 4) -> float:

@@ -7,8 +7,8 @@ afterwards, the same waste. `PieceWatch` looks at the piece each time a sentence
 says when to abandon the stream: its last sentences added (almost) no new text, or its new
 text already reaches what is needed. The text up to that point is kept and checked as usual.
 With `copy_run` it also looks at the sentence being written between sentence ends: one that
-opens by copying a run of the text so far is a loop starting, stopped before its end (off in
-the writer by default: docs/write.md, fourth round).
+opens by copying a run of the text so far is a loop starting, stopped before its end (the
+writer's `LongformConfig.copy_run`, 16 units by default: docs/write.md, fourth round).
 """
 
 from __future__ import annotations
