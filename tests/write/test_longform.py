@@ -239,6 +239,10 @@ def test_headings_the_model_echoes_or_writes_elsewhere_are_not_kept():
     # about Facebook: the sub-heading is kept, or the list loses what it is about
     text = "## 宣传推广\n\n## 1. 社交媒体平台\n\n### Facebook\n- 目标人群：本地居民。"
     assert _clean_section(text, "宣传推广") == "### Facebook\n- 目标人群：本地居民。"
+    # a split section's later part echoing the first part's heading; a header with no name
+    assert _clean_section("### 物理原理\n\n引力使月球变形。", "物理原理（续）") == "引力使月球变形。"
+    assert _clean_section("### 第二部分\n\n引力使月球变形。", "物理原理") == "引力使月球变形。"
+    assert _clean_section("#话题# 今天天气好。", "日记") == "#话题# 今天天气好。"  # a hashtag, not a header
     text = "政府应加大投入。\n\n### 引言\n\n预制菜是指……"
     assert _clean_section(text, "6. 结论与建议", ("2. 引言", "3. 行业现状")) == "政府应加大投入。"
 
@@ -262,7 +266,13 @@ def test_a_split_section_keeps_its_points_in_order_and_points_lose_markdown():
     assert [s.points for s in plan.sections] == [["2.1 定义"], ["2.2 历史"], ["2.3 现状"]]
     plan = split_oversized(Plan(sections=[Section(heading="引言", points=["a", "b", "c"], length=1000)]), 600, "zh")
     assert [s.points for s in plan.sections] == [["a", "b"], ["c"]]
-    assert Section(points=["**粗体**", "-3 度", "> > * 引用", "•要点", " "]).points == ["**粗体**", "-3 度", "引用", "要点"]
+    # fewer points than parts: the first parts (the first under the real heading) get them
+    plan = split_oversized(Plan(sections=[Section(heading="引言", points=["a"], length=1000)]), 600, "zh")
+    assert [s.points for s in plan.sections] == [["a"], []]
+    plan = split_oversized(Plan(sections=[Section(heading="引言", points=["a", "b"], length=1600)]), 300, "zh")
+    assert [s.points for s in plan.sections] == [["a"], ["b"], [], []]
+    assert Section(points=["**粗体**", "-3 度", "> > * 引用", "•要点", " ", "* * *", "+ 加号"]).points == [
+        "**粗体**", "-3 度", "引用", "要点", "加号"]
 
 
 def test_a_table_of_contents_is_not_a_section_and_a_part_name_is_not_a_title():
@@ -312,4 +322,6 @@ def test_pieces_join_on_paragraphs_and_an_empty_sub_heading_goes():
     assert _join("文字。\n\n### 1. 平台", "#### 1.1 微信\n- 内容") == "文字。\n\n### 1. 平台\n\n#### 1.1 微信\n- 内容"
     assert _join("他走进了", "房间。") == "他走进了房间。"  # a piece cut mid-sentence goes on
     assert _join("他走进了房间", "## 结语\n后来。") == "他走进了房间\n\n## 结语\n后来。"
-    assert _join("", "b") == "b" and _join("a。", "") == "a。"
+    assert _join("", "b") == "b" and _join("a。", "") == "a。" and _join("   ", "b") == "b"
+    assert _join("他走进了\n", "房间。") == "他走进了\n\n房间。"  # `a` ended its line
+    assert _join("文字。\n\n### X\n\n", "正文。") == "文字。\n\n### X\n\n正文。"

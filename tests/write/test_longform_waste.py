@@ -85,6 +85,25 @@ def test_a_piece_that_begins_by_copying_is_asked_again_not_given_up():
     assert be.sent[1] < 16  # the copy was abandoned a few tokens in
 
 
+def test_a_piece_that_starts_an_earlier_section_is_asked_again_not_given_up():
+    """A held-out report's last section began again with "### 引言": a piece that opens with
+    another section's heading is stopped there and, having written nothing of its own, is a
+    repeat (re-asked with anti-repetition sampling), not an empty answer ending the section."""
+    def answer(req):
+        if "2/2" in last_user(req) and not req.get("presence_penalty"):
+            return "### 秋\n\n" + A
+        return A if "1/2" in last_user(req) else C
+
+    be = StreamLog(answer)
+    plan = Plan(title="", sections=[Section(heading="秋", points=["辣椒"], length=count_length(A)),
+                                    Section(heading="春", points=["新芽"], length=count_length(C))])
+    w = LongformWriter(be, LongformConfig(length=count_length(A + C), seed=1, lang="zh"))
+    res = w.run("写散文。", plan=plan)
+    assert res.text.count("# 秋") == 1 and res.text.count("辣椒越来越红") == 1 and "嫩绿的芽" in res.text
+    assert w.repeats == 1 and not w.stops
+    assert any(r.get("presence_penalty") and "2/2" in last_user(r) for r in be.requests)
+
+
 def test_a_looping_piece_is_stopped_while_streaming():
     def answer(req):
         if len(req["messages"]) <= 2:

@@ -70,6 +70,7 @@ from bimo.write.plan import (
     split_oversized,
     untitled_if_not_a_title,
     without_contents,
+    without_continued,
 )
 from bimo.write.runstate import LongformConfig, RunState, SectionText, SeedSchedule, TokenUse, load_state
 from bimo.write.watch import MAY_END, PieceWatch
@@ -120,9 +121,12 @@ def _without_bare_markers(text: str) -> str:
 
 
 _THEMATIC_BREAK = re.compile(r"\s*(?:[-*_]\s*){3,}")
-#: a heading at the title's or a section's level ("#", "##"): leading a piece, it competes with
-#: the section's own heading; a "###" sub-heading is content ("### Facebook" before its list)
-_TOP_HEADING = re.compile(r"\s*#{1,2}(?!#)")
+
+
+def _heading_level(line: str) -> int:
+    """How many "#" open a Markdown heading line (0: not a heading; "#话题#" is not one)."""
+    m = re.match(r"\s*(#{1,6})(?:\s|$)", line)
+    return len(m.group(1)) if m else 0
 
 
 def writes_elsewhere(text: str, others: list[str]) -> int | None:
@@ -149,12 +153,17 @@ def _clean_section(text: str, heading: str, others: tuple[str, ...] = ()) -> str
     ("这一部分写完后：", "（前文最后一段略）": `integrity.is_scaffolding`)."""
     cut = writes_elsewhere(text, list(others))
     text = text[:cut] if cut is not None else text
-    own = heading_name(heading) if heading else ""
+    base = without_continued(heading)  # a split section's later part echoes the first part's heading
+    own = {heading_name(h) for h in (heading, base) if h} - {""}
     lines = [ln for ln in text.strip().splitlines() if not (
         _BARE_MARKER.fullmatch(ln) or is_scaffolding(ln)
-        or (own and ln.lstrip().startswith("#") and heading_name(ln) == own))]
-    while lines and (_TOP_HEADING.match(lines[0]) or _THEMATIC_BREAK.fullmatch(lines[0]) or not lines[0].strip()
-                     or (heading and lines[0].strip().strip("「」\"*") == heading)):
+        or (own and _heading_level(ln) and heading_name(ln) in own))]
+    # what leads in: a title- or section-level header ("#", "##": it competes with the section's
+    # own heading; a "###" sub-heading is content, "### Facebook" before its list), a header
+    # with no name ("### 第二部分"), a rule, a blank line, the heading as a bare line
+    while lines and (0 < _heading_level(lines[0]) <= 2 or (_heading_level(lines[0]) and not heading_name(lines[0]))
+                     or _THEMATIC_BREAK.fullmatch(lines[0]) or not lines[0].strip()
+                     or (heading and lines[0].strip().strip("「」\"*") in {heading, base})):
         lines.pop(0)
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
@@ -172,26 +181,22 @@ def _shown(raw: str, kept: str, clean: Callable[[str], str]) -> str:
     return shown if clean(shown).endswith(kept) else kept
 
 
-def _heading_level(line: str) -> int:
-    """How many "#" open a Markdown heading line (0: not a heading)."""
-    m = re.match(r"\s*(#{1,6})\s", line + " ")
-    return len(m.group(1)) if m else 0
-
-
 def _join(a: str, b: str) -> str:
     """`b` after `a`: in a new paragraph when `a` ends a sentence or a line, or either side is a
     heading there; else in the same one (a piece cut mid-sentence goes on). A heading that ends
     `a` with nothing under it, before a heading of its level or above, is dropped (its text was
     dropped as a repeat: "#### 1.2 抖音平台" then "#### 1.3 网页广告")."""
+    line_end = a.endswith("\n")
+    a, b = a.rstrip(), b.lstrip()
     if not a or not b:
         return a or b
-    b = b.lstrip()
-    last = a.rstrip().rsplit("\n", 1)[-1]
-    if _heading_level(last) and 0 < _heading_level(b.split("\n", 1)[0]) <= _heading_level(last):
-        a = a.rstrip()[: -len(last)].rstrip()
+    last, first = a.rsplit("\n", 1)[-1], b.split("\n", 1)[0]
+    if _heading_level(last) and 0 < _heading_level(first) <= _heading_level(last):
+        a = a[: -len(last)].rstrip()
         if not a:
             return b
-    para = a.rstrip()[-1:] in "。！？.!?”」』…\n" or _heading_level(last) or _heading_level(b.split("\n", 1)[0])
+        last = a.rsplit("\n", 1)[-1]
+    para = line_end or a[-1] in "。！？.!?”」』…" or _heading_level(last) or _heading_level(first)
     return a + ("\n\n" if para else "") + b
 
 
@@ -555,7 +560,9 @@ class LongformWriter:
                 text = _join(text, kept)
                 convo = [*follow, {"role": "assistant", "content": _shown(raw, kept, clean)}]
             _spend(use, kind, comp.completion_tokens, count_length(comp.text), new if new >= 3 else 0)
-            copied = watch.reason == "loop" and new < 3  # stopped as it began copying: a repeat, not an empty answer
+            # stopped as it began copying, or began another section (an earlier one: writing it
+            # again): a repeat, asked again differently, not an empty answer that ends the section
+            copied = watch.reason in ("loop", "elsewhere") and new < 3
             if got < 3 and not copied:  # nothing (or only an echoed heading): one fresh try, then give up
                 if text or empty:
                     break

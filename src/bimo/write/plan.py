@@ -23,7 +23,7 @@ from bimo.text import count_length
 
 #: Markdown a small model puts before a plan point ("> 2.2 预制菜的发展历史", "- Tides"):
 #: shown to the section as is, it came back as quoted or bulleted lines in the text
-_POINT_MARKS = re.compile(r"^(?:\s*(?:[>•]|[-*](?=\s))\s*)+")
+_POINT_MARKS = re.compile(r"^(?:\s*(?:[>•]|[-*+](?=\s))\s*)+")
 
 
 class Section(BaseModel):
@@ -34,7 +34,7 @@ class Section(BaseModel):
     @field_validator("points")
     @classmethod
     def _plain_points(cls, points: list[str]) -> list[str]:
-        return [p for p in (_POINT_MARKS.sub("", x).strip() for x in points) if p]
+        return [p for p in (_POINT_MARKS.sub("", x).strip() for x in points) if any(c.isalnum() for c in p)]
 
 
 class Plan(BaseModel):
@@ -204,16 +204,23 @@ def rescale(plan: Plan, length: int) -> Plan:
 CONTINUED = {"zh": "（续）", "en": " (continued)"}
 
 
+_MARKS = (*CONTINUED.values(), CONTINUED["en"].strip())
+
+
+def without_continued(heading: str) -> str:
+    """A split section's heading without its continuation mark ("物理原理（续）" → "物理原理")."""
+    for m in _MARKS:
+        heading = heading.removesuffix(m)
+    return heading
+
+
 def continues(prev: Section | None, sec: Section) -> bool:
     """Whether `sec` is a later part of the split section `prev` (its heading plus the
     continuation mark): in the text it goes on under `prev`'s heading, not under one of its own."""
     if prev is None or not prev.heading:
         return False
-    marks = (*CONTINUED.values(), CONTINUED["en"].strip())
-    base = prev.heading
-    for m in marks:  # the third part follows the second, whose heading already has the mark
-        base = base.removesuffix(m)
-    return sec.heading in {base + m for m in marks}
+    base = without_continued(prev.heading)  # the third part follows the second, already marked
+    return sec.heading in {base + m for m in _MARKS}
 
 
 def other_headings(sections: list[Section], idx: int) -> tuple[str, ...]:
@@ -244,8 +251,11 @@ def split_oversized(plan: Plan, section_size: int, lang: str) -> Plan:
         for i in range(parts):
             # in order: the first part takes the first points (taking every other point had a
             # held-out report's first part write 2.1 and 2.2 out of order, and the next 2.1 again)
+            # (the first k % parts parts take one more: with fewer points than parts, the parts
+            # without one come last)
             k = len(s.points)
-            points = s.points[round(i * k / parts):round((i + 1) * k / parts)]
+            start = i * (k // parts) + min(i, k % parts)
+            points = s.points[start:start + k // parts + (1 if i < k % parts else 0)]
             out.append(Section(heading=s.heading if i == 0 else (s.heading + more).strip(),
                                points=points, length=round(s.length / parts)))
     plan.sections = out
