@@ -33,10 +33,13 @@ def test_plan_targets_rescaled_to_requirement():
 
 
 def test_a_title_that_only_says_plan_is_dropped():
-    """Seen in a held-out run: a 2,000字 activity plan opened with "# 写作计划", a story with "# :"."""
-    for title in ("写作计划", "大纲", "Writing plan", " outline ", ":", "——"):
+    """Seen in held-out runs: a 2,000字 activity plan opened with "# 写作计划", a story with "# :",
+    a survey report with "# 调研报告计划" and a story with "# 故事的设定"."""
+    for title in ("写作计划", "大纲", "Writing plan", " outline ", ":", "——", "调研报告计划", "故事的设定",
+                  "小说大纲", "Story outline", "The essay plan"):
         assert untitled_if_not_a_title(Plan(title=title, sections=[Section(heading="a")])).title == ""
-    for title in ("全民阅读月活动计划", "A plan for the river"):
+    for title in ("全民阅读月活动计划", "A plan for the river", "国家五年计划的得失", "The Outline of History",
+                  "关于弹性工作制的通知"):
         assert untitled_if_not_a_title(Plan(title=title, sections=[Section(heading="a")])).title == title
 
 
@@ -243,6 +246,11 @@ def test_headings_the_model_echoes_or_writes_elsewhere_are_not_kept():
     assert _clean_section("### 物理原理\n\n引力使月球变形。", "物理原理（续）") == "引力使月球变形。"
     assert _clean_section("### 第二部分\n\n引力使月球变形。", "物理原理") == "引力使月球变形。"
     assert _clean_section("#话题# 今天天气好。", "日记") == "#话题# 今天天气好。"  # a hashtag, not a header
+    # the new-sub-point request's words as a heading (a held-out report: "### 新的细节：")
+    assert _clean_section("服务不足。\n\n### 新的细节：\n\n许多老人心存疑虑。", "存在问题") == \
+        "服务不足。\n\n许多老人心存疑虑。"
+    assert _clean_section("Soil matters.\n\n#### New detail:\nUse pots.", "Soil") == "Soil matters.\n\nUse pots."
+    assert _clean_section("### 细节描写\n\n灯光昏黄。", "X") == "### 细节描写\n\n灯光昏黄。"  # a real sub-heading
     text = "政府应加大投入。\n\n### 引言\n\n预制菜是指……"
     assert _clean_section(text, "6. 结论与建议", ("2. 引言", "3. 行业现状")) == "政府应加大投入。"
 

@@ -123,6 +123,11 @@ def _without_bare_markers(text: str) -> str:
 _THEMATIC_BREAK = re.compile(r"\s*(?:[-*_]\s*){3,}")
 
 
+#: the words of the new-sub-point request ("新的细节、新的例子或新的事件") as a heading: a held-out
+#: report had "### 新的细节：" — the request showing through, not a part of the text
+_ASKED_FOR = re.compile(r"(?:一个)?新的?(?:细节|例子|事件|方面)[：:]?|(?:a\s+)?new\s+(?:detail|example|event|aspect)s?:?", re.I)
+
+
 def _heading_level(line: str) -> int:
     """How many "#" open a Markdown heading line (0: not a heading; "#话题#" is not one)."""
     m = re.match(r"\s*(#{1,6})(?:\s|$)", line)
@@ -157,7 +162,7 @@ def _clean_section(text: str, heading: str, others: tuple[str, ...] = ()) -> str
     own = {heading_name(h) for h in (heading, base) if h} - {""}
     lines = [ln for ln in text.strip().splitlines() if not (
         _BARE_MARKER.fullmatch(ln) or is_scaffolding(ln)
-        or (own and _heading_level(ln) and heading_name(ln) in own))]
+        or (_heading_level(ln) and (heading_name(ln) in own or _ASKED_FOR.fullmatch(heading_name(ln)))))]
     # what leads in: a title- or section-level header ("#", "##": it competes with the section's
     # own heading; a "###" sub-heading is content, "### Facebook" before its list), a header
     # with no name ("### 第二部分"), a rule, a blank line, the heading as a bare line

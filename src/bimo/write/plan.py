@@ -63,9 +63,15 @@ PLAN_SCHEMA: dict[str, Any] = {
     "required": ["title", "sections"],
 }
 
-#: a title that names the plan instead of the piece ("写作计划", "Writing plan"): a small model
-#: copies the request's word for what it is making, and the text would open with "# 写作计划"
-_PLAN_TITLE = re.compile(r"^\s*(?:写作)?(?:计划|提纲|大纲)\s*$|^\s*(?:writing\s+)?(?:plan|outline)\s*$", re.I)
+#: a title that names the plan instead of the piece ("写作计划", "Writing plan", and a kind of
+#: text with a plan word: "调研报告计划", "故事的设定", "Story outline"): a small model copies the
+#: request's word for what it is making, and the text would open with "# 写作计划". A document
+#: that is itself a plan ("全民阅读月活动计划") is not a kind of text here, and keeps its title.
+_PLAN_TITLE = re.compile(
+    r"^\s*(?:写作)?(?:计划|提纲|大纲)\s*$|^\s*(?:writing\s+)?(?:plan|outline)\s*$"
+    r"|^\s*\S{0,10}?(?:报告|文章|故事|小说|散文|论文|作文|游记|写作)的?(?:计划|提纲|大纲|设定|构思|框架)\s*$"
+    r"|^\s*(?:the\s+)?(?:story|essay|report|article|novel|writing)(?:'s)?\s+(?:plan|outline|setting|framework)\s*$",
+    re.I)
 
 
 # what a heading may carry around its name: Markdown marks, numbering, "第一部分：", "Part 2:"
