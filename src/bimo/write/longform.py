@@ -136,7 +136,7 @@ def _heading_level(line: str) -> int:
 
 def writes_elsewhere(text: str, others: list[str]) -> int | None:
     """Where `text` starts writing another section: the offset of its first heading line
-    ("#"-marked) naming one of the `others` sections' headings, else None. What follows it
+    (`_heading_level`) naming one of the `others` sections' headings, else None. What follows it
     belongs to that section, written in its own turn: before (a held-out report's last
     section began again with "### 引言") or after."""
     names = {heading_name(h) for h in others if heading_name(h)}
@@ -144,7 +144,7 @@ def writes_elsewhere(text: str, others: list[str]) -> int | None:
         return None
     at = 0
     for line in text.splitlines(keepends=True):
-        if line.lstrip().startswith("#") and heading_name(line) in names:
+        if _heading_level(line) and heading_name(line) in names:
             return at
         at += len(line)
     return None

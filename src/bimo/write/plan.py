@@ -210,12 +210,12 @@ def rescale(plan: Plan, length: int) -> Plan:
 CONTINUED = {"zh": "（续）", "en": " (continued)"}
 
 
-_MARKS = (*CONTINUED.values(), CONTINUED["en"].strip())
+_CONTINUED_MARKS = (*CONTINUED.values(), CONTINUED["en"].strip())
 
 
 def without_continued(heading: str) -> str:
     """A split section's heading without its continuation mark ("物理原理（续）" → "物理原理")."""
-    for m in _MARKS:
+    for m in _CONTINUED_MARKS:
         heading = heading.removesuffix(m)
     return heading
 
@@ -226,7 +226,7 @@ def continues(prev: Section | None, sec: Section) -> bool:
     if prev is None or not prev.heading:
         return False
     base = without_continued(prev.heading)  # the third part follows the second, already marked
-    return sec.heading in {base + m for m in _MARKS}
+    return sec.heading in {base + m for m in _CONTINUED_MARKS}
 
 
 def other_headings(sections: list[Section], idx: int) -> tuple[str, ...]:
@@ -255,10 +255,9 @@ def split_oversized(plan: Plan, section_size: int, lang: str) -> Plan:
     for s in plan.sections:
         parts = max(1, math.ceil(s.length / limit)) if s.length > limit else 1
         for i in range(parts):
-            # in order: the first part takes the first points (taking every other point had a
-            # held-out report's first part write 2.1 and 2.2 out of order, and the next 2.1 again)
-            # (the first k % parts parts take one more: with fewer points than parts, the parts
-            # without one come last)
+            # in order, the first k % parts parts taking one more: with fewer points than parts
+            # the parts without one come last (taking every other point had a held-out report
+            # write 2.2 before 2.1)
             k = len(s.points)
             start = i * (k // parts) + min(i, k % parts)
             points = s.points[start:start + k // parts + (1 if i < k % parts else 0)]
